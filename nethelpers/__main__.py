@@ -1,0 +1,3 @@
+from nethelpers.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Synthetic demo study: phantoms written as real DICOM, with known ground truth."""

@@ -1,0 +1,232 @@
+"""Generate the demo study: DICOM, clinical tables, ground truth, reads and reader ROIs.
+
+Layout of the output folder::
+
+    dicom/<patient_id>/<scan_id>/PT|CT|MR/*.dcm   one folder per series
+    clinical/patients.csv  clinical/scans.csv      what a real study also has
+    reads/reads.csv                                 simulated readers R1 and R2
+    rois/<scan_id>/labels.nii.gz + labels.csv       reader R1's VOIs on the PET grid
+    truth/lesions.csv  truth/scans.csv  truth/lesion_positions.csv
+    demo.json                                       parameters; written last (= complete)
+
+The study is built in a temporary sibling folder and renamed into place, so an interrupted
+run never leaves a half-written study behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nethelpers import __version__
+from nethelpers.demo.anatomy import Tissue
+from nethelpers.demo.cohort_sim import Patient, Scan, simulate_patient
+from nethelpers.demo.imaging import ImagingOptions, write_scan
+from nethelpers.demo.readers import reader_rois, simulate_reads
+
+MARKER = "demo.json"
+
+
+def _scan_task(args: tuple) -> dict:
+    """Worker: simulate and write one scan, its reader ROIs and reads."""
+    seed, index, k, root, options = args
+    import SimpleITK as sitk
+
+    p = simulate_patient(index, seed)
+    scan = p.scans[k]
+    info = write_scan(p, scan, Path(root), seed, options)
+    grid = info.pop("pet_grid")
+    rng = np.random.default_rng([seed, index, 200, k])
+    labels, table = reader_rois(p, scan, grid, rng)
+    roi_dir = Path(root) / "rois" / scan.scan_id
+    roi_dir.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(grid.to_sitk(labels), str(roi_dir / "labels.nii.gz"), useCompression=True)
+    table.to_csv(roi_dir / "labels.csv", index=False)
+    info["reads"] = simulate_reads(p, scan, np.random.default_rng([seed, index, 300, k]))
+    info["positions"] = [
+        dict(zip(("x_mm", "y_mm", "z_mm"), np.round(scan.pose.to_patient(les.center), 3)),
+             scan_id=scan.scan_id, lesion_id=les.lesion_id)
+        for les in p.lesions
+    ]
+    info["scan_id"] = scan.scan_id
+    return info
+
+
+def _patient_row(p: Patient) -> dict:
+    return {
+        "patient_id": p.patient_id, "group": p.group, "age": p.age, "sex": p.sex,
+        "weight_kg": p.weight_kg, "height_cm": p.height_cm,
+        "final_diagnosis": p.final_diagnosis, "disease_present": p.disease_present,
+        "reference_standard": p.reference_standard, "grade": p.grade, "ki67": p.ki67,
+        "primary_site": p.primary_site, "fgf23_ru_ml": p.fgf23, "phosphate_mmol_l": p.phosphate,
+    }
+
+
+def _lesion_row(p: Patient, les) -> dict:
+    return {
+        "patient_id": p.patient_id, "lesion_id": les.lesion_id, "site": les.site,
+        "description": les.description, "diameter_mm": les.diameter_mm, "truth": les.truth,
+        "malignant": les.malignant, "in_bone": les.in_bone,
+        "reference_standard": les.reference_standard,
+        "true_suv_dotatate": round(les.suv["DOTATATE"], 4),
+        "true_suv_fdg": round(les.suv["FDG"], 4),
+        "x_body_mm": round(float(les.center[0]), 3), "y_body_mm": round(float(les.center[1]), 3),
+        "z_body_mm": round(float(les.center[2]), 3),
+    }
+
+
+def _scan_truth_row(p: Patient, s: Scan) -> dict:
+    organ = p.organ_suv[s.tracer]
+    row = {
+        "scan_id": s.scan_id, "patient_id": s.patient_id, "tracer": s.tracer,
+        "modality": s.modality, "vendor": s.vendor, "model": s.model,
+        "injection": s.injection.isoformat(), "injected_dose_mbq": s.injected_dose_bq / 1e6,
+        "weight_kg": s.weight_kg, "series_datetime": s.series_datetime.isoformat(),
+        "decay_reference": s.decay_reference.isoformat(), "uptake_min": round(s.uptake_min, 3),
+        "half_life_s": s.half_life_s, "suv_bw_factor_g_per_bq": s.suv_factor,
+        "units": s.units, "radiopharm_time_style": s.radiopharm_time_style,
+        "ge_private": s.ge_private, "post_processed": s.post_processed,
+        "bqml_per_count": s.bqml_per_count, "fwhm_mm": s.fwhm_mm,
+        "noise_cv_liver": round(s.noise_cv_liver, 4),
+        "pose_tx_mm": s.pose.translation[0], "pose_ty_mm": s.pose.translation[1],
+        "pose_tz_mm": s.pose.translation[2], "pose_roll_deg": s.pose.roll_deg,
+    }
+    for t in (Tissue.LIVER, Tissue.SPLEEN, Tissue.BLOOD, Tissue.MUSCLE, Tissue.KIDNEY,
+              Tissue.BRAIN):
+        row[f"true_suv_{t.name.lower()}"] = round(organ[int(t)], 4)
+    return row
+
+
+def _scan_row(s: Scan, info: dict) -> dict:
+    return {
+        "scan_id": s.scan_id, "patient_id": s.patient_id, "tracer": s.tracer,
+        "modality": s.modality, "scan_date": s.injection.date().isoformat(),
+        "study_uid": info["study_uid"], "pet_series_uid": info["pet_series_uid"],
+        "anat_series_uid": info["anat_series_uid"], "pet_dir": info["pet_dir"],
+        "anat_dir": info["anat_dir"], "manufacturer": s.vendor, "model": s.model,
+    }
+
+
+def is_complete(out: Path, n_patients: int, seed: int, options: ImagingOptions) -> bool:
+    """Whether ``out`` already holds a complete demo study made with these parameters."""
+    marker = Path(out) / MARKER
+    if not marker.is_file():
+        return False
+    meta = json.loads(marker.read_text())
+    return (meta.get("patients"), meta.get("seed"), meta.get("options")) == (
+        n_patients, seed, asdict(options))
+
+
+def generate_demo(out: str | Path, n_patients: int = 60, seed: int = 0, *,
+                  options: ImagingOptions | None = None, workers: int | None = None,
+                  progress: bool = True, overwrite: bool = False) -> Path:
+    """Write a synthetic study with known ground truth.
+
+    Parameters
+    ----------
+    out : str or Path
+        Output folder (must not exist unless ``overwrite``).
+    n_patients : int
+        Number of patients; the first six cover every protocol group.
+    seed : int
+        Study seed: the same seed gives byte-identical files.
+    options : ImagingOptions, optional
+        Blur and noise switches (default: both on).
+    workers : int, optional
+        Worker processes (default: all cores); 1 runs in this process.
+    progress : bool
+        Show a progress bar.
+    overwrite : bool
+        Replace an existing folder.
+
+    Returns
+    -------
+    Path
+        The study folder.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out).resolve()
+    options = options or ImagingOptions()
+    if n_patients < 1:
+        raise ValueError(f"n_patients must be at least 1, got {n_patients}")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    t0 = time.perf_counter()
+    try:
+        patients = [simulate_patient(i, seed) for i in range(n_patients)]
+        tasks = [(seed, p.index, k, str(tmp), options) for p in patients
+                 for k in range(len(p.scans))]
+        workers = workers or os.cpu_count() or 1
+        bar = tqdm(total=len(tasks), desc="demo scans", unit="scan", disable=not progress)
+        results: list[dict] = []
+        if workers == 1:
+            for t in tasks:
+                results.append(_scan_task(t))
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for r in pool.map(_scan_task, tasks, chunksize=1):
+                    results.append(r)
+                    bar.update()
+        bar.close()
+        _write_tables(tmp, patients, results)
+        meta = {"generator": f"nethelpers {__version__}", "patients": n_patients, "seed": seed,
+                "options": asdict(options), "n_scans": len(tasks),
+                "n_files": int(sum(r["n_files"] for r in results))}
+        (tmp / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if progress:
+        print(f"demo: {n_patients} patients, {len(tasks)} scans, {meta['n_files']} files "
+              f"in {time.perf_counter() - t0:.1f} s -> {out}")
+    return out
+
+
+def _write_tables(root: Path, patients: list[Patient], results: list[dict]) -> None:
+    """Write the clinical, truth and reads tables."""
+    by_scan = {r["scan_id"]: r for r in results}
+    scans = [s for p in patients for s in p.scans]
+    tables = {
+        "clinical/patients.csv": pd.DataFrame([_patient_row(p) for p in patients]),
+        "clinical/scans.csv": pd.DataFrame([_scan_row(s, by_scan[s.scan_id]) for s in scans]),
+        "truth/lesions.csv": pd.DataFrame(
+            [_lesion_row(p, les) for p in patients for les in p.lesions],
+            columns=list(_lesion_row(patients[0], _dummy_lesion()).keys())),
+        "truth/scans.csv": pd.DataFrame([_scan_truth_row(p, s) for p in patients
+                                         for s in p.scans]),
+        "truth/lesion_positions.csv": pd.DataFrame(
+            [row for r in results for row in r["positions"]],
+            columns=["scan_id", "lesion_id", "x_mm", "y_mm", "z_mm"]),
+        "reads/reads.csv": pd.DataFrame(
+            [row for r in results for row in r["reads"]],
+            columns=["scan_id", "lesion_id", "reader", "call", "krenning", "confidence",
+                     "cause"]),
+    }
+    for name, df in tables.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(path, index=False, lineterminator="\n")
+
+
+def _dummy_lesion():
+    """A lesion used only to name the columns of an empty lesion table."""
+    from nethelpers.demo.cohort_sim import Lesion
+
+    return Lesion("", "", "", "benign", 0.0, np.zeros(3), False, {"DOTATATE": 0.0, "FDG": 0.0},
+                  0.0, 0.0, "")

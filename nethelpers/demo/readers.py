@@ -1,0 +1,166 @@
+"""Simulated readers: visual calls, Krenning scores, causes of errors, and reader ROIs.
+
+A reader sees a lesion's apparent contrast: its true SUV reduced by the partial-volume
+recovery of the scanner's resolution (small lesions look fainter), over the SUV of the tissue
+around it. Calls follow a noisy threshold on that contrast, so small, low-contrast lesions are
+missed (realistic false negatives), and benign or physiological foci with high uptake are
+called positive unless the reader recognises them (realistic false positives).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nethelpers.demo.anatomy import Ellipsoid, Tissue, point_in
+from nethelpers.demo.cohort_sim import PETMR_BONE_BIAS, Lesion, Patient, Scan
+from nethelpers.demo.grid import Grid
+from nethelpers.demo.uptake import sphere_center_recovery
+
+#: Readers: name -> (threshold shift in log-contrast units, chance of recognising a mimic).
+READERS = {"R1": (0.0, 0.6), "R2": (0.08, 0.4)}
+
+#: ROI label values of the reference regions; lesion n (1-based) gets ``LESION_ROI0 + n``.
+ROI_LIVER, ROI_SPLEEN, LESION_ROI0 = 1, 2, 10
+
+_HOST = {
+    "pancreas": Tissue.PANCREAS, "liver": Tissue.LIVER, "small_bowel": Tissue.BOWEL,
+    "accessory_spleen": Tissue.FAT, "uncinate": Tissue.PANCREAS,
+    "soft_tissue_thigh": Tissue.MUSCLE, "head_sinonasal": Tissue.MUSCLE,
+}
+
+
+def host_tissue(lesion: Lesion) -> Tissue:
+    """The tissue whose uptake forms a lesion's visual background."""
+    if lesion.in_bone:
+        return Tissue.MARROW
+    return _HOST.get(lesion.site, Tissue.MUSCLE)
+
+
+def apparent_suv(p: Patient, scan: Scan, lesion: Lesion) -> tuple[float, float]:
+    """A lesion's apparent peak SUV and its background SUV on a scan."""
+    organ = p.organ_suv[scan.tracer]
+    background = organ[int(host_tissue(lesion))]
+    true = lesion.suv[scan.tracer]
+    if scan.modality == "PET/MR" and lesion.in_bone:
+        true *= PETMR_BONE_BIAS
+        background *= PETMR_BONE_BIAS
+    rc = sphere_center_recovery(lesion.diameter_mm, scan.fwhm_mm)
+    return rc * true + (1.0 - rc) * background, background
+
+
+def _krenning(apparent: float, liver: float, spleen: float) -> int:
+    """Modified Krenning score on PET: 1 faint, 2 up to liver, 3 above liver, 4 above spleen."""
+    if apparent > spleen:
+        return 4
+    if apparent > liver:
+        return 3
+    return 2 if apparent > 0.5 * liver else 1
+
+
+def _cause(lesion: Lesion, scan: Scan, call: str, p: Patient) -> str:
+    """Why a call disagrees with the reference standard (empty when it agrees)."""
+    if lesion.malignant and call == "negative":
+        if lesion.diameter_mm < 10:
+            return f"small lesion ({lesion.diameter_mm:.0f} mm) below PET resolution"
+        if scan.tracer == "DOTATATE" and p.grade == "G3":
+            return "low SSTR expression (dedifferentiated G3 NET)"
+        if scan.tracer == "FDG" and lesion.suv["FDG"] < 4:
+            return "low FDG avidity (well-differentiated tumour)"
+        if lesion.site == "liver":
+            return "masked by high physiological liver uptake"
+        return "low lesion-to-background contrast"
+    if not lesion.malignant and call == "positive":
+        return lesion.description
+    return ""
+
+
+def simulate_reads(p: Patient, scan: Scan, rng: np.random.Generator) -> list[dict]:
+    """Visual calls of every lesion of a patient on one scan by every reader."""
+    rows = []
+    organ = p.organ_suv[scan.tracer]
+    liver, spleen = organ[int(Tissue.LIVER)], organ[int(Tissue.SPLEEN)]
+    for lesion in p.lesions:
+        apparent, background = apparent_suv(p, scan, lesion)
+        contrast = apparent / max(background, 0.05)
+        for reader, (shift, recognise) in READERS.items():
+            z = (np.log(contrast) - np.log(1.7) - shift) / 0.25 + rng.normal(0.0, 0.6)
+            if not lesion.malignant and rng.random() < recognise:
+                z = min(z, -1.0 - abs(rng.normal()))       # recognised as benign
+            call = "positive" if z > 0.6 else ("equivocal" if z > -0.6 else "negative")
+            krenning = ""
+            if scan.tracer == "DOTATATE":
+                krenning = 0 if call == "negative" else _krenning(apparent, liver, spleen)
+            rows.append({
+                "scan_id": scan.scan_id, "lesion_id": lesion.lesion_id, "reader": reader,
+                "call": call, "krenning": krenning,
+                "confidence": int(np.clip(np.ceil(abs(z) / 0.8) + 1, 1, 5)),
+                "cause": _cause(lesion, scan, call, p),
+            })
+    return rows
+
+
+def _liver_reference(p: Patient, rng: np.random.Generator, radius: float) -> np.ndarray:
+    """Centre of the 3 cm liver reference sphere: anterior right lobe, clear of other organs.
+
+    Organs painted over the liver ellipsoid (right kidney, adrenal, pancreatic head) and
+    liver lesions are kept at least 6 mm from the sphere.
+    """
+    liver = p.anatomy.organ(Tissue.LIVER)[0]
+    (cx, cy, cz), (a, b, c) = liver.center, liver.semi
+    right = Ellipsoid(liver.tissue, (cx - 0.35 * a, cy - 0.25 * b, cz + 0.1 * c),
+                      (0.5 * a, 0.6 * b, 0.6 * c))
+    margin = radius + 6.0
+    others = [s for t in (Tissue.KIDNEY, Tissue.ADRENAL, Tissue.PANCREAS, Tissue.UNCINATE,
+                          Tissue.LUNG, Tissue.BLOOD, Tissue.MYOCARDIUM)
+              for s in p.anatomy.organ(t) if isinstance(s, Ellipsoid)]
+    grown = [Ellipsoid(s.tissue, s.center, tuple(v + margin for v in s.semi)) for s in others]
+    avoid = [Ellipsoid(0, tuple(les.center), (les.diameter_mm / 2.0 + 4.0,) * 3)
+             for les in p.lesions]
+    for _ in range(200):
+        point = point_in([right], rng, margin=margin, avoid=avoid, clearance=margin)
+        inner = Ellipsoid(liver.tissue, liver.center, tuple(v - margin for v in liver.semi))
+        if inner.contains(*point) and not any(g.contains(*point) for g in grown):
+            return point
+    raise RuntimeError(f"{p.patient_id}: no room for the liver reference sphere")
+
+
+def reader_rois(p: Patient, scan: Scan, grid: Grid, rng: np.random.Generator
+                ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Reader R1's ROIs on the PET grid: every lesion and the liver and spleen references.
+
+    Lesion VOIs are spheres of the lesion's radius plus half the PSF FWHM around its
+    centre, so they hold its blurred peak; the liver reference is a 3 cm sphere in the
+    right lobe, the spleen reference a 2 cm sphere at the centre of the spleen.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        ``uint8`` label map on ``grid``.
+    table : pandas.DataFrame
+        One row per label: label, roi, lesion_id, method, reader, created.
+    """
+    labels = np.zeros(grid.shape, dtype=np.uint8)
+    spleen = p.anatomy.organ(Tissue.SPLEEN)[0]
+    spheres = [
+        (ROI_LIVER, "liver", "", _liver_reference(p, rng, 15.0), 15.0),
+        (ROI_SPLEEN, "spleen", "", np.asarray(spleen.center), 10.0),
+    ]
+    for n, les in enumerate(p.lesions, start=1):
+        spheres.append((LESION_ROI0 + n, "lesion", les.lesion_id, les.center,
+                        les.diameter_mm / 2.0 + scan.fwhm_mm / 2.0))
+    zz, yy, xx = np.indices(grid.shape, dtype=np.float32)
+    rows = []
+    created = (scan.bed_starts[-1] + pd.Timedelta(hours=3)).isoformat()
+    for label, roi, lesion_id, centre, radius in spheres:
+        c = grid.world_to_index(scan.pose.to_patient(centre))
+        r = radius / np.asarray(grid.spacing)
+        lo = np.maximum(np.floor(c - r).astype(int), 0)
+        hi = np.minimum(np.ceil(c + r).astype(int) + 1, np.asarray(grid.size))
+        box = (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+        d2 = (((xx[box] - c[0]) / r[0]) ** 2 + ((yy[box] - c[1]) / r[1]) ** 2
+              + ((zz[box] - c[2]) / r[2]) ** 2)
+        labels[box][d2 <= 1.0] = label
+        rows.append({"label": label, "roi": roi, "lesion_id": lesion_id, "method": "sphere",
+                     "reader": "R1", "created": created})
+    return labels, pd.DataFrame(rows)
