@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Bring the environment up to date: system packages (Qt/Xvfb/dcm2niix), .venv, editable install.
+# Bring the environment up to date: system packages (Qt/Xvfb), .venv, editable install.
 # Idempotent: a second run checks and returns in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES="xvfb xauth libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libfontconfig1 \
 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
-libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 dcm2niix"
+libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1"
 PYTHON="${PYTHON:-python3}"
 
 missing=""
@@ -27,7 +27,7 @@ if [ -n "$missing" ]; then
     else
         echo "setup: missing system packages:$missing" >&2
         echo "setup: install them with: sudo apt-get install -y --no-install-recommends$missing" >&2
-        echo "setup: (napari under Xvfb and the dcm2niix benchmark need them; continuing)" >&2
+        echo "setup: (napari under Xvfb needs them; continuing without)" >&2
     fi
 fi
 

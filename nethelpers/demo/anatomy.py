@@ -87,7 +87,8 @@ class Cylinder:
         """Boolean mask of the points inside."""
         cx, cy = self.center_xy
         a, b = self.semi_xy
-        return (((x - cx) / a) ** 2 + ((y - cy) / b) ** 2 <= 1.0) & ((z >= self.z0) & (z <= self.z1))
+        in_plane = ((x - cx) / a) ** 2 + ((y - cy) / b) ** 2 <= 1.0
+        return in_plane & ((z >= self.z0) & (z <= self.z1))
 
 
 Shape = Ellipsoid | Cylinder
@@ -264,7 +265,9 @@ def build_anatomy(body: BodyShape) -> Anatomy:
     return Anatomy(body=body, shapes=ordered, bone_shapes=bones)
 
 
-def _box_indices(grid: Grid, pose: Pose, lo: np.ndarray, hi: np.ndarray) -> tuple[slice, ...] | None:
+def _box_indices(
+    grid: Grid, pose: Pose, lo: np.ndarray, hi: np.ndarray
+) -> tuple[slice, ...] | None:
     """Index slices ``(k, j, i)`` of the grid voxels that may lie in a body-frame box."""
     corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
                         for z in (lo[2], hi[2])])

@@ -53,7 +53,8 @@ def _scan_task(args: tuple) -> dict:
     table.to_csv(roi_dir / "labels.csv", index=False)
     info["reads"] = simulate_reads(p, scan, np.random.default_rng([seed, index, 300, k]))
     info["positions"] = [
-        dict(zip(("x_mm", "y_mm", "z_mm"), np.round(scan.pose.to_patient(les.center), 3)),
+        dict(zip(("x_mm", "y_mm", "z_mm"), np.round(scan.pose.to_patient(les.center), 3),
+                 strict=True),
              scan_id=scan.scan_id, lesion_id=les.lesion_id)
         for les in p.lesions
     ]

@@ -97,7 +97,8 @@ def true_suv_image(p: Patient, scan: Scan, grid: Grid) -> np.ndarray:
     if scan.modality == "PET/MR":
         for t in (Tissue.BONE, Tissue.MARROW):
             organ[int(t)] *= PETMR_BONE_BIAS
-        lesion = [v * PETMR_BONE_BIAS if les.in_bone else v for v, les in zip(lesion, p.lesions)]
+        lesion = [v * PETMR_BONE_BIAS if les.in_bone else v
+                  for v, les in zip(lesion, p.lesions, strict=True)]
     table = lut(organ, lesion)
     labels = paint(_fine_grid(grid), scan.pose, p.anatomy)
     fine = np.take(table, labels)
@@ -178,8 +179,7 @@ def _study(p: Patient, scan: Scan, seed: int) -> dw.Study:
     return dw.Study(
         study_uid=dw.make_uid(seed, scan.scan_id, "study"),
         study_datetime=start,
-        accession=f"A{abs(hash((seed, scan.scan_id))) % 10**8:08d}"
-        if False else f"A{p.index:03d}{scan.injection:%y%m%d%H%M}",
+        accession=f"A{p.index:03d}{scan.injection:%y%m%d%H%M}",
         description=f"{kind} {scan.tracer} whole body",
         frame_of_reference_uid=dw.make_uid(seed, scan.scan_id, "for"),
         institution="Demo University Hospital",

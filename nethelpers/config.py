@@ -1,0 +1,348 @@
+"""Parameters of a study and its report: the schema of ``parameters/*.yaml``.
+
+Every default of the analysis lives here, in one place. A parameters file is YAML with four
+sections (``study``, ``report``, ``stats``, ``demo``); every section and key is optional and
+falls back to the defaults below, which describe the synthetic demo study.
+
+Paths
+-----
+Relative paths are resolved when the file is loaded:
+
+- ``study.data_root``, ``report.output`` and ``report.notebooks_dir`` against the directory of
+  the YAML file itself (so ``parameters/demo.yaml`` says ``data_root: ../data/demo``);
+- ``study.tables.*``, ``study.dicom`` and ``study.rois`` against ``study.data_root``.
+
+After :func:`load_params` every path in the returned :class:`Params` is absolute.
+
+Errors
+------
+Unknown keys are an error (a typo must not silently fall back to a default). A bad value gives
+a :class:`ParamsError` whose message names the file, the key path (e.g. ``stats.ci_level``) and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "CI_METHODS",
+    "DemoConfig",
+    "Params",
+    "ParamsError",
+    "ReportConfig",
+    "StatsConfig",
+    "StudyConfig",
+    "TablePaths",
+    "load_params",
+    "params_json_schema",
+    "write_json_schema",
+]
+
+CI_METHODS = ("wilson", "clopper-pearson", "wilson-cc", "jeffreys", "agresti-coull")
+"""Confidence-interval methods for proportions accepted by ``stats.ci_method``."""
+
+CIMethod = Literal["wilson", "clopper-pearson", "wilson-cc", "jeffreys", "agresti-coull"]
+
+
+class ParamsError(ValueError):
+    """A parameters file that cannot be read or does not validate."""
+
+
+class _Section(BaseModel):
+    """Base of every section: unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _resolve(path: Path | None, base: Path) -> Path | None:
+    """Return ``path`` made absolute against ``base`` (``None`` stays ``None``)."""
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    """Return the folder relative paths resolve against (the YAML file's, else cwd)."""
+    context = info.context or {}
+    return Path(context.get("base_dir", Path.cwd()))
+
+
+class TablePaths(_Section):
+    """Tabular inputs, relative to ``study.data_root``."""
+
+    patients: Path = Field(
+        Path("clinical/patients.csv"),
+        description="One row per patient: pseudonym, group, demographics, reference standard.",
+    )
+    scans: Path = Field(
+        Path("clinical/scans.csv"),
+        description="One row per scan: scan_id, patient_id, tracer, modality, date, series.",
+    )
+    lesions: Path = Field(
+        Path("truth/lesions.csv"),
+        description="One row per lesion (shared by all scans of a patient) with its truth.",
+    )
+    reads: Path = Field(
+        Path("reads/reads.csv"),
+        description="One row per scan x lesion x reader: visual call, Krenning, confidence.",
+    )
+
+
+class StudyConfig(_Section):
+    """Where the study's data live."""
+
+    name: str = Field(
+        "demo",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Short name of the study (letters, digits, '_', '-', '.'); names reports.",
+    )
+    data_root: Path = Field(
+        Path("../data/demo"),
+        description="Folder holding the study data; relative to the parameters file.",
+    )
+    tables: TablePaths = Field(default_factory=TablePaths)
+    dicom: Path = Field(Path("dicom"), description="Root of the DICOM tree; relative to data_root.")
+    rois: Path = Field(Path("rois"), description="ROI store folder; relative to data_root.")
+
+    @model_validator(mode="after")
+    def _resolve_paths(self, info: ValidationInfo) -> StudyConfig:
+        root = _resolve(self.data_root, _base_dir(info))
+        self.data_root = root
+        self.dicom = _resolve(self.dicom, root)
+        self.rois = _resolve(self.rois, root)
+        for key in TablePaths.model_fields:
+            setattr(self.tables, key, _resolve(getattr(self.tables, key), root))
+        return self
+
+
+class ReportConfig(_Section):
+    """What the report runs and where it goes."""
+
+    output: Path = Field(
+        Path("../reports/demo"),
+        description="Report folder (index.html, tables, figures); relative to the file.",
+    )
+    notebooks: list[str] = Field(
+        default_factory=lambda: ["01_cohort"],
+        min_length=1,
+        description="Notebooks to execute, in order, by name without '.ipynb'.",
+    )
+    notebooks_dir: Path | None = Field(
+        None,
+        description="Folder of the notebooks; default: the notebooks/ folder of nethelpers.",
+    )
+    kernel: str = Field("python3", min_length=1, description="Jupyter kernel name.")
+    timeout: int | None = Field(
+        600, gt=0, description="Seconds a single cell may run (null: no limit)."
+    )
+
+    @model_validator(mode="after")
+    def _resolve_paths(self, info: ValidationInfo) -> ReportConfig:
+        base = _base_dir(info)
+        self.output = _resolve(self.output, base)
+        self.notebooks_dir = _resolve(self.notebooks_dir, base)
+        return self
+
+    @field_validator("notebooks")
+    @classmethod
+    def _check_notebook_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if "/" in name or "\\" in name or name.endswith(".ipynb") or not name.strip():
+                raise ValueError(
+                    f"notebook {name!r}: give the bare name without folder or '.ipynb', "
+                    "e.g. '01_cohort'"
+                )
+        return names
+
+
+class StatsConfig(_Section):
+    """Statistical conventions of the report."""
+
+    ci_method: CIMethod = Field(
+        "wilson", description="Confidence interval for proportions: " + ", ".join(CI_METHODS)
+    )
+    ci_level: float = Field(
+        0.95, gt=0.5, lt=1.0, description="Confidence level, strictly between 0.5 and 1."
+    )
+    seed: int = Field(20240601, ge=0, description="Seed of bootstrap and other resampling.")
+
+
+class DemoConfig(_Section):
+    """Size and seed of the synthetic demo study."""
+
+    patients: int = Field(60, ge=1, le=10000, description="Number of synthetic patients.")
+    seed: int = Field(0, ge=0, description="Seed of the demo generator.")
+
+
+class Params(_Section):
+    """All parameters of a study and its report (the content of one YAML file)."""
+
+    study: StudyConfig = Field(default_factory=StudyConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    stats: StatsConfig = Field(default_factory=StatsConfig)
+    demo: DemoConfig = Field(default_factory=DemoConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_resolve_too(cls, data: Any) -> Any:
+        # Sections left out are still built through validation, so their default paths
+        # resolve against the file's directory like explicit ones.
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("study", "report", "stats", "demo"):
+                if data.get(key) is None:
+                    data[key] = {}
+        return data
+
+
+def _section_and_field(loc: tuple[Any, ...]) -> tuple[type[BaseModel] | None, Any]:
+    """Return the model holding the last key of ``loc`` and that key's field (or None)."""
+    model: type[BaseModel] = Params
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None, None
+        model = annotation
+    return model, model.model_fields.get(str(loc[-1])) if loc else None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One readable line for one pydantic error: key path, problem, what is allowed."""
+    loc = tuple(part for part in error["loc"] if not isinstance(part, int))
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    model, field = _section_and_field(loc)
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(model.model_fields) if model is not None else "?"
+        return f"{key}: unknown key; allowed keys here: {allowed}"
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    message = error["msg"].removeprefix("Value error, ")
+    expected = f"; expected: {field.description}" if getattr(field, "description", None) else ""
+    return f"{key}: {message}{shown}{expected}"
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = [_describe(err) for err in exc.errors(include_url=False)]
+    return f"{source}: invalid parameters:\n  " + "\n  ".join(lines)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, turning every failure into a :class:`ParamsError`."""
+    if not path.is_file():
+        raise ParamsError(f"{path}: parameters file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamsError(
+            f"{path}: the file must hold a mapping with sections study, report, stats, demo; "
+            f"got {type(data).__name__}"
+        )
+    return data
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and validate a parameters YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file, e.g. ``parameters/demo.yaml``.
+
+    Returns
+    -------
+    Params
+        Validated parameters; every path is absolute (see the module docstring).
+
+    Raises
+    ------
+    ParamsError
+        The file is missing, is not YAML, has unknown keys or bad values. The message names
+        the file, each offending key path and what is allowed.
+    """
+    path = Path(path).expanduser().resolve()
+    data = _read_yaml(path)
+    return params_from_dict(data, base_dir=path.parent, source=str(path))
+
+
+def params_from_dict(
+    data: dict[str, Any], base_dir: str | Path | None = None, source: str = "<parameters>"
+) -> Params:
+    """Validate parameters given as a mapping.
+
+    Parameters
+    ----------
+    data : dict
+        The same structure as a YAML file.
+    base_dir : str or Path, optional
+        Folder relative paths resolve against; default: the current directory.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    Params
+        Validated parameters with absolute paths.
+
+    Raises
+    ------
+    ParamsError
+        On unknown keys or bad values.
+    """
+    base = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
+    try:
+        return Params.model_validate(data, context={"base_dir": base})
+    except ValidationError as exc:
+        raise ParamsError(_format_errors(source, exc)) from None
+
+
+def params_json_schema() -> dict[str, Any]:
+    """JSON schema of a parameters file (pydantic's, draft 2020-12).
+
+    Returns
+    -------
+    dict
+        The schema; ``additionalProperties`` is false in every section.
+    """
+    schema = Params.model_json_schema(mode="validation")
+    schema["title"] = "nethelpers parameters"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def write_json_schema(path: str | Path) -> Path:
+    """Write :func:`params_json_schema` to ``path`` (for editors with YAML schema support).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination ``.json`` file.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = Path(path)
+    path.write_text(json.dumps(params_json_schema(), indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,291 @@
+"""Figures of the report (matplotlib, no pyplot state).
+
+Every figure is built inside :func:`figure_style`, the one place that sets the look of the
+report: font sizes readable at 100 % in print, a colour-blind-safe palette (Okabe-Ito),
+editable text in SVG, 200 dpi PNG. Figures are :class:`matplotlib.figure.Figure` objects
+created without pyplot, so notebooks display them once and nothing leaks between figures.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import matplotlib as mpl
+from cycler import cycler
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch
+from matplotlib.text import Text
+
+from nethelpers.cohort import GROUP_LABELS, MODALITIES, TRACERS, Cohort
+
+__all__ = ["OKABE_ITO", "STYLE", "figure_style", "participant_flow"]
+
+OKABE_ITO = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+)
+"""Colour-blind-safe palette (Okabe & Ito 2008), in the order figures use it."""
+
+STYLE: dict[str, object] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 8.0,
+    "axes.titlesize": 9.0,
+    "axes.labelsize": 8.0,
+    "xtick.labelsize": 7.0,
+    "ytick.labelsize": 7.0,
+    "legend.fontsize": 7.0,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.linewidth": 0.8,
+    "lines.linewidth": 1.2,
+    "axes.prop_cycle": cycler(color=list(OKABE_ITO)),
+    "image.cmap": "viridis",
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.05,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "nethelpers",
+    "pdf.fonttype": 42,
+}
+"""rcParams of every report figure."""
+
+_BOX = {"boxstyle": "round,pad=0.45", "linewidth": 0.8, "edgecolor": "#333333"}
+_COLUMN_GAP = 0.18  # inches between boxes of one row
+_ROW_GAP = 0.32  # inches between rows
+_MARGIN = 0.1  # inches around the drawing
+_LABEL_WIDTH = 1.05  # inches of the left column holding the row labels
+
+
+@contextmanager
+def figure_style() -> Iterator[None]:
+    """Apply the report's figure style (:data:`STYLE`) within a ``with`` block.
+
+    Yields
+    ------
+    None
+        Figures created (and saved) inside the block use the style.
+    """
+    with mpl.rc_context(STYLE):
+        yield
+
+
+@dataclass
+class _Box:
+    """A text box of the flow diagram; positions in inches from the bottom left."""
+
+    text: Text
+    column: float  # centre x in column units (0, 1, ...)
+    row: int
+    width: float = 0.0
+    height: float = 0.0
+    x: float = 0.0
+    y: float = 0.0  # centre
+
+    @property
+    def top(self) -> float:
+        """Return the y of the top edge."""
+        return self.y + self.height / 2
+
+    @property
+    def bottom(self) -> float:
+        """Return the y of the bottom edge."""
+        return self.y - self.height / 2
+
+
+def _lines(counts: dict[str, int], title: str, total: int | None = None) -> str:
+    head = f"{title}: {total}" if total is not None else title
+    return "\n".join([head] + [f"{k}: {v}" for k, v in counts.items()])
+
+
+def _group_texts(cohort: Cohort, group: str) -> list[str]:
+    """Texts of the boxes under one group: scans, reference standard, outcome."""
+    patients = cohort.patients[cohort.patients["group"].astype(str) == group]
+    ids = set(patients["patient_id"].astype(str))
+    scans = cohort.scans[cohort.scans["patient_id"].astype(str).isin(ids)]
+    combos = {
+        f"{t} {m}": int(((scans["tracer"] == t) & (scans["modality"] == m)).sum())
+        for t in TRACERS
+        for m in MODALITIES
+    }
+    combos = {k: v for k, v in combos.items() if v} or {"none": 0}
+    reference = patients["reference_standard"].astype("string")
+    ref = {
+        "Histopathology": int(reference.eq("histopathology").sum()),
+        "Follow-up": int(reference.eq("follow-up").sum()),
+    }
+    present = patients["disease_present"].astype("boolean")
+    outcome = {
+        "Disease present": int(present.eq(True).sum()),
+        "Disease absent": int(present.eq(False).sum()),
+    }
+    return [
+        _lines(combos, "Scans", len(scans)),
+        _lines(ref, "Reference standard"),
+        _lines(outcome, "Final diagnosis"),
+    ]
+
+
+def _add_box(fig: Figure, text: str, column: float, row: int, face: str) -> _Box:
+    artist = fig.text(
+        0,
+        0,
+        text,
+        ha="center",
+        va="center",
+        multialignment="center",
+        bbox=_BOX | {"facecolor": face},
+    )
+    return _Box(artist, column, row)
+
+
+def _measure(fig: Figure, boxes: list[_Box]) -> None:
+    """Measure every box (inches) with the figure's renderer."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    for box in boxes:
+        box.text.update_bbox_position_size(renderer)
+        extent = box.text.get_bbox_patch().get_window_extent(renderer)
+        box.width = extent.width / fig.dpi
+        box.height = extent.height / fig.dpi
+
+
+def _layout(boxes: list[_Box], top: _Box, side: _Box | None) -> tuple[float, float]:
+    """Place every box (inches) on a grid sized from the measures; return figure size."""
+    grid = [b for b in boxes if b.row > 0]
+    column_width = max(b.width for b in grid) + _COLUMN_GAP
+    n_columns = int(max(b.column for b in grid)) + 1
+    n_rows = max(b.row for b in boxes) + 1
+    heights = [max(b.height for b in boxes if b.row == r) for r in range(n_rows)]
+    y = sum(heights) + _ROW_GAP * (n_rows - 1) + _MARGIN
+    ys = []
+    for h in heights:
+        ys.append(y - h / 2)
+        y -= h + _ROW_GAP
+    x0 = _LABEL_WIDTH + _MARGIN
+    for box in grid:
+        box.x, box.y = x0 + (box.column + 0.5) * column_width, ys[box.row]
+    top.x, top.y = x0 + n_columns * column_width / 2, ys[0]
+    if side is not None:
+        side.x, side.y = top.x + (top.width + side.width) / 2 + 2 * _COLUMN_GAP, ys[0]
+    right = max(b.x + b.width / 2 for b in boxes)
+    return right + _MARGIN, ys[0] + heights[0] / 2 + _MARGIN
+
+
+def _apply(fig: Figure, boxes: list[_Box], size: tuple[float, float]) -> None:
+    """Size the figure and move every text to its box position."""
+    fig.set_size_inches(*size)
+    for box in boxes:
+        box.text.set_position((box.x / size[0], box.y / size[1]))
+
+
+def _arrow(fig: Figure, x0: float, y0: float, x1: float, y1: float, head: bool = True) -> None:
+    """Draw a line (with an arrow head) between two points given in inches."""
+    w, h = fig.get_size_inches()
+    fig.add_artist(
+        FancyArrowPatch(
+            (x0 / w, y0 / h),
+            (x1 / w, y1 / h),
+            transform=fig.transFigure,
+            arrowstyle="-|>,head_length=4,head_width=2.2" if head else "-",
+            mutation_scale=1,
+            linewidth=0.8,
+            color="#333333",
+            shrinkA=0,
+            shrinkB=0,
+        )
+    )
+
+
+def _connect(
+    fig: Figure, top: _Box, side: _Box | None, groups: list[_Box], columns: list[list[_Box]]
+) -> None:
+    """Draw the exclusion arrow, the enrolment fan-out and the arrows down each column."""
+    if side is not None:
+        _arrow(fig, top.x + top.width / 2, top.y, side.x - side.width / 2, side.y)
+    bus = (top.bottom + max(g.top for g in groups)) / 2
+    _arrow(fig, top.x, top.bottom, top.x, bus, head=False)
+    if len(groups) > 1:
+        _arrow(fig, groups[0].x, bus, groups[-1].x, bus, head=False)
+    for group in groups:
+        _arrow(fig, group.x, bus, group.x, group.top)
+    for column in columns:
+        for upper, lower in zip(column, column[1:], strict=False):
+            _arrow(fig, upper.x, upper.bottom, lower.x, lower.top)
+
+
+def _row_labels(fig: Figure, ys: list[float], labels: list[str]) -> None:
+    w, h = fig.get_size_inches()
+    for y, label in zip(ys, labels, strict=True):
+        fig.text(_MARGIN / w, y / h, label, ha="left", va="center", fontweight="bold")
+
+
+ROW_LABELS = ("Enrolment", "Group", "Index tests", "Reference\nstandard", "Final\ndiagnosis")
+
+
+def participant_flow(cohort: Cohort, wrap: int = 20) -> Figure:
+    """Draw the participant flow diagram (STARD style).
+
+    Enrolled patients (and those excluded because of data problems) → patients per group of
+    the protocol → scans per tracer and modality → reference standard (histopathology or
+    follow-up) → final diagnosis (target condition present or absent).
+
+    Parameters
+    ----------
+    cohort : Cohort
+        A loaded cohort (``cohort.exclusions`` gives the excluded patients).
+    wrap : int
+        Characters per line of the group labels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The diagram, sized from its text so that no two boxes overlap; save it with
+        :meth:`nethelpers.report.ReportDir.figure`.
+
+    Raises
+    ------
+    ValueError
+        The cohort has no patients.
+    """
+    patients = cohort.patients
+    if patients.empty:
+        raise ValueError("participant_flow: the cohort has no patients to draw")
+    groups = [str(g) for g in patients["group"].cat.categories if (patients["group"] == g).any()]
+    n_excluded = len(cohort.excluded_patients)
+    with figure_style():
+        fig = Figure(dpi=100)
+        top = _add_box(fig, f"Patients enrolled\nn = {len(patients) + n_excluded}", 0, 0, "white")
+        side = None
+        if n_excluded:
+            text = f"Excluded: data problems\nn = {n_excluded}\n(see exclusions table)"
+            side = _add_box(fig, text, 0, 0, "#f7f7f7")
+        heads, columns = [], []
+        for i, group in enumerate(groups):
+            label = textwrap.fill(GROUP_LABELS.get(group, group), wrap)
+            n = int((patients["group"] == group).sum())
+            column = [_add_box(fig, f"{label}\nn = {n}", i, 1, "#e8f1f8")]
+            column += [
+                _add_box(fig, text, i, row, "white")
+                for row, text in enumerate(_group_texts(cohort, group), start=2)
+            ]
+            heads.append(column[0])
+            columns.append(column)
+        boxes = [top, *([side] if side else []), *(b for c in columns for b in c)]
+        _measure(fig, boxes)
+        size = _layout(boxes, top, side)
+        _apply(fig, boxes, size)
+        _connect(fig, top, side, heads, columns)
+        ys = [max(b.y for b in boxes if b.row == r) for r in range(len(ROW_LABELS))]
+        _row_labels(fig, ys, list(ROW_LABELS))
+    return fig

@@ -1,0 +1,635 @@
+"""The statistical report: run the notebooks with papermill, render HTML, record provenance.
+
+A report is a folder ``reports/<run>/``::
+
+    index.html            study, run date, summary numbers, links to everything below
+    <notebook>.html       each executed notebook rendered without code (nbconvert)
+    notebooks/            the executed notebooks (.ipynb, with outputs)
+    tables/<name>.csv     every table the notebooks wrote (no timestamps: diffable)
+    figures/<name>.png    every figure, 200 dpi, and the same as .svg
+    provenance.json       versions, validated parameters, git commit, input fingerprints
+
+Notebooks receive two parameters, ``params_file`` and ``output_dir`` (absolute paths), and
+save what they produce through :class:`ReportDir`. The run date appears only in
+``index.html`` and ``provenance.json``. Nothing read from DICOM headers, and no path inside
+the DICOM tree, is written by this module.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pandas as pd
+from matplotlib.figure import Figure
+
+from nethelpers.config import Params, load_params
+
+__all__ = [
+    "DEFAULT_NOTEBOOKS_DIR",
+    "ReportDir",
+    "ReportError",
+    "provenance",
+    "render_html",
+    "run_report",
+    "tree_digest",
+]
+
+DEFAULT_NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+"""The notebooks shipped with nethelpers (``report.notebooks_dir`` overrides it)."""
+
+MARKER = ".nethelpers-report"
+"""File that marks a folder as a report (only such folders are cleared for a new run)."""
+
+VERSIONED = (
+    "nethelpers",
+    "numpy",
+    "pandas",
+    "scipy",
+    "pydicom",
+    "SimpleITK",
+    "statsmodels",
+    "matplotlib",
+    "papermill",
+    "nbconvert",
+    "pydantic",
+)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ReportError(RuntimeError):
+    """The report could not be produced (a notebook failed, or the setup is wrong)."""
+
+
+# --------------------------------------------------------------------------------------------
+# saving outputs from notebooks
+# --------------------------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(
+            f"output name {name!r}: use letters, digits, '_', '-', '.' (no folders, no spaces)"
+        )
+    return name
+
+
+@dataclass
+class ReportDir:
+    """The output folder of a report, as seen from a notebook.
+
+    Parameters
+    ----------
+    root : str or Path
+        The report folder (the notebook parameter ``output_dir``).
+
+    Examples
+    --------
+    >>> out = ReportDir(output_dir)  # doctest: +SKIP
+    >>> out.table(table.formatted, "table1")  # doctest: +SKIP
+    PosixPath('.../tables/table1.csv')
+    >>> out.figure(fig, "flow")  # doctest: +SKIP
+    {'png': PosixPath('.../figures/flow.png'), 'svg': PosixPath('.../figures/flow.svg')}
+    """
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
+    @property
+    def tables(self) -> Path:
+        """Return the folder of the CSV tables."""
+        return self.root / "tables"
+
+    @property
+    def figures(self) -> Path:
+        """Return the folder of the figures."""
+        return self.root / "figures"
+
+    def table(self, df: pd.DataFrame, name: str, index: bool = False) -> Path:
+        """Write a table as ``tables/<name>.csv`` (UTF-8, Unix line ends, no timestamps).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The table.
+        name : str
+            File name without extension.
+        index : bool
+            Write the index as a column.
+
+        Returns
+        -------
+        Path
+            The CSV file.
+        """
+        path = self.tables / f"{_check_name(name)}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(path, index=index, lineterminator="\n", encoding="utf-8")
+        return path
+
+    def figure(self, fig: Figure, name: str, dpi: int = 200) -> dict[str, Path]:
+        """Write a figure as ``figures/<name>.png`` and ``figures/<name>.svg``.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+            The figure.
+        name : str
+            File name without extension.
+        dpi : int
+            Resolution of the PNG.
+
+        Returns
+        -------
+        dict
+            ``{"png": path, "svg": path}``.
+        """
+        from nethelpers.plots import figure_style
+
+        base = self.figures / _check_name(name)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        paths = {"png": base.with_suffix(".png"), "svg": base.with_suffix(".svg")}
+        with figure_style():
+            fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None})
+            fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None})
+        return paths
+
+    def summary(self, items: Mapping[str, object], notebook: str) -> Path:
+        """Write the headline numbers of a notebook for ``index.html``.
+
+        Parameters
+        ----------
+        items : mapping
+            Label → value (e.g. ``{"Patients analysed": 58}``), in display order.
+        notebook : str
+            Name of the notebook writing them (file ``tables/summary_<notebook>.csv``).
+
+        Returns
+        -------
+        Path
+            The CSV file (columns ``item, value``).
+        """
+        frame = pd.DataFrame({"item": list(items), "value": [str(v) for v in items.values()]})
+        return self.table(frame, f"summary_{notebook}")
+
+
+# --------------------------------------------------------------------------------------------
+# provenance
+# --------------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_digest(root: str | Path) -> dict[str, Any] | None:
+    """Fingerprint a folder tree from its listing, without reading file contents.
+
+    Each file contributes ``relative/path<TAB>size<TAB>mtime-seconds`` (sorted, POSIX
+    separators); the sha256 of those lines identifies the tree. Pixel data are not read, so a
+    3 GB DICOM tree is fingerprinted in the time of a directory walk. No path is returned.
+
+    Parameters
+    ----------
+    root : str or Path
+        The folder.
+
+    Returns
+    -------
+    dict or None
+        ``{"files": n, "bytes": total, "sha256": hex}``, or None if the folder is absent.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    lines = []
+    total = 0
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in files:
+            path = Path(folder, name)
+            stat = path.stat()
+            total += stat.st_size
+            lines.append(
+                f"{path.relative_to(root).as_posix()}\t{stat.st_size}\t{int(stat.st_mtime)}"
+            )
+    digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+    return {"files": len(lines), "bytes": total, "sha256": digest}
+
+
+def _versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in VERSIONED:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(Path(__file__).resolve().parent), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _git_state() -> dict[str, Any]:
+    """Return the commit and dirty flag of the nethelpers checkout (nulls outside git)."""
+    inside = _git("rev-parse", "--is-inside-work-tree") == "true"
+    if not inside:
+        return {"commit": None, "dirty": None}
+    status = _git("status", "--porcelain")
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "dirty": bool(status) if status is not None else None,
+    }
+
+
+def _table_fingerprint(path: Path, data_root: Path) -> dict[str, Any]:
+    try:
+        shown = path.relative_to(data_root).as_posix()
+    except ValueError:
+        shown = path.name
+    if not path.is_file():
+        return {"path": shown, "bytes": None, "sha256": None}
+    return {"path": shown, "bytes": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def provenance(params: Params) -> dict[str, Any]:
+    """Describe what a report was made from: versions, parameters, git state, inputs.
+
+    Parameters
+    ----------
+    params : Params
+        Validated parameters.
+
+    Returns
+    -------
+    dict
+        ``versions``, ``parameters`` (as validated), ``git`` (``commit``, ``dirty``) and
+        ``inputs``: sha256 of every input table and a listing digest of the DICOM tree and
+        the ROI store (see :func:`tree_digest`).
+    """
+    study = params.study
+    tables = {
+        name: _table_fingerprint(Path(getattr(study.tables, name)), study.data_root)
+        for name in type(study.tables).model_fields
+    }
+    return {
+        "versions": _versions(),
+        "parameters": params.model_dump(mode="json"),
+        "git": _git_state(),
+        "inputs": {
+            "tables": tables,
+            "dicom": tree_digest(study.dicom),
+            "rois": tree_digest(study.rois),
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# running notebooks
+# --------------------------------------------------------------------------------------------
+
+
+def render_html(notebook: str | Path, html_path: str | Path, title: str = "") -> Path:
+    """Render an executed notebook to HTML without code input (nbconvert).
+
+    Equivalent to ``jupyter nbconvert --to html --no-input``; markdown and outputs are kept.
+
+    Parameters
+    ----------
+    notebook : str or Path
+        The executed ``.ipynb``.
+    html_path : str or Path
+        Destination.
+    title : str
+        Page title (default: the notebook's file name).
+
+    Returns
+    -------
+    Path
+        The HTML file.
+    """
+    from nbconvert import HTMLExporter
+
+    notebook, html_path = Path(notebook), Path(html_path)
+    node = nbformat.read(notebook, as_version=4)
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    resources = {"metadata": {"name": title or notebook.stem}}
+    body, _ = exporter.from_notebook_node(node, resources=resources)
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def _cell_number(source_nb: Path, cell_source: str) -> int | None:
+    """Return the 1-based position of a failing cell in the source notebook (None if not found)."""
+    node = nbformat.read(source_nb, as_version=4)
+    for i, cell in enumerate(node.cells, start=1):
+        if cell.cell_type == "code" and cell.source.strip() == cell_source.strip():
+            return i
+    return None
+
+
+def _failure_message(name: str, source_nb: Path, executed: Path, exc: Exception) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    kept = f"The executed notebook is kept at {executed}."
+    if isinstance(exc, PapermillExecutionError):
+        number = _cell_number(source_nb, exc.source)
+        where = f"cell {number}" if number else f"cell index {exc.cell_index}"
+        return (
+            f"notebook {name} failed at {where} (In [{exc.exec_count}]): "
+            f"{exc.ename}: {str(exc.evalue).rstrip('.')}. {kept}"
+        )
+    return f"notebook {name} failed: {type(exc).__name__}: {str(exc).rstrip('.')}. {kept}"
+
+
+@dataclass
+class _Run:
+    """State of one report run, for index.html and provenance.json."""
+
+    params: Params
+    params_file: Path
+    out: Path
+    notebooks: list[str]
+    started: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    finished: datetime | None = None
+    done: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def _prepare_output(out: Path) -> Path:
+    """Create the report folder; clear a previous report there, refuse any other content."""
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"report output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise ReportError(
+            f"report output {out} is not empty and is not a nethelpers report; "
+            "choose another folder (report.output or --output) or empty it"
+        )
+    if out.is_dir():
+        for child in out.iterdir():
+            if child.name != MARKER:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("This folder is a nethelpers report; a new run replaces it.\n")
+    for sub in ("notebooks", "tables", "figures"):
+        (out / sub).mkdir(exist_ok=True)
+    return out
+
+
+def _execute(run: _Run, name: str, notebooks_dir: Path) -> None:
+    """Execute one notebook with papermill and render it; raise ReportError on failure."""
+    import papermill
+
+    source = notebooks_dir / f"{name}.ipynb"
+    executed = run.out / "notebooks" / f"{name}.ipynb"
+    report = run.params.report
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(executed),
+            parameters={"params_file": str(run.params_file), "output_dir": str(run.out)},
+            kernel_name=report.kernel,
+            cwd=str(notebooks_dir),
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=report.timeout,
+        )
+    except Exception as exc:  # papermill, nbclient (timeouts, dead kernels), jupyter_client
+        message = _failure_message(name, source, executed, exc)
+        if executed.is_file():
+            render_html(executed, run.out / f"{name}.html", f"{run.params.study.name}: {name}")
+        raise ReportError(message) from exc
+    render_html(executed, run.out / f"{name}.html", f"{run.params.study.name}: {name}")
+
+
+def _scrub(text: str, params: Params) -> str:
+    """Hide the DICOM root in a message, so no path inside the DICOM tree is shown."""
+    return text.replace(str(params.study.dicom), "<dicom>")
+
+
+def _status(run: _Run) -> str:
+    if run.done == run.notebooks:
+        return "ok"
+    return "failed" if run.error else "interrupted"
+
+
+def _write_provenance(run: _Run) -> Path:
+    record = {
+        "report": "nethelpers",
+        "study": run.params.study.name,
+        "status": _status(run),
+        "error": _scrub(run.error, run.params) if run.error else None,
+        "started": run.started.isoformat(timespec="seconds"),
+        "finished": run.finished.isoformat(timespec="seconds") if run.finished else None,
+        "params_file": str(run.params_file),
+        "notebooks": run.notebooks,
+        "notebooks_completed": run.done,
+    } | provenance(run.params)
+    path = run.out / "provenance.json"
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# index.html
+# --------------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:2rem auto;
+padding:0 1rem;color:#222;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;
+border-bottom:1px solid #ddd}
+table{border-collapse:collapse}td,th{padding:.15rem .8rem .15rem 0;text-align:left}
+td.num{text-align:right}.meta{color:#555}.error{background:#fde8e8;border:1px solid #d55e00;
+padding:.6rem;white-space:pre-wrap}figure{display:inline-block;margin:0 1rem 1rem 0}
+figure img{max-width:28rem;border:1px solid #ddd}
+"""
+
+
+def _summary_rows(path: Path) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return [(row["item"], row["value"]) for row in csv.DictReader(stream)]
+
+
+def _section_summary(run: _Run) -> str:
+    parts = []
+    for name in run.notebooks:
+        path = run.out / "tables" / f"summary_{name}.csv"
+        if not path.is_file():
+            continue
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td class='num'>{html.escape(v)}</td></tr>"
+            for k, v in _summary_rows(path)
+        )
+        parts.append(f"<h3>{html.escape(name)}</h3><table>{rows}</table>")
+    return "<h2>Summary</h2>" + ("".join(parts) or "<p>No summary was written.</p>")
+
+
+def _section_notebooks(run: _Run) -> str:
+    items = []
+    for name in run.notebooks:
+        page = run.out / f"{name}.html"
+        state = "" if name in run.done else " <em>(failed)</em>" if page.exists() else None
+        if state is None:
+            items.append(f"<li>{html.escape(name)} <em>(not run)</em></li>")
+            continue
+        items.append(
+            f"<li><a href='{name}.html'>{html.escape(name)}</a>{state} "
+            f"(<a href='notebooks/{name}.ipynb'>executed notebook</a>)</li>"
+        )
+    return "<h2>Notebooks</h2><ul>" + "".join(items) + "</ul>"
+
+
+def _section_files(run: _Run) -> str:
+    tables = sorted((run.out / "tables").glob("*.csv"))
+    links = "".join(f"<li><a href='tables/{p.name}'>{html.escape(p.stem)}</a></li>" for p in tables)
+    figures = "".join(
+        f"<figure><a href='figures/{p.stem}.svg'><img src='figures/{p.name}' "
+        f"alt='{html.escape(p.stem)}'></a><figcaption>{html.escape(p.stem)} "
+        f"(<a href='figures/{p.name}'>PNG</a>, <a href='figures/{p.stem}.svg'>SVG</a>)"
+        "</figcaption></figure>"
+        for p in sorted((run.out / "figures").glob("*.png"))
+    )
+    return (
+        f"<h2>Tables</h2><ul>{links or '<li>none</li>'}</ul>"
+        f"<h2>Figures</h2>{figures or '<p>none</p>'}"
+    )
+
+
+def _write_index(run: _Run) -> Path:
+    study = html.escape(run.params.study.name)
+    date = run.started.strftime("%Y-%m-%d %H:%M %Z")
+    error = (
+        f"<p class='error'>Report incomplete: {html.escape(_scrub(run.error, run.params))}</p>"
+        if run.error
+        else ""
+    )
+    version = importlib.metadata.version("nethelpers")
+    body = (
+        f"<h1>{study}: statistical report</h1>"
+        f"<p class='meta'>Run on {html.escape(date)} from "
+        f"<code>{html.escape(run.params_file.name)}</code> with nethelpers {version}. "
+        f"<a href='provenance.json'>Provenance</a> (versions, parameters, input "
+        f"fingerprints).</p>{error}"
+        + _section_summary(run)
+        + _section_notebooks(run)
+        + _section_files(run)
+    )
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{study}: report</title><style>{_CSS}</style></head><body>{body}</body></html>\n"
+    )
+    path = run.out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# the entry point
+# --------------------------------------------------------------------------------------------
+
+
+def _notebook_list(
+    params: Params, notebooks: Sequence[str] | None, notebooks_dir: str | Path | None
+) -> tuple[list[str], Path]:
+    folder = Path(notebooks_dir or params.report.notebooks_dir or DEFAULT_NOTEBOOKS_DIR)
+    names = [n.removesuffix(".ipynb") for n in (notebooks or params.report.notebooks)]
+    missing = [n for n in names if not (folder / f"{n}.ipynb").is_file()]
+    if missing:
+        available = sorted(p.stem for p in folder.glob("*.ipynb"))
+        raise ReportError(
+            f"notebook(s) {', '.join(missing)} not found in {folder}; "
+            f"available: {', '.join(available) or 'none'}"
+        )
+    return names, folder.resolve()
+
+
+def run_report(
+    params_path: str | Path,
+    output: str | Path | None = None,
+    notebooks: Sequence[str] | None = None,
+    progress: bool = True,
+    notebooks_dir: str | Path | None = None,
+) -> Path:
+    """Produce the report: validate parameters, run the notebooks, write HTML and provenance.
+
+    Parameters
+    ----------
+    params_path : str or Path
+        Parameters YAML (validated before anything runs).
+    output : str or Path, optional
+        Report folder; default ``report.output`` of the parameters. A previous report there
+        is replaced; a non-empty folder that is not a report is refused.
+    notebooks : sequence of str, optional
+        Names of the notebooks to run, in order; default ``report.notebooks``.
+    progress : bool
+        Show a progress bar (one step per notebook).
+    notebooks_dir : str or Path, optional
+        Folder of the notebooks; default ``report.notebooks_dir``, else those of nethelpers.
+
+    Returns
+    -------
+    Path
+        The report folder (holding ``index.html``).
+
+    Raises
+    ------
+    nethelpers.config.ParamsError
+        The parameters do not validate (nothing is run).
+    ReportError
+        A notebook is missing or fails. The message names the notebook, the cell and the
+        exception; the executed notebook, its HTML, ``index.html`` and ``provenance.json``
+        are still written.
+    """
+    from tqdm.auto import tqdm
+
+    params_file = Path(params_path).expanduser().resolve()
+    params = load_params(params_file)
+    names, folder = _notebook_list(params, notebooks, notebooks_dir)
+    out = _prepare_output(Path(output).expanduser().resolve() if output else params.report.output)
+    run = _Run(params, params_file, out, names)
+    try:
+        for name in tqdm(names, desc="report", unit="notebook", disable=not progress):
+            _execute(run, name, folder)
+            run.done.append(name)
+    except ReportError as exc:
+        run.error = str(exc)
+        raise
+    finally:
+        run.finished = datetime.now().astimezone()
+        _write_provenance(run)
+        _write_index(run)
+    return out

@@ -1,0 +1,334 @@
+"""The report pipeline: papermill runs the notebooks, nbconvert renders them, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from nethelpers.config import ParamsError
+from nethelpers.report import (
+    DEFAULT_NOTEBOOKS_DIR,
+    ReportDir,
+    ReportError,
+    run_report,
+    tree_digest,
+)
+from tests.test_cohort import PATIENTS, write_params, write_study
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_PHI = "DOE^JOHN"
+FAKE_PHI_DIR = "DOE_JOHN_19570412"
+
+pytestmark = pytest.mark.slow
+
+
+def add_fake_dicom(root: Path) -> Path:
+    """A DICOM-like tree whose folder names carry PHI (must never reach the report)."""
+    folder = root / "dicom" / FAKE_PHI_DIR / "PET"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        (folder / f"IM{i:04d}.dcm").write_bytes(b"\0" * 128 + b"DICM" + FAKE_PHI.encode())
+    return root / "dicom"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """The report of the hand-made study, run once (about 5 s)."""
+    tmp = tmp_path_factory.mktemp("report")
+    study = write_study(tmp / "study")
+    add_fake_dicom(study)
+    params = write_params(tmp / "params.yaml", study, tmp / "out")
+    out = run_report(params, progress=False)
+    return {"out": out, "params": params, "study": study, "tmp": tmp}
+
+
+def test_report_layout(report):
+    out = report["out"]
+    assert out == report["tmp"] / "out"
+    for name in (
+        "index.html",
+        "01_cohort.html",
+        "provenance.json",
+        "notebooks/01_cohort.ipynb",
+        "tables/table1.csv",
+        "tables/table1_numeric.csv",
+        "tables/scan_inventory.csv",
+        "tables/scan_totals.csv",
+        "tables/exclusions.csv",
+        "tables/summary_01_cohort.csv",
+        "figures/participant_flow.png",
+        "figures/participant_flow.svg",
+    ):
+        assert (out / name).is_file(), name
+
+
+def test_table1_counts_equal_the_input(report):
+    numeric = pd.read_csv(report["out"] / "tables/table1_numeric.csv")
+    patients = pd.read_csv(report["study"] / "clinical/patients.csv")
+    counts = numeric[numeric.variable == "patients"].set_index("group")["n"]
+    expected = patients.groupby("group").size()
+    for group, n in expected.items():
+        assert counts[group] == n
+    assert counts["Overall"] == len(patients) == 6
+    age = numeric[(numeric.variable == "age") & (numeric.group == "suspected_net")].iloc[0]
+    assert age["mean"] == pytest.approx(60.0)
+    assert age["sd"] == pytest.approx(10.0)
+    formatted = pd.read_csv(report["out"] / "tables/table1.csv")
+    assert formatted.columns[1] == "Suspected NET (diagnosis) (n = 3)"
+    assert formatted.columns[-1] == "Overall (n = 6)"
+
+
+def test_scan_tables_and_summary(report):
+    totals = pd.read_csv(report["out"] / "tables/scan_totals.csv").set_index("group")
+    assert totals.loc["Overall", "total"] == 9
+    assert totals.loc["suspected_tio", "HYNIC-TOC SPECT/CT"] == 1
+    inventory = pd.read_csv(report["out"] / "tables/scan_inventory.csv")
+    assert len(inventory) == 6
+    summary = pd.read_csv(report["out"] / "tables/summary_01_cohort.csv")
+    assert dict(zip(summary["item"], summary["value"], strict=True)) == {
+        "Patients analysed": 6,
+        "Patients excluded": 0,
+        "Groups": 3,
+        "Scans": 9,
+        "Lesions": 5,
+        "Reads": 6,
+    }
+    assert pd.read_csv(report["out"] / "tables/exclusions.csv").empty
+
+
+def test_index_html(report):
+    page = (report["out"] / "index.html").read_text()
+    assert "<h1>handmade: statistical report</h1>" in page
+    assert "Run on " in page
+    assert "<td>Scans</td><td class='num'>9</td>" in page
+    assert "href='01_cohort.html'" in page
+    assert "href='notebooks/01_cohort.ipynb'" in page
+    assert "href='tables/table1.csv'" in page
+    assert "src='figures/participant_flow.png'" in page
+    assert "href='figures/participant_flow.svg'" in page
+    assert "href='provenance.json'" in page
+    assert "Report incomplete" not in page
+
+
+def test_notebook_html_has_outputs_but_no_code(report):
+    page = (report["out"] / "01_cohort.html").read_text()
+    assert "Study cohort" in page  # markdown is kept
+    assert "Suspected NET (diagnosis) (n = 3)" in page  # Table 1 output
+    assert "<img" in page  # the flow figure
+    for code in ("load_cohort(", "params_file", "import pandas", "report.table("):
+        assert code not in page
+    assert '<div class="highlight' not in page  # no highlighted source block
+    assert 'class="jp-CodeMirrorEditor' not in page
+
+
+def test_provenance(report):
+    prov = json.loads((report["out"] / "provenance.json").read_text())
+    assert prov["status"] == "ok"
+    assert prov["notebooks_completed"] == ["01_cohort"]
+    assert set(prov) >= {"versions", "parameters", "git", "inputs", "started", "finished"}
+    for package in (
+        "python",
+        "nethelpers",
+        "numpy",
+        "pandas",
+        "scipy",
+        "pydicom",
+        "SimpleITK",
+        "statsmodels",
+        "matplotlib",
+        "papermill",
+    ):
+        assert prov["versions"][package], package
+    assert prov["parameters"]["study"]["name"] == "handmade"
+    assert prov["parameters"]["stats"]["ci_method"] == "wilson"
+    assert prov["parameters"]["report"]["timeout"] == 120
+    assert set(prov["git"]) == {"commit", "dirty"}
+    patients = report["study"] / "clinical/patients.csv"
+    table = prov["inputs"]["tables"]["patients"]
+    assert table["path"] == "clinical/patients.csv"
+    assert table["sha256"] == hashlib.sha256(patients.read_bytes()).hexdigest()
+    assert table["bytes"] == patients.stat().st_size
+    dicom = prov["inputs"]["dicom"]
+    assert dicom["files"] == 3
+    assert dicom["bytes"] == 3 * (128 + 4 + len(FAKE_PHI))
+    assert len(dicom["sha256"]) == 64
+    assert prov["inputs"]["rois"] is None
+
+
+def test_no_phi_and_no_dicom_paths_in_outputs(report):
+    for path in report["out"].rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".json", ".csv", ".ipynb", ".svg"}:
+            text = path.read_text(errors="replace")
+            assert FAKE_PHI_DIR not in text, path
+            assert FAKE_PHI not in text, path
+
+
+def test_csv_outputs_are_deterministic_and_rerun_replaces_report(report):
+    out = report["out"]
+    before = {p.name: p.read_bytes() for p in (out / "tables").glob("*.csv")}
+    (out / "tables" / "stale.csv").write_text("old\n")
+    run_report(report["params"], progress=False)
+    after = {p.name: p.read_bytes() for p in (out / "tables").glob("*.csv")}
+    assert after == before  # same bytes, and the stale file of the old run is gone
+    # the run date is in index.html and provenance.json only
+    assert not any(str(pd.Timestamp.now().date()).encode() in t for t in after.values())
+
+
+def test_broken_parameter_names_notebook_and_cell(tmp_path):
+    study = write_study(tmp_path / "study", patients=PATIENTS.replace(",sex,", ",gender,", 1))
+    params = write_params(tmp_path / "params.yaml", study, tmp_path / "out")
+    with pytest.raises(ReportError) as info:
+        run_report(params, progress=False)
+    message = str(info.value)
+    assert "notebook 01_cohort failed at cell 3" in message
+    assert "CohortError" in message
+    assert "lacks required column(s) sex" in message
+    out = tmp_path / "out"
+    assert (out / "notebooks/01_cohort.ipynb").is_file()  # partial outputs are kept
+    assert (out / "01_cohort.html").is_file()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["status"] == "failed"
+    assert "cell 3" in prov["error"]
+    assert "Report incomplete" in (out / "index.html").read_text()
+
+
+def test_broken_notebook_names_notebook_and_cell(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    shutil.copy(DEFAULT_NOTEBOOKS_DIR / "01_cohort.ipynb", folder)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            'params_file = ""\noutput_dir = ""', metadata={"tags": ["parameters"]}
+        ),
+        nbformat.v4.new_markdown_cell("A broken notebook."),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("y = x / 0"),
+        nbformat.v4.new_code_cell("print('never')"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, folder / "99_broken.ipynb")
+    study = write_study(tmp_path / "study")
+    params = write_params(tmp_path / "p.yaml", study, tmp_path / "out")
+    with pytest.raises(ReportError) as info:
+        run_report(
+            params, notebooks=["01_cohort", "99_broken"], notebooks_dir=folder, progress=False
+        )
+    message = str(info.value)
+    assert "notebook 99_broken failed at cell 4" in message
+    assert "ZeroDivisionError" in message
+    prov = json.loads((tmp_path / "out/provenance.json").read_text())
+    assert prov["notebooks_completed"] == ["01_cohort"]
+    index = (tmp_path / "out/index.html").read_text()
+    assert "href='01_cohort.html'" in index
+    assert "99_broken</a> <em>(failed)</em>" in index
+
+
+def test_invalid_params_fail_before_anything_runs(tmp_path):
+    study = write_study(tmp_path / "study")
+    params = write_params(tmp_path / "p.yaml", study, tmp_path / "out", stats={"ci_level": 95})
+    with pytest.raises(ParamsError, match="stats.ci_level"):
+        run_report(params, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_notebook_lists_available(tmp_path):
+    params = write_params(tmp_path / "p.yaml", tmp_path, tmp_path / "out")
+    with pytest.raises(ReportError, match=r"02_nothing not found .* available: .*01_cohort"):
+        run_report(params, notebooks=["02_nothing"], progress=False)
+
+
+def test_refuses_foreign_non_empty_output(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "thesis.docx").write_text("precious")
+    params = write_params(tmp_path / "p.yaml", tmp_path, tmp_path / "out")
+    with pytest.raises(ReportError, match="not a nethelpers report"):
+        run_report(params, progress=False)
+    assert (tmp_path / "out" / "thesis.docx").read_text() == "precious"
+
+
+# --------------------------------------------------------------------------------------------
+# helpers without a kernel
+# --------------------------------------------------------------------------------------------
+
+
+def test_report_dir_table(tmp_path):
+    out = ReportDir(tmp_path)
+    path = out.table(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}), "t")
+    assert path == tmp_path / "tables" / "t.csv"
+    assert path.read_bytes() == b"a,b\n1,x\n2,y\n"
+    with pytest.raises(ValueError, match="output name"):
+        out.table(pd.DataFrame(), "../escape")
+
+
+def test_tree_digest_reads_listing_only(tmp_path):
+    root = add_fake_dicom(tmp_path)
+    first = tree_digest(root)
+    assert first["files"] == 3
+    assert tree_digest(root) == first
+    target = next(root.rglob("IM0000.dcm"))
+    stat = target.stat()
+    target.write_bytes(b"x" * stat.st_size)  # same size and mtime: same digest
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert tree_digest(root) == first
+    target.write_bytes(b"longer content")  # size changes: digest changes
+    assert tree_digest(root)["sha256"] != first["sha256"]
+    assert tree_digest(tmp_path / "absent") is None
+
+
+def test_committed_notebook_is_clean():
+    nb = nbformat.read(REPO / "notebooks/01_cohort.ipynb", as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[0].cell_type == "markdown"
+    params = nb.cells[1]
+    assert params.metadata["tags"] == ["parameters"]
+    assert params.source.splitlines()[1:] == [
+        'params_file = "../parameters/demo.yaml"',
+        'output_dir = "../reports/interactive"',
+    ]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_report_on_demo_study(request, tmp_path):
+    """The full report on the lead's generated 6-patient demo (skipped if not available)."""
+    try:
+        root = request.getfixturevalue("demo_study")
+    except pytest.FixtureLookupError:
+        pytest.skip("demo_study fixture not available")
+    params = write_params(tmp_path / "demo.yaml", root, tmp_path / "out")
+    out = run_report(params, progress=False)
+    patients = pd.read_csv(root / "clinical/patients.csv")
+    numeric = pd.read_csv(out / "tables/table1_numeric.csv")
+    counts = numeric[numeric.variable == "patients"].set_index("group")["n"]
+    assert counts["Overall"] == len(patients)
+    for group, n in patients.groupby("group").size().items():
+        assert counts[group] == n
+    totals = pd.read_csv(out / "tables/scan_totals.csv").set_index("group")
+    assert totals.loc["Overall", "total"] == len(pd.read_csv(root / "clinical/scans.csv"))
+    assert pd.read_csv(out / "tables/exclusions.csv").empty
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["inputs"]["dicom"]["files"] > 0
+    # the DICOM headers hold fake names and IDs; none may reach the report
+    import pydicom
+
+    first = next(p for p in sorted((root / "dicom").rglob("*")) if p.is_file())
+    ds = pydicom.dcmread(first, stop_before_pixels=True)
+    phi = {str(ds.PatientName), str(ds.PatientID)}
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".json", ".csv", ".ipynb"}:
+            text = path.read_text(errors="replace")
+            assert not any(value and value in text for value in phi), path
