@@ -526,9 +526,7 @@ def test_table1_formatted(cohort):
     assert f.loc["  G1", columns[3]] == "1 (33%)"
     assert f.loc["  G1", columns[2]] == "–"  # no NET patient in suspected TIO
     assert f.loc["FGF23, RU/ml, median [IQR] (TIO groups only)", columns[0]] == "–"
-    assert f.loc["FGF23, RU/ml, median [IQR] (TIO groups only)", columns[2]] == (
-        "150 [125–175]"
-    )
+    assert f.loc["FGF23, RU/ml, median [IQR] (TIO groups only)", columns[2]] == ("150 [125–175]")
     assert f.loc["Phosphate, mmol/l, mean ± SD (TIO groups only)", columns[3]] == "0.60 ± 0.14"
 
 

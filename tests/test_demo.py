@@ -74,6 +74,23 @@ def test_scans_per_protocol(demo_study):
     assert (tr[tr.modality == "PET/MR"].uptake_min > 60).all()
 
 
+def test_petmr_and_fdg_spread_over_every_group():
+    """PET/MR for half of every group (no confounding of PET/MR vs PET/CT by group)."""
+    patients = [simulate_patient(i, 0) for i in range(60)]
+    by_group = {}
+    for p in patients:
+        mods = {(s.tracer, s.modality) for s in p.scans}
+        counts = by_group.setdefault(p.group, [0, 0, 0])
+        counts[0] += 1
+        counts[1] += ("DOTATATE", "PET/MR") in mods
+        counts[2] += ("FDG", "PET/CT") in mods
+    for group, (n, petmr, fdg) in by_group.items():
+        assert petmr == n // 2, group
+        assert fdg >= 1, group
+    total_fdg = sum(c[2] for c in by_group.values())
+    assert 36 <= total_fdg <= 44               # about two thirds of 60
+
+
 def test_flip_flop_by_grade():
     """G1/G2 lesions take up DOTATATE more than FDG; G3 the reverse (median over a cohort)."""
     rows = []
@@ -281,6 +298,20 @@ def test_cli_if_missing_keeps_complete_study(demo_study, capsys):
                  "--if-missing", "-q"]) == 0
     assert (demo_study / "demo.json").stat().st_mtime_ns == before
     assert "kept" in capsys.readouterr().out
+
+
+def test_if_missing_replaces_an_older_format(tmp_path):
+    from nethelpers.demo.generate import DEMO_FORMAT, is_complete
+
+    out = generate_demo(tmp_path / "d", 1, seed=3, workers=1, progress=False)
+    assert is_complete(out, 1, 3, ImagingOptions())
+    assert not is_complete(out, 2, 3, ImagingOptions())
+    meta = json.loads((out / "demo.json").read_text())
+    (out / "demo.json").write_text(json.dumps({**meta, "format": DEMO_FORMAT - 1}))
+    assert not is_complete(out, 1, 3, ImagingOptions())
+    assert main(["demo", "--out", str(out), "--patients", "1", "--seed", "3", "--if-missing",
+                 "-q", "--workers", "1"]) == 0
+    assert json.loads((out / "demo.json").read_text())["format"] == DEMO_FORMAT
 
 
 def test_cli_refuses_to_overwrite(demo_study, capsys):

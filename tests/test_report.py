@@ -170,15 +170,22 @@ def test_no_phi_and_no_dicom_paths_in_outputs(report):
             assert FAKE_PHI not in text, path
 
 
-def test_csv_outputs_are_deterministic_and_rerun_replaces_report(report):
+def test_outputs_are_deterministic_and_rerun_replaces_report(report):
     out = report["out"]
-    before = {p.name: p.read_bytes() for p in (out / "tables").glob("*.csv")}
+
+    def files():
+        paths = [*(out / "tables").glob("*.csv"), *(out / "figures").glob("*")]
+        return {p.relative_to(out).as_posix(): p.read_bytes() for p in paths}
+
+    before = files()
     (out / "tables" / "stale.csv").write_text("old\n")
     run_report(report["params"], progress=False)
-    after = {p.name: p.read_bytes() for p in (out / "tables").glob("*.csv")}
-    assert after == before  # same bytes, and the stale file of the old run is gone
+    after = files()
+    assert after == before  # same bytes (CSV, PNG, SVG); the stale file of the old run is gone
     # the run date is in index.html and provenance.json only
-    assert not any(str(pd.Timestamp.now().date()).encode() in t for t in after.values())
+    today = str(pd.Timestamp.now().date()).encode()
+    assert not any(today in content for content in after.values())
+    assert today.decode() in (out / "provenance.json").read_text()
 
 
 def test_broken_parameter_names_notebook_and_cell(tmp_path):

@@ -453,13 +453,17 @@ def _add_scans(p: Patient, rng: np.random.Generator) -> None:
                _pose(rng, table_z))
     p.scans.append(ct)
     ct_end = ct.bed_starts[-1] + timedelta(seconds=ct.frame_duration_s)
-    if p.index % 2 == 0:
+    block, position = divmod(p.index, len(_ALLOCATION))
+    if (block + position) % 2 == 0:          # half of every group, whatever its position
         start = ct_end + timedelta(minutes=int(rng.integers(15, 41)))
         p.scans.append(_scan(p, "DOTATATE", "PET/MR", centre, inj, start, rng, False,
                              _pose(rng, float(rng.uniform(-40, 40)))))
-    fdg_share = {"staging_net": 0.8, "prrt_net": 0.8, "history_net": 0.6,
-                 "suspected_net": 0.5, "suspected_tio": 0.35, "tio_post_surgery": 0.3}
-    if rng.random() < fdg_share[p.group] or p.index < 4:
+    # FDG on another day for about two thirds: a fixed share of each group (more where
+    # dedifferentiation matters: staging and PRRT candidates), spread evenly over its ranks.
+    fdg_share = {"staging_net": 0.85, "prrt_net": 0.85, "history_net": 0.7,
+                 "suspected_net": 0.6, "suspected_tio": 0.5, "tio_post_surgery": 0.35}
+    share, k = fdg_share[p.group], _nth_in_group(p.index)
+    if int((k + 1) * share + 0.5) > int(k * share + 0.5) or p.index < 4:
         day = day0 + timedelta(days=int(rng.integers(2, 22)))
         inj_f = datetime.combine(day, datetime.min.time()) + timedelta(
             hours=8, minutes=10 * int(rng.integers(0, 30)))

@@ -35,6 +35,9 @@ from nethelpers.demo.readers import reader_rois, simulate_reads
 
 MARKER = "demo.json"
 
+#: Bump when the generator's output changes, so `--if-missing` replaces older studies.
+DEMO_FORMAT = 2
+
 
 def _scan_task(args: tuple) -> dict:
     """Worker: simulate and write one scan, its reader ROIs and reads."""
@@ -123,8 +126,8 @@ def is_complete(out: Path, n_patients: int, seed: int, options: ImagingOptions) 
     if not marker.is_file():
         return False
     meta = json.loads(marker.read_text())
-    return (meta.get("patients"), meta.get("seed"), meta.get("options")) == (
-        n_patients, seed, asdict(options))
+    return (meta.get("format"), meta.get("patients"), meta.get("seed"), meta.get("options")) == (
+        DEMO_FORMAT, n_patients, seed, asdict(options))
 
 
 def generate_demo(out: str | Path, n_patients: int = 60, seed: int = 0, *,
@@ -183,7 +186,8 @@ def generate_demo(out: str | Path, n_patients: int = 60, seed: int = 0, *,
                     bar.update()
         bar.close()
         _write_tables(tmp, patients, results)
-        meta = {"generator": f"nethelpers {__version__}", "patients": n_patients, "seed": seed,
+        meta = {"generator": f"nethelpers {__version__}", "format": DEMO_FORMAT,
+                "patients": n_patients, "seed": seed,
                 "options": asdict(options), "n_scans": len(tasks),
                 "n_files": int(sum(r["n_files"] for r in results))}
         (tmp / MARKER).write_text(json.dumps(meta, indent=2) + "\n")

@@ -101,12 +101,11 @@ def true_suv_image(p: Patient, scan: Scan, grid: Grid) -> np.ndarray:
                   for v, les in zip(lesion, p.lesions, strict=True)]
     table = lut(organ, lesion)
     labels = paint(_fine_grid(grid), scan.pose, p.anatomy)
-    fine = np.take(table, labels)
     out = np.zeros(grid.shape, dtype=np.float32)
     for dz in (0, 1):
         for dy in (0, 1):
-            for dx in (0, 1):
-                out += fine[dz::2, dy::2, dx::2]
+            for dx in (0, 1):      # one sub-lattice at a time: no full-size float copy
+                out += table[labels[dz::2, dy::2, dx::2]]
     return out * np.float32(0.125)
 
 
