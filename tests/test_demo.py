@@ -21,10 +21,10 @@ from tests.dicom_arith import read_suv_volume
 
 
 def _tables(root: Path) -> dict[str, pd.DataFrame]:
-    names = ["clinical/patients", "clinical/scans", "truth/lesions", "truth/scans",
-             "truth/lesion_positions", "reads/reads"]
-    return {n.replace("truth/scans", "truth_scans").split("/")[-1]: pd.read_csv(root / f"{n}.csv")
-            for n in names}
+    files = {"patients": "clinical/patients", "scans": "clinical/scans",
+             "lesions": "truth/lesions", "truth_scans": "truth/scans",
+             "lesion_positions": "truth/lesion_positions", "reads": "reads/reads"}
+    return {key: pd.read_csv(root / f"{name}.csv") for key, name in files.items()}
 
 
 def _first_file(root: Path, rel: str) -> pydicom.Dataset:

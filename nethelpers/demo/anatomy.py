@@ -170,9 +170,10 @@ class Anatomy:
         return [s for s in self.shapes if s.tissue == tissue]
 
 
-def _e(t: Tissue, c: tuple, s: tuple, zs: float) -> Ellipsoid:
+def scaled_ellipsoid(t: Tissue, c: tuple, s: tuple, zs: float) -> Ellipsoid:
     """An ellipsoid with reference-adult coordinates scaled longitudinally by ``zs``."""
     return Ellipsoid(int(t), (c[0], c[1], c[2] * zs), (s[0], s[1], s[2] * zs))
+
 
 
 def _bone_tube(
@@ -199,6 +200,7 @@ def build_anatomy(body: BodyShape) -> Anatomy:
         Shapes in painting order (trunk first, small organs last), no lesions yet.
     """
     zs = body.zscale
+    e = scaled_ellipsoid
     tx, ty = body.trunk_semi
     fat = body.fat_mm
     z_pelvis_floor = -900.0 * zs
@@ -223,36 +225,36 @@ def build_anatomy(body: BodyShape) -> Anatomy:
         Cylinder(int(t.MUSCLE), (-arm_x, 0.0), (36.0, 38.0), -880.0 * zs, -275.0 * zs),
         Cylinder(int(t.MUSCLE), (arm_x, 0.0), (36.0, 38.0), -880.0 * zs, -275.0 * zs),
         # head: scalp, skull, brain, pituitary
-        _e(t.MUSCLE, (0, 5, -112), (78, 98, 112), zs),
-        _e(t.BONE, (0, 5, -112), (72, 92, 105), zs),
-        _e(t.BRAIN, (0, 5, -108), (65, 85, 95), zs),
-        _e(t.PITUITARY, (0, 2, -148), (6, 5, 4), zs),
+        e(t.MUSCLE, (0, 5, -112), (78, 98, 112), zs),
+        e(t.BONE, (0, 5, -112), (72, 92, 105), zs),
+        e(t.BRAIN, (0, 5, -108), (65, 85, 95), zs),
+        e(t.PITUITARY, (0, 2, -148), (6, 5, 4), zs),
         # thorax
-        _e(t.LUNG, (-68, 8, -400), (58, 72, 125), zs),
-        _e(t.LUNG, (72, 8, -400), (52, 72, 120), zs),
-        _e(t.MYOCARDIUM, (28, -22, -450), (52, 48, 55), zs),
-        _e(t.BLOOD, (28, -22, -450), (36, 32, 38), zs),
+        e(t.LUNG, (-68, 8, -400), (58, 72, 125), zs),
+        e(t.LUNG, (72, 8, -400), (52, 72, 120), zs),
+        e(t.MYOCARDIUM, (28, -22, -450), (52, 48, 55), zs),
+        e(t.BLOOD, (28, -22, -450), (36, 32, 38), zs),
         Cylinder(int(t.BLOOD), (12.0, 42.0), (11.0, 11.0), -740.0 * zs, -430.0 * zs),
         # abdomen: bowel first so the solid organs override it
-        _e(t.BOWEL, (0, -25, -760), (105, 55, 85), zs),
-        _e(t.LIVER, (-58, 0, -585), (100, 80, 78), zs),
-        _e(t.SPLEEN, (92, 45, -575), (33, 42, 52), zs),
-        _e(t.KIDNEY, (-68, 55, -660), (28, 24, 52), zs),
-        _e(t.KIDNEY, (68, 55, -650), (28, 24, 52), zs),
-        _e(t.ADRENAL, (-52, 45, -590), (9, 6, 14), zs),
-        _e(t.ADRENAL, (52, 45, -585), (9, 6, 14), zs),
-        _e(t.PANCREAS, (30, 22, -622), (62, 13, 13), zs),
-        _e(t.PANCREAS, (-30, 20, -635), (20, 16, 20), zs),
-        _e(t.UNCINATE, (-28, 30, -655), (9, 9, 10), zs),
-        _e(t.BLADDER, (0, -30, -865), (40, 32, 34), zs),
+        e(t.BOWEL, (0, -25, -760), (105, 55, 85), zs),
+        e(t.LIVER, (-58, 0, -585), (100, 80, 78), zs),
+        e(t.SPLEEN, (92, 45, -575), (33, 42, 52), zs),
+        e(t.KIDNEY, (-68, 55, -660), (28, 24, 52), zs),
+        e(t.KIDNEY, (68, 55, -650), (28, 24, 52), zs),
+        e(t.ADRENAL, (-52, 45, -590), (9, 6, 14), zs),
+        e(t.ADRENAL, (52, 45, -585), (9, 6, 14), zs),
+        e(t.PANCREAS, (30, 22, -622), (62, 13, 13), zs),
+        e(t.PANCREAS, (-30, 20, -635), (20, 16, 20), zs),
+        e(t.UNCINATE, (-28, 30, -655), (9, 9, 10), zs),
+        e(t.BLADDER, (0, -30, -865), (40, 32, 34), zs),
     ]
     bones: list[Shape] = [
         # spine (cervical to sacrum), pelvis, femora, humeri
         *_bone_tube((0.0, 68.0), 17.0, 13.0, -880.0 * zs, -185.0 * zs),
-        _e(t.BONE, (-92, 32, -815), (48, 22, 62), zs),
-        _e(t.BONE, (92, 32, -815), (48, 22, 62), zs),
-        _e(t.MARROW, (-92, 32, -815), (42, 16, 56), zs),
-        _e(t.MARROW, (92, 32, -815), (42, 16, 56), zs),
+        e(t.BONE, (-92, 32, -815), (48, 22, 62), zs),
+        e(t.BONE, (92, 32, -815), (48, 22, 62), zs),
+        e(t.MARROW, (-92, 32, -815), (42, 16, 56), zs),
+        e(t.MARROW, (92, 32, -815), (42, 16, 56), zs),
         *_bone_tube((-88.0 * body.girth, 5.0), 15.0, 10.0, z_thigh_end, -870.0 * zs),
         *_bone_tube((88.0 * body.girth, 5.0), 15.0, 10.0, z_thigh_end, -870.0 * zs),
         *_bone_tube((-arm_x, 2.0), 12.0, 8.0, -580.0 * zs, -285.0 * zs),
@@ -304,6 +306,37 @@ def _body_coords(grid: Grid, pose: Pose, box: tuple[slice, ...]) -> tuple[np.nda
     return tuple(a[r, 0] * i + a[r, 1] * j + a[r, 2] * k + b[r] for r in range(3))
 
 
+def paint_shapes(grid: Grid, pose: Pose, items: list[tuple[Shape, int]],
+                 labels: np.ndarray | None = None) -> np.ndarray:
+    """Paint ``(shape, value)`` pairs in order onto a label map (later ones overwrite).
+
+    Parameters
+    ----------
+    grid : Grid
+        Target voxel grid (patient coordinates).
+    pose : Pose
+        Where the body frame lies in patient coordinates.
+    items : list of (Shape, int)
+        Body-frame shapes and the label each paints.
+    labels : numpy.ndarray, optional
+        ``uint8`` map to paint into (default: a new zero map of ``grid.shape``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The label map; a voxel takes the value of the last shape containing its centre.
+    """
+    if labels is None:
+        labels = np.zeros(grid.shape, dtype=np.uint8)
+    for shape, value in items:
+        box = _box_indices(grid, pose, *shape.bounds())
+        if box is None:
+            continue
+        x, y, z = _body_coords(grid, pose, box)
+        labels[box][shape.contains(x, y, z)] = value
+    return labels
+
+
 def paint(grid: Grid, pose: Pose, anatomy: Anatomy) -> np.ndarray:
     """Paint the anatomy and its lesions onto a label map.
 
@@ -322,19 +355,11 @@ def paint(grid: Grid, pose: Pose, anatomy: Anatomy) -> np.ndarray:
         ``uint8`` labels, shape ``grid.shape``; a voxel takes the label of the last shape
         containing its centre.
     """
-    labels = np.zeros(grid.shape, dtype=np.uint8)
     if len(anatomy.lesions) > 255 - LESION_LABEL0:
         raise ValueError(f"at most {255 - LESION_LABEL0} lesions per patient")
     items = [(s, s.tissue) for s in anatomy.shapes]
     items += [(les, LESION_LABEL0 + n) for n, les in enumerate(anatomy.lesions)]
-    for shape, value in items:
-        box = _box_indices(grid, pose, *shape.bounds())
-        if box is None:
-            continue
-        x, y, z = _body_coords(grid, pose, box)
-        inside = shape.contains(x, y, z)
-        labels[box][inside] = value
-    return labels
+    return paint_shapes(grid, pose, items)
 
 
 def point_in(shapes: list[Shape], rng: np.random.Generator, margin: float = 0.0,

@@ -21,6 +21,7 @@ from nethelpers.demo.anatomy import (
     Tissue,
     build_anatomy,
     point_in,
+    scaled_ellipsoid,
 )
 from nethelpers.demo.uptake import patient_organ_suv
 
@@ -185,8 +186,8 @@ def _regions(zs: float, girth: float) -> dict[str, list]:
     """Body-frame regions lesions are placed in, per site."""
     t = Tissue
 
-    def e(c: tuple, s: tuple, tissue: Tissue = t.MUSCLE) -> Ellipsoid:
-        return Ellipsoid(int(tissue), (c[0], c[1], c[2] * zs), (s[0], s[1], s[2] * zs))
+    def e(c: tuple, s: tuple) -> Ellipsoid:
+        return scaled_ellipsoid(t.MUSCLE, c, s, zs)
 
     return {
         "node_mesenteric": [e((-10, -20, -720), (45, 25, 35))],
@@ -200,10 +201,6 @@ def _regions(zs: float, girth: float) -> dict[str, list]:
                        Cylinder(int(t.MUSCLE), (82.0 * girth, -20.0), (40.0, 30.0),
                                 -1040.0 * zs, -900.0 * zs)],
     }
-
-
-def _organ(anatomy: Anatomy, tissue: Tissue) -> list:
-    return anatomy.organ(tissue)
 
 
 def _marrow(anatomy: Anatomy, which: str) -> list:
@@ -226,13 +223,13 @@ def _net_uptake(grade: str, rng: np.random.Generator) -> dict[str, float]:
 
 
 def _place(anatomy: Anatomy, regions: dict, site: str, d: float, rng: np.random.Generator,
-           placed: list[Ellipsoid]) -> tuple[np.ndarray, bool, str]:
-    """Centre of a lesion of diameter ``d`` at ``site``: (point, in_bone, host description)."""
+           placed: list[Ellipsoid]) -> tuple[np.ndarray, bool]:
+    """Centre of a lesion of diameter ``d`` at ``site``, and whether it lies in bone."""
     r = d / 2.0
     t = Tissue
     table = {
-        "pancreas": (_organ(anatomy, t.PANCREAS), r * 0.5, False),
-        "liver": (_organ(anatomy, t.LIVER), r + 4.0, False),
+        "pancreas": (anatomy.organ(t.PANCREAS), r * 0.5, False),
+        "liver": (anatomy.organ(t.LIVER), r + 4.0, False),
         "small_bowel": (regions["smallbowel"], 0.0, False),
         "lymph_node_mesenteric": (regions["node_mesenteric"], 0.0, False),
         "lymph_node_paraaortic": (regions["node_paraaortic"], 0.0, False),
@@ -244,11 +241,11 @@ def _place(anatomy: Anatomy, regions: dict, site: str, d: float, rng: np.random.
         "soft_tissue_thigh": (regions["thigh_soft"], 0.0, False),
         "head_sinonasal": (regions["sinonasal"], 0.0, False),
         "accessory_spleen": (regions["splenic_hilum"], 0.0, False),
-        "uncinate": (_organ(anatomy, t.UNCINATE), 0.0, False),
+        "uncinate": (anatomy.organ(t.UNCINATE), 0.0, False),
     }
     shapes, margin, in_bone = table[site]
     point = point_in(shapes, rng, margin=margin, avoid=placed, clearance=r + 2.0)
-    return point, in_bone, site
+    return point, in_bone
 
 
 _NET_CT = {"liver": 30.0, "pancreas": 45.0, "small_bowel": 45.0}
@@ -257,7 +254,7 @@ _NET_CT = {"liver": 30.0, "pancreas": 45.0, "small_bowel": 45.0}
 def _lesion(lid: str, site: str, description: str, truth: str, d: float, suv: dict,
             anatomy: Anatomy, regions: dict, rng: np.random.Generator,
             placed: list[Ellipsoid], ref: str, lytic: bool = False) -> Lesion:
-    center, in_bone, _ = _place(anatomy, regions, site, d, rng, placed)
+    center, in_bone = _place(anatomy, regions, site, d, rng, placed)
     if in_bone:
         hu = 70.0 if lytic else 550.0
     else:
@@ -267,7 +264,7 @@ def _lesion(lid: str, site: str, description: str, truth: str, d: float, suv: di
                   0.45 if in_bone else 0.8, ref)
 
 
-def _net_lesions(p: Patient, rng: np.random.Generator, regions: dict) -> list[tuple]:
+def _net_lesions(p: Patient, rng: np.random.Generator) -> list[tuple]:
     """(site, description, diameter) of each malignant NET lesion of a patient."""
     out: list[tuple] = []
     g = p.group
@@ -329,7 +326,7 @@ def _add_lesions(p: Patient, rng: np.random.Generator) -> None:
     placed: list[Ellipsoid] = []
     specs: list[tuple] = []
     if p.disease_present and p.final_diagnosis == "NET":
-        for site, desc, d in _net_lesions(p, rng, regions):
+        for site, desc, d in _net_lesions(p, rng):
             specs.append((site, desc, "malignant", d, _net_uptake(p.grade, rng), False))
     if p.disease_present and p.final_diagnosis == "TIO":
         site, desc, lytic = _TIO_SITES[int(rng.integers(len(_TIO_SITES)))]

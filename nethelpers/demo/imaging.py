@@ -134,13 +134,17 @@ def pet_suv_image(p: Patient, scan: Scan, grid: Grid, options: ImagingOptions,
 
 def ct_image(p: Patient, scan: Scan, grid: Grid, options: ImagingOptions,
              rng: np.random.Generator) -> np.ndarray:
-    """CT in HU: tissue and lesion CT numbers plus 12 HU quantum noise."""
+    """CT in HU: tissue and lesion CT numbers plus 12 HU quantum noise.
+
+    Values below -1024 HU (noise in air) are left to the writer, which stores them at its
+    -1024 floor.
+    """
     table = lut({int(k): v for k, v in CT_HU.items()}, [les.hu for les in p.lesions],
                 default=CT_HU[Tissue.MUSCLE])
     img = table[paint(grid, scan.pose, p.anatomy)]
     if options.noise:
         img += np.float32(12.0) * rng.standard_normal(img.shape, dtype=np.float32)
-    return np.clip(img, -1024.0, 3000.0)
+    return img
 
 
 def mr_image(p: Patient, scan: Scan, grid: Grid, options: ImagingOptions,
@@ -173,13 +177,11 @@ def _dicom_patient(p: Patient, scan: Scan) -> dw.Patient:
 
 
 def _study(p: Patient, scan: Scan, seed: int) -> dw.Study:
-    start = scan.injection
-    kind = "PET/CT" if scan.modality == "PET/CT" else "PET/MR"
     return dw.Study(
         study_uid=dw.make_uid(seed, scan.scan_id, "study"),
-        study_datetime=start,
+        study_datetime=scan.injection,
         accession=f"A{p.index:03d}{scan.injection:%y%m%d%H%M}",
-        description=f"{kind} {scan.tracer} whole body",
+        description=f"{scan.modality} {scan.tracer} whole body",
         frame_of_reference_uid=dw.make_uid(seed, scan.scan_id, "for"),
         institution="Demo University Hospital",
         referring_physician="Referrer^Fake",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nethelpers.demo.anatomy import Ellipsoid, Tissue, point_in
+from nethelpers.demo.anatomy import Ellipsoid, Tissue, paint_shapes, point_in
 from nethelpers.demo.cohort_sim import PETMR_BONE_BIAS, Lesion, Patient, Scan
 from nethelpers.demo.grid import Grid
 from nethelpers.demo.uptake import sphere_center_recovery
@@ -117,9 +117,9 @@ def _liver_reference(p: Patient, rng: np.random.Generator, radius: float) -> np.
     grown = [Ellipsoid(s.tissue, s.center, tuple(v + margin for v in s.semi)) for s in others]
     avoid = [Ellipsoid(0, tuple(les.center), (les.diameter_mm / 2.0 + 4.0,) * 3)
              for les in p.lesions]
+    inner = Ellipsoid(liver.tissue, liver.center, tuple(v - margin for v in liver.semi))
     for _ in range(200):
         point = point_in([right], rng, margin=margin, avoid=avoid, clearance=margin)
-        inner = Ellipsoid(liver.tissue, liver.center, tuple(v - margin for v in liver.semi))
         if inner.contains(*point) and not any(g.contains(*point) for g in grown):
             return point
     raise RuntimeError(f"{p.patient_id}: no room for the liver reference sphere")
@@ -140,7 +140,6 @@ def reader_rois(p: Patient, scan: Scan, grid: Grid, rng: np.random.Generator
     table : pandas.DataFrame
         One row per label: label, roi, lesion_id, method, reader, created.
     """
-    labels = np.zeros(grid.shape, dtype=np.uint8)
     spleen = p.anatomy.organ(Tissue.SPLEEN)[0]
     spheres = [
         (ROI_LIVER, "liver", "", _liver_reference(p, rng, 15.0), 15.0),
@@ -149,18 +148,12 @@ def reader_rois(p: Patient, scan: Scan, grid: Grid, rng: np.random.Generator
     for n, les in enumerate(p.lesions, start=1):
         spheres.append((LESION_ROI0 + n, "lesion", les.lesion_id, les.center,
                         les.diameter_mm / 2.0 + scan.fwhm_mm / 2.0))
-    zz, yy, xx = np.indices(grid.shape, dtype=np.float32)
-    rows = []
+    labels = paint_shapes(grid, scan.pose, [
+        (Ellipsoid(label, tuple(centre), (radius,) * 3), label)
+        for label, _, _, centre, radius in spheres])
     created = (scan.bed_starts[-1] + pd.Timedelta(hours=3)).isoformat()
-    for label, roi, lesion_id, centre, radius in spheres:
-        c = grid.world_to_index(scan.pose.to_patient(centre))
-        r = radius / np.asarray(grid.spacing)
-        lo = np.maximum(np.floor(c - r).astype(int), 0)
-        hi = np.minimum(np.ceil(c + r).astype(int) + 1, np.asarray(grid.size))
-        box = (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
-        d2 = (((xx[box] - c[0]) / r[0]) ** 2 + ((yy[box] - c[1]) / r[1]) ** 2
-              + ((zz[box] - c[2]) / r[2]) ** 2)
-        labels[box][d2 <= 1.0] = label
-        rows.append({"label": label, "roi": roi, "lesion_id": lesion_id, "method": "sphere",
-                     "reader": "R1", "created": created})
-    return labels, pd.DataFrame(rows)
+    table = pd.DataFrame([
+        {"label": label, "roi": roi, "lesion_id": lesion_id, "method": "sphere",
+         "reader": "R1", "created": created}
+        for label, roi, lesion_id, _, _ in spheres])
+    return labels, table
