@@ -1,4 +1,4 @@
-"""The ``nethelpers`` command: ``demo`` and ``report`` (more subcommands join as they land)."""
+"""The ``nethelpers`` command: ``demo``, ``report``, ``index`` and ``suv``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,48 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_index(args: argparse.Namespace) -> int:
+    from nethelpers.dicom.index import index_tree, summarise_index, write_index
+
+    out = Path(args.output)
+    cache = None if args.no_cache else out.with_name(out.name + ".cache")
+    series = index_tree(args.root, cache=cache, workers=args.workers, progress=not args.quiet)
+    written = write_index(series, out)
+    print(summarise_index(series))
+    print("index: " + ", ".join(str(p) for p in written))
+    if args.strict and (series["qc"] == "fail").any():
+        return 1
+    return 0
+
+
+def _cmd_suv(args: argparse.Namespace) -> int:
+    import SimpleITK as sitk
+
+    from nethelpers.dicom.errors import DicomInputError
+    from nethelpers.dicom.volume import load_pet, provenance_json
+
+    injection = None
+    if args.injection:
+        from datetime import datetime
+
+        injection = datetime.fromisoformat(args.injection)
+    try:
+        image, provenance = load_pet(
+            args.series, args.norm, series_uid=args.series_uid, weight_kg=args.weight,
+            height_m=args.height, sex=args.sex, dose_bq=args.dose, injection=injection,
+            half_life_s=args.half_life,
+        )
+    except DicomInputError as exc:
+        print(f"suv: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(image, str(out), useCompression=True)
+    provenance["output"] = str(out)
+    print(provenance_json(provenance))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``nethelpers`` command."""
     parser = argparse.ArgumentParser(
@@ -62,6 +104,34 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--notebooks", nargs="+", default=None, help="subset of notebooks")
     report.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     report.set_defaults(func=_cmd_report)
+
+    index = sub.add_parser("index", help="index a DICOM tree into a series table with QC")
+    index.add_argument("root", help="folder to index (recursively)")
+    index.add_argument("-o", "--output", default="dicom-index.csv",
+                       help="series table, .csv or .parquet (default dicom-index.csv); the "
+                       "file list and the cache are written beside it")
+    index.add_argument("--workers", type=int, default=None, help="processes (all cores)")
+    index.add_argument("--no-cache", action="store_true", help="read every header again")
+    index.add_argument("--strict", action="store_true", help="exit 1 if a series fails QC")
+    index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    index.set_defaults(func=_cmd_index)
+
+    suv = sub.add_parser("suv", help="convert a PET series to an SUV volume (NIfTI etc.)")
+    suv.add_argument("series", help="PET series folder")
+    suv.add_argument("-o", "--output", required=True, help="output image, e.g. suv.nii.gz")
+    suv.add_argument("--norm", default="bw",
+                     choices=["bw", "lbm", "lbm-james", "lbm-james120", "bsa", "ibw"],
+                     help="normalisation: bw (default), lbm (SUL, Janmahasatian), lbm-james "
+                     "(James 128), lbm-james120, bsa (cm2/ml), ibw")
+    suv.add_argument("--series-uid", default=None, help="series to read if the folder has more")
+    suv.add_argument("--weight", type=float, default=None, help="weight in kg (overrides)")
+    suv.add_argument("--height", type=float, default=None, help="height in m (overrides)")
+    suv.add_argument("--sex", choices=["M", "F", "O"], default=None, help="sex (overrides)")
+    suv.add_argument("--dose", type=float, default=None, help="injected activity in Bq")
+    suv.add_argument("--injection", default=None,
+                     help="injection date-time, ISO format (YYYY-MM-DDTHH:MM:SS)")
+    suv.add_argument("--half-life", type=float, default=None, help="half-life in s")
+    suv.set_defaults(func=_cmd_suv)
     return parser
 
 

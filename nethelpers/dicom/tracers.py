@@ -1,0 +1,129 @@
+"""Name the tracer and radionuclide of a PET (or SPECT) series from its header text and codes.
+
+Scanners write the radiopharmaceutical in many ways: a SNOMED code in
+RadiopharmaceuticalCodeSequence, free text in Radiopharmaceutical (0018,0031) such as
+``Ga68-DOTATATE``, ``68Ga-DOTA-TATE``, ``NETSPOT`` or ``Fludeoxyglucose``, and sometimes only
+the series description. We match all of them, in that order, to one canonical name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = ["TRACER_PATTERNS", "radionuclide_name", "tracer_name"]
+
+#: Canonical tracer -> pattern over lower-cased text (first match wins, in this order).
+TRACER_PATTERNS: dict[str, re.Pattern[str]] = {
+    "HYNIC-TOC": re.compile(r"hynic"),
+    "DOTATATE": re.compile(r"dota[\s_-]*tate|netspot|dotatate|oxodotreotide"),
+    "DOTATOC": re.compile(r"dota[\s_-]*toc|edotreotide|somakit"),
+    "DOTANOC": re.compile(r"dota[\s_-]*noc"),
+    "FDG": re.compile(r"(^|[^a-z])fdg([^a-z]|$)|fluorodeoxyglucose|fludeoxyglucose|deoxyglucose"),
+    "FDOPA": re.compile(r"f[\s_-]*dopa|fluorodopa"),
+    "PSMA": re.compile(r"psma"),
+    "CHOLINE": re.compile(r"cholin"),
+}
+
+#: SNOMED CT and retired SNOMED-RT radiopharmaceutical codes -> tracer.
+TRACER_CODES: dict[str, str] = {
+    "35321007": "FDG",
+    "C-B1031": "FDG",
+    "724025002": "DOTATATE",
+    "C-B1145": "DOTATATE",
+}
+
+_NUCLIDE_WORDS = (
+    ("fluorine", "18F"),
+    ("gallium", "68Ga"),
+    ("technetium", "99mTc"),
+    ("carbon", "11C"),
+    ("copper", "64Cu"),
+    ("zirconium", "89Zr"),
+    ("rubidium", "82Rb"),
+    ("nitrogen", "13N"),
+    ("oxygen", "15O"),
+    ("iodine", "124I"),
+)
+_NUCLIDE_TEXT = re.compile(
+    r"(?:^|[^a-z0-9])(?:(18)\s*-?\s*f|f\s*-?\s*(18)|(68)\s*-?\s*ga|ga\s*-?\s*(68)"
+    r"|(99m)\s*-?\s*tc|tc\s*-?\s*(99m))(?:[^a-z0-9]|$)"
+)
+_HALF_LIVES_S = {"18F": 6586.2, "68Ga": 4062.6, "99mTc": 21624.0, "11C": 1221.8,
+                 "64Cu": 45720.0, "89Zr": 282276.0}
+
+
+def tracer_name(
+    code_value: str | None = None,
+    code_meaning: str | None = None,
+    text: str | None = None,
+    description: str | None = None,
+) -> str:
+    """Return the canonical tracer name, or ``""`` when nothing identifies it.
+
+    Parameters
+    ----------
+    code_value, code_meaning : str, optional
+        RadiopharmaceuticalCodeSequence CodeValue and CodeMeaning.
+    text : str, optional
+        Radiopharmaceutical (0018,0031).
+    description : str, optional
+        SeriesDescription, used last.
+
+    Returns
+    -------
+    str
+        ``"DOTATATE"``, ``"FDG"``, ``"HYNIC-TOC"``, ``"DOTATOC"``, ``"DOTANOC"``,
+        ``"FDOPA"``, ``"PSMA"``, ``"CHOLINE"``, ``"other: <text>"`` for unrecognised text,
+        or ``""``.
+    """
+    if code_value and code_value.strip() in TRACER_CODES:
+        return TRACER_CODES[code_value.strip()]
+    for source in (code_meaning, text, description):
+        if not source:
+            continue
+        low = source.lower()
+        for name, pattern in TRACER_PATTERNS.items():
+            if pattern.search(low):
+                return name
+    for source in (code_meaning, text):
+        if source and source.strip():
+            return f"other: {source.strip()}"
+    return ""
+
+
+def radionuclide_name(
+    code_meaning: str | None = None,
+    text: str | None = None,
+    half_life_s: float | None = None,
+) -> str:
+    """Return ``"18F"``, ``"68Ga"``, ``"99mTc"``, ... or ``""``.
+
+    Parameters
+    ----------
+    code_meaning : str, optional
+        RadionuclideCodeSequence CodeMeaning (e.g. ``^68^Gallium``).
+    text : str, optional
+        Radiopharmaceutical text (e.g. ``Ga68-DOTATATE``).
+    half_life_s : float, optional
+        RadionuclideHalfLife, matched to a known nuclide within 1 %.
+
+    Returns
+    -------
+    str
+    """
+    if code_meaning:
+        low = code_meaning.lower()
+        for word, nuclide in _NUCLIDE_WORDS:
+            if word in low:
+                return nuclide
+    if text:
+        match = _NUCLIDE_TEXT.search(text.lower())
+        if match:
+            number = next(g for g in match.groups() if g)
+            return {"18": "18F", "68": "68Ga", "99m": "99mTc"}[number]
+    if half_life_s is not None and math.isfinite(half_life_s) and half_life_s > 0:
+        for nuclide, known in _HALF_LIVES_S.items():
+            if abs(half_life_s - known) <= 0.01 * known:
+                return nuclide
+    return ""
