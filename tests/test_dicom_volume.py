@@ -142,9 +142,11 @@ def test_philips_counts_with_and_without_private_creator(tmp_path):
         assert prov["branch"][0] == "Units CNTS: Philips SUV scale factor (7053,1000)"
         missing = [w for w in prov["warnings"] if "private creator" in w]
         assert bool(missing) is (not creator)
-        # another norm goes through (7053,1009)
-        _, sul = load_pet(folder, "lbm")
-        assert sul["branch"][0].startswith("Units CNTS: Philips activity concentration")
+        # another norm: the scanner's SUV × normaliser / weight
+        sul_image, sul = load_pet(folder, "lbm")
+        assert sul["branch"][-1].startswith("converted from bw (header body size) to lbm-janma")
+        ratio = sul["normaliser"] / (PATIENT.weight_kg * 1000)
+        np.testing.assert_allclose(array(sul_image), array(image) * ratio, rtol=1e-6)
 
 
 def test_ge_post_processed_series(tmp_path):
@@ -219,6 +221,7 @@ def test_gml_series_needs_no_dose(tmp_path):
         ({"extra": {"RescaleIntercept": "1"}}, {}, r"RescaleIntercept \(0028,1052\)"),
         ({"units": "PROPCNTS"}, {}, r"Units \(0054,1001\): PROPCNTS"),
         ({}, {"RadionuclideTotalDose": None}, r"RadionuclideTotalDose \(0018,1074\)"),
+        ({"extra": {"RescaleSlope": None}}, {}, r"RescaleSlope \(0028,1053\): missing"),
         ({"corrected_image": ("DECY", "SCAT")}, {}, r"lacks ATTN"),
     ],
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +21,10 @@ from nethelpers.dicom.datetimes import parse_da, parse_dt, parse_tm
 from nethelpers.dicom.errors import SuvError
 from nethelpers.dicom.suv import PetHeader, suv_conversion
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "suv_headers"
+REFERENCE = Path(__file__).resolve().parent / "data" / "suv_headers"  # copied, with attribution
 
 # Published expected SUVbw factors (cornerstonejs/calculate-suv test suite, ground truth from
-# an independent LYSARC tool; ../shared/reference/README.md).
+# an independent LYSARC tool; tests/data/suv_headers/README.md).
 EXPECTED = {
     "PHILIPS_BQML": 7.463747013889488e-4,
     "PHILIPS_CNTS_AND_BQML_SUV": 5.51e-4,
@@ -47,8 +47,6 @@ EXPECTED_REFERENCE = {
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_published_reference_header_sets(case):
-    if not REFERENCE.is_dir():
-        pytest.skip("../shared/reference is not available")
     instances = json.loads((REFERENCE / f"{case}-instances.json").read_text())
     conversion = suv_conversion(PetHeader.from_keywords(instances))
     np.testing.assert_allclose(conversion.factors, EXPECTED[case], rtol=1e-9, atol=0)
@@ -355,6 +353,12 @@ def test_injection_from_start_time_on_series_date():
     assert conv.provenance["injection_source"] == "RadiopharmaceuticalStartTime on SeriesDate"
 
 
+def test_injection_from_start_datetime_only():
+    suv, conv = convert(instances(iso_RadiopharmaceuticalStartTime=None))
+    np.testing.assert_allclose(suv, SUV_TRUE, rtol=1e-12)
+    assert conv.provenance["injection_source"] == "RadiopharmaceuticalStartDateTime"
+
+
 def test_injection_before_midnight_scan_after():
     insts = instances(inj=datetime(2024, 3, 5, 23, 40, 0),
                       iso_RadiopharmaceuticalStartDateTime=None)
@@ -388,7 +392,63 @@ def test_utc_offset_on_the_injection_is_reconciled():
                       TimezoneOffsetFromUTC="+0100")
     suv, conv = convert(insts)
     np.testing.assert_allclose(suv, SUV_TRUE, rtol=1e-12)
-    assert any("UTC offset" in w for w in conv.warnings)
+    assert conv.provenance["times_in"] == "UTC"
+
+
+def test_utc_offset_without_the_files_offset_is_refused():
+    # the same UTC injection, but the local times have no TimezoneOffsetFromUTC: a silent
+    # 1 h error (SUV 6.8 instead of 3.7) unless refused
+    utc = INJ - timedelta(hours=1)
+    insts = instances(iso_RadiopharmaceuticalStartDateTime=_da(utc) + _tm(utc) + "+0000")
+    with pytest.raises(SuvError, match=r"TimezoneOffsetFromUTC \(0008,0201\).*cannot be compared"):
+        convert(insts)
+    # an injection given with its offset is put on the same clock as the header
+    local = instances(TimezoneOffsetFromUTC="+0100")
+    aware = utc.replace(tzinfo=timezone.utc)
+    suv, _ = convert(local, injection=aware)
+    np.testing.assert_allclose(suv, SUV_TRUE, rtol=1e-12)
+
+
+def test_datetime_without_time_of_day_is_not_midnight():
+    insts = instances(iso_RadiopharmaceuticalStartDateTime=_da(INJ))
+    suv, conv = convert(insts)  # falls back to RadiopharmaceuticalStartTime
+    np.testing.assert_allclose(suv, SUV_TRUE, rtol=1e-12)
+    assert any("has no time of day" in w for w in conv.warnings)
+    with pytest.raises(SuvError, match="injection time is unknown"):
+        convert(instances(iso_RadiopharmaceuticalStartDateTime="2024",
+                          iso_RadiopharmaceuticalStartTime=None))
+
+
+def test_implausible_decay_times_are_refused():
+    year_before = INJ - timedelta(days=365)
+    with pytest.raises(SuvError, match="half-lives.*injection date or time"):
+        convert(instances(iso_RadiopharmaceuticalStartDateTime=_da(year_before) + _tm(INJ)))
+    # a time-only injection typed 5 min after the scan start would be "the day before"
+    late = INJ + timedelta(minutes=65)
+    with pytest.raises(SuvError, match="previous day"):
+        convert(instances(iso_RadiopharmaceuticalStartDateTime=None,
+                          iso_RadiopharmaceuticalStartTime=_tm(late)))
+
+
+@pytest.mark.parametrize(
+    ("given", "pattern"),
+    [
+        ({"dose_bq": 150.0}, r"RadionuclideTotalDose.*given value 150 Bq"),
+        ({"dose_bq": 0.0}, r"RadionuclideTotalDose.*given value 0 Bq"),
+        ({"weight_kg": 70000.0}, r"PatientWeight.*given value 70000 kg"),
+        ({"weight_kg": 0.0}, r"PatientWeight.*given value 0 kg"),
+        ({"height_m": 172.0}, r"PatientSize.*given value 172 m"),
+        ({"half_life_s": -1.0}, r"RadionuclideHalfLife.*given value -1 s"),
+    ],
+)
+def test_given_values_are_checked(given, pattern):
+    with pytest.raises(SuvError, match=pattern):
+        convert(instances(), **given)
+
+
+def test_a_slice_with_an_impossible_factor_is_refused():
+    with pytest.raises(SuvError, match="RadionuclideTotalDose"):
+        convert(instances(iso_RadionuclideTotalDose=0.5))
 
 
 def test_dose_in_mbq_and_weight_in_grams_are_converted_with_warnings():
@@ -569,3 +629,35 @@ def test_cnts_inconsistent_philips_factors_warn():
 def test_cnts_without_philips_factors_is_refused():
     with pytest.raises(SuvError, match=r"Units.*CNTS without Philips \(7053,1000\)"):
         convert(counts_instances())
+
+
+def test_given_weight_rescales_a_stored_suv():
+    # the scanner computed its SUV with the header weight (80 kg); the study weighed 70 kg
+    scanner_suv = SUV_TRUE * 80.0 / WEIGHT
+    insts = instances(units="GML", SUVType="BW", PatientWeight=80.0)
+    for inst in insts:
+        inst["_U"] = scanner_suv
+    suv, conv = convert(insts, weight_kg=WEIGHT)
+    np.testing.assert_allclose(suv, SUV_TRUE, rtol=1e-12)
+    assert conv.provenance["weight_source"] == "given"
+    # to another norm: target from the given body size, source from the header's
+    suv, _ = convert(insts, "lbm", weight_kg=WEIGHT)
+    np.testing.assert_allclose(suv, SUV_TRUE * NORMALISER_G["lbm-janma"] / (WEIGHT * 1000))
+    with pytest.raises(SuvError, match="already SUV; a given dose"):
+        convert(insts, dose_bq=DOSE)
+
+
+def test_given_values_with_philips_counts():
+    header_factor = suv_conversion(PetHeader.from_keywords(instances(PatientWeight=80.0))).factor
+    insts = counts_instances(PatientWeight=80.0,
+                             PhilipsSUVScaleFactor=header_factor * BQML_PER_COUNT)
+    suv, _ = convert(insts, weight_kg=WEIGHT)  # (7053,1000) × given / header weight
+    np.testing.assert_allclose(suv, SUV_TRUE, rtol=1e-12)
+    with pytest.raises(SuvError, match=r"cannot be applied to the scanner's SUV factor"):
+        convert(insts, dose_bq=DOSE)
+    both = counts_instances(PatientWeight=80.0,
+                            PhilipsSUVScaleFactor=header_factor * BQML_PER_COUNT,
+                            PhilipsActivityConcentrationScaleFactor=BQML_PER_COUNT)
+    suv, conv = convert(both, weight_kg=WEIGHT, dose_bq=DOSE)  # own decay via (7053,1009)
+    np.testing.assert_allclose(suv, SUV_TRUE, rtol=1e-12)
+    assert conv.provenance["branch"][0].startswith("Units CNTS: Philips activity")

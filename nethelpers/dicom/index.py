@@ -39,7 +39,8 @@ __all__ = [
     "write_index",
 ]
 
-CACHE_FORMAT = 1
+#: Bump when the file records or the series assembly change: old caches are then rebuilt.
+CACHE_FORMAT = 2
 #: Fewer files than this are read in-process (starting workers would cost more).
 SERIAL_BELOW = 400
 #: File name suffixes that are never DICOM (skipped without reading).
@@ -506,7 +507,7 @@ def _series_rows(files: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-_PETMR_MODELS = ("mmr", "pet/mr", "petmr", "pet-mr", "signa pet", "ingenuity tf")
+_PETMR_MODELS = ("mmr", "pet/mr", "petmr", "pet-mr", "signa pet")
 
 
 def _link_companions(series: pd.DataFrame) -> None:
@@ -632,6 +633,14 @@ def write_index(series: pd.DataFrame, out: str | os.PathLike[str]) -> list[Path]
         The files written.
     """
     out_path = Path(out)
+    if out_path.suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                f"{out_path}: writing parquet needs pyarrow (pip install pyarrow); "
+                "or write .csv"
+            ) from None
     out_path.parent.mkdir(parents=True, exist_ok=True)
     table = series.drop(columns=["files"])
     table.insert(0, "root", series.attrs.get("root", ""))

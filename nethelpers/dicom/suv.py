@@ -99,9 +99,13 @@ _SERIES_KEYS = (
     "PatientWeight",
     "PatientSize",
     "PatientSex",
+    "CorrectedImage",
+    "TimezoneOffsetFromUTC",
     *_ISOTOPE_KEYS,
-    *_PRIVATE_TAGS,
+    "GEScanDateTime",
 )
+#: Decay times beyond this many half-lives are refused (a wrong date or time, not a scan).
+MAX_HALF_LIVES = 10.0
 
 
 def tag_name(keyword: str) -> str:
@@ -292,6 +296,8 @@ class _Rules:
         self.warnings: list[str] = list(header.notes)
         self.branch: list[str] = []
         self.prov: dict[str, Any] = {}
+        # which times were put on UTC (an offset known) and which stayed local, by source
+        self.zones: dict[bool, str] = {}
 
     # -- helpers -------------------------------------------------------------------------
     def fail(self, problem: str, keyword: str | None = None, fix: str | None = None,
@@ -341,6 +347,39 @@ class _Rules:
         except ValueError as exc:
             raise self.fail(str(exc), keyword, index=index) from None
 
+    def utc_offset(self, index: int) -> timedelta | None:
+        """TimezoneOffsetFromUTC (0008,0201) of a slice, if present."""
+        text = self.value("TimezoneOffsetFromUTC", index)
+        if text is None:
+            return None
+        try:
+            _, offset = parse_dt("19700101000000" + str(text).strip())
+        except ValueError:
+            raise self.fail(f"{text!r} is not an offset like +0100", "TimezoneOffsetFromUTC",
+                            index=index) from None
+        return offset
+
+    def stamp(self, value: datetime, offset: timedelta | None, index: int, source: str
+              ) -> datetime:
+        """Put a time on UTC when its offset is known (its own or the file's).
+
+        Otherwise it stays local; which one is remembered, so UTC and local never mix.
+        """
+        if offset is None:
+            offset = self.utc_offset(index)
+        self.zones.setdefault(offset is not None, source)
+        return value - offset if offset is not None else value
+
+    def check_zones(self) -> None:
+        if len(self.zones) > 1:
+            raise self.fail(
+                f"{self.zones[True]} carries a UTC offset but {self.zones[False]} is local time "
+                "and the file has no TimezoneOffsetFromUTC: the times cannot be compared",
+                "TimezoneOffsetFromUTC",
+                "add TimezoneOffsetFromUTC (0008,0201) or pass the injection time "
+                "(injection= / --injection)",
+            )
+
     def datetime_of(self, date_kw: str, time_kw: str, index: int = 0,
                     on: date | None = None) -> datetime | None:
         t = self.value(time_kw, index)
@@ -350,30 +389,27 @@ class _Rules:
         if d is None:
             return None
         try:
-            return datetime.combine(d, parse_tm(str(t)))
+            value = datetime.combine(d, parse_tm(str(t)))
         except ValueError as exc:
             raise self.fail(str(exc), time_kw, index=index) from None
+        return self.stamp(value, None, index, time_kw)
 
     def dt_of(self, keyword: str, index: int = 0) -> datetime | None:
+        """A DT element as a datetime; None (with a warning) if it has no time of day."""
         v = self.value(keyword, index)
         if v is None:
             return None
+        text = str(v).strip()
         try:
-            value, offset = parse_dt(str(v))
+            value, offset = parse_dt(text)
         except ValueError as exc:
             raise self.fail(str(exc), keyword, index=index) from None
-        local = self.value("TimezoneOffsetFromUTC", index)
-        if offset is not None and local is not None:
-            try:
-                _, local_offset = parse_dt("19700101000000" + str(local).strip())
-            except ValueError:
-                local_offset = None
-            if local_offset is not None and local_offset != offset:
-                value = value - offset + local_offset
-                self.warnings.append(
-                    f"{keyword} carries UTC offset {offset}; converted to the series' offset"
-                )
-        return value
+        if len(text.split(".")[0].split("+")[0].split("-")[0]) < 12:
+            message = f"{tag_name(keyword)} {text!r} has no time of day: ignored"
+            if message not in self.warnings:
+                self.warnings.append(message)
+            return None
+        return self.stamp(value, offset, index, keyword)
 
     # -- 1. preconditions ----------------------------------------------------------------
     def check_consistency(self) -> None:
@@ -392,7 +428,26 @@ class _Rules:
                         index=index,
                     )
 
+    def check_overrides(self) -> None:
+        o = self.o
+        checks = (
+            ("PatientWeight", o.weight_kg, 0.0, 700.0, "kg", "weight_kg= / --weight"),
+            ("PatientSize", o.height_m, 0.3, 2.8, "m", "height_m= / --height"),
+            ("RadionuclideTotalDose", o.dose_bq, 1e6, 1e11, "Bq", "dose_bq= / --dose"),
+            ("RadionuclideHalfLife", o.half_life_s, 0.0, math.inf, "s",
+             "half_life_s= / --half-life"),
+        )
+        for keyword, value, low, high, unit, how in checks:
+            if value is None:
+                continue
+            if not (math.isfinite(value) and low < value <= high):
+                raise self.fail(
+                    f"the given value {value:g} {unit} is outside ({low:g}, {high:g}] {unit}",
+                    keyword, f"pass the value in {unit} ({how})",
+                )
+
     def check_preconditions(self) -> None:
+        self.check_overrides()
         modality = self.text("Modality")
         if modality is not None and modality != "PT":
             raise self.fail(f"Modality is {modality}, not PT", "Modality",
@@ -444,13 +499,19 @@ class _Rules:
         return value
 
     # -- body size -----------------------------------------------------------------------
-    def weight_kg(self) -> float:
+    def body_overridden(self) -> bool:
+        return any(v is not None for v in (self.o.weight_kg, self.o.height_m, self.o.sex))
+
+    def timing_overridden(self) -> bool:
+        return any(v is not None for v in (self.o.dose_bq, self.o.injection, self.o.half_life_s))
+
+    def weight_kg(self, header_only: bool = False) -> float:
         header = self.number("PatientWeight")
-        if self.o.weight_kg is not None:
+        if self.o.weight_kg is not None and not header_only:
             if header is not None and abs(header - self.o.weight_kg) > 1e-9 * header:
-                self.warnings.append(
-                    f"weight {self.o.weight_kg:g} kg given overrides PatientWeight {header:g}"
-                )
+                message = f"weight {self.o.weight_kg:g} kg given overrides PatientWeight {header:g}"
+                if message not in self.warnings:
+                    self.warnings.append(message)
             self.prov["weight_source"] = "given"
             return float(self.o.weight_kg)
         if header is None or header <= 0:
@@ -459,37 +520,48 @@ class _Rules:
                 "PatientWeight",
                 "pass the weight measured on the day (weight_kg= / --weight)",
             )
-        self.prov["weight_source"] = "PatientWeight"
+        if not header_only:
+            self.prov["weight_source"] = "PatientWeight"
         if header > 1000.0:
-            self.warnings.append(f"PatientWeight {header:g} read as grams ({header / 1000:g} kg)")
+            message = f"PatientWeight {header:g} read as grams ({header / 1000:g} kg)"
+            if message not in self.warnings:
+                self.warnings.append(message)
             return header / 1000.0
         return header
 
-    def height_m(self) -> float | None:
-        if self.o.height_m is not None:
+    def height_m(self, header_only: bool = False) -> float | None:
+        if self.o.height_m is not None and not header_only:
             self.prov["height_source"] = "given"
             return float(self.o.height_m)
         header = self.number("PatientSize")
         if header is None or header <= 0:
             return None
-        self.prov["height_source"] = "PatientSize"
+        if not header_only:
+            self.prov["height_source"] = "PatientSize"
         if header > 3.0:
             if 50.0 <= header <= 250.0:
-                self.warnings.append(f"PatientSize {header:g} read as cm ({header / 100:g} m)")
+                message = f"PatientSize {header:g} read as cm ({header / 100:g} m)"
+                if message not in self.warnings:
+                    self.warnings.append(message)
                 return header / 100.0
             raise self.fail(f"{header:g} m is not a height", "PatientSize",
                             "pass the height in m (height_m= / --height)")
         return header
 
-    def sex(self) -> str | None:
-        if self.o.sex is not None:
+    def sex(self, header_only: bool = False) -> str | None:
+        if self.o.sex is not None and not header_only:
             return self.o.sex.upper()
         return self.text("PatientSex")
 
-    def normaliser(self, norm: str) -> Normaliser:
-        weight = self.weight_kg()
-        height = self.height_m() if norm != "bw" else None
-        sex = self.sex() if norm not in ("bw", "bsa") else None
+    def normaliser(self, norm: str, header_only: bool = False) -> Normaliser:
+        """The normaliser of ``norm``.
+
+        ``header_only`` ignores the given body-size values (what the scanner used for an SUV
+        it stored).
+        """
+        weight = self.weight_kg(header_only)
+        height = self.height_m(header_only) if norm != "bw" else None
+        sex = self.sex(header_only) if norm not in ("bw", "bsa") else None
         try:
             result = normaliser(norm, weight, height, sex)
         except BodySizeError as exc:
@@ -499,8 +571,9 @@ class _Rules:
                 "sex": "pass the sex (sex= / --sex M|F|O)",
             }.get(exc.needs, "choose another norm")
             raise self.fail(str(exc), keyword, fix) from None
-        self.prov.update(weight_kg=weight, height_m=height, sex=sex)
-        self.warnings.extend(result.warnings)
+        if not header_only:
+            self.prov.update(weight_kg=weight, height_m=height, sex=sex)
+        self.warnings.extend(w for w in result.warnings if w not in self.warnings)
         return result
 
     # -- dose, half-life, times ----------------------------------------------------------
@@ -516,6 +589,12 @@ class _Rules:
                 "pass the injected activity in Bq (dose_bq= / --dose)",
             )
         self.prov["dose_source"] = "RadionuclideTotalDose"
+        if dose < 1.0:
+            raise self.fail(
+                f"{dose:g} is not a plausible injected activity in Bq or MBq",
+                "RadionuclideTotalDose",
+                "pass the injected activity in Bq (dose_bq= / --dose)",
+            )
         if dose < 1e4:
             self.warnings.append(
                 f"RadionuclideTotalDose {dose:g} can only be MBq: read as {dose * 1e6:g} Bq"
@@ -547,9 +626,10 @@ class _Rules:
         if nuclide in KNOWN_HALF_LIVES_S:
             known = KNOWN_HALF_LIVES_S[nuclide]
             if abs(half - known) > 0.01 * known:
+                source = "given" if self.o.half_life_s is not None else "header"
                 self.warnings.append(
                     f"half-life {half:g} s does not match {nuclide} ({known:g} s); "
-                    "the header value is used"
+                    f"the {source} value is used"
                 )
         return half
 
@@ -587,7 +667,9 @@ class _Rules:
     def injection(self, scan_start: datetime) -> datetime:
         if self.o.injection is not None:
             self.prov["injection_source"] = "given"
-            return self.o.injection
+            given = self.o.injection
+            return self.stamp(given.replace(tzinfo=None), given.utcoffset(), 0,
+                              "the given injection time")
         dt = self.dt_of("RadiopharmaceuticalStartDateTime")
         if dt is not None:
             self.prov["injection_source"] = "RadiopharmaceuticalStartDateTime"
@@ -679,9 +761,12 @@ class _Rules:
         acquisitions = self.acquisitions()
         injection = self.injection(min(acquisitions))
         self.prov.update(half_life_s=half, injection=injection.isoformat())
+        if self.zones.get(True):
+            self.prov["times_in"] = "UTC"
         if decay == "START":
             self.branch.append("DecayCorrection START")
             refs = self.start_references(acquisitions, half)
+            self.check_zones()
             times = np.array([(r - injection).total_seconds() for r in refs])
             if np.any(times < 0):
                 i = int(np.argmin(times))
@@ -711,6 +796,7 @@ class _Rules:
                     "re-export the series with its PET Image module",
                     index=bad[0],
                 )
+            self.check_zones()
             starts = np.array([(a - injection).total_seconds() for a in acquisitions])
             if np.any(starts < 0):
                 i = int(np.argmin(starts))
@@ -729,9 +815,19 @@ class _Rules:
         self.prov["decay_time_s"] = (
             float(times[0]) if np.all(times == times[0]) else [float(t) for t in times]
         )
-        if float(np.max(times)) > 5 * half:
+        self.check_zones()
+        n_half = float(np.max(times)) / half
+        if n_half > MAX_HALF_LIVES:
+            source = self.prov.get("injection_source", "")
+            raise self.fail(
+                f"decay time {np.max(times) / 3600:.1f} h is {n_half:.1f} half-lives (injection "
+                f"from {source}): the injection date or time, or the half-life, is wrong",
+                "RadiopharmaceuticalStartTime",
+                "correct the injection time (injection= / --injection)",
+            )
+        if n_half > 5:
             self.warnings.append(
-                f"decay time is {np.max(times) / half:.1f} half-lives: check the injection time"
+                f"decay time is {n_half:.1f} half-lives: check the injection time"
             )
         self.prov["decayed_dose_bq"] = (
             float(decayed[0]) if np.all(decayed == decayed[0]) else [float(d) for d in decayed]
@@ -761,30 +857,37 @@ class _Rules:
         raise self.fail(f"{units!r} cannot be converted to SUV (BQML, CNTS with Philips "
                         "factors, GML and CM2ML can)", "Units", fix)
 
+    def per_slice(self, keyword: str) -> np.ndarray | None:
+        """A positive value on every slice as an array, or None if any slice lacks it."""
+        values = [self.number(keyword, i) for i in range(self.h.n_slices)]
+        if any(v is None or v <= 0 for v in values):
+            return None
+        return np.array(values, dtype=np.float64)
+
     def counts(self) -> np.ndarray:
-        suv_factor = self.number("PhilipsSUVScaleFactor")
-        bqml_factor = self.number("PhilipsActivityConcentrationScaleFactor")
-        n = self.h.n_slices
-        if suv_factor is not None and suv_factor > 0 and self.norm == "bw":
-            self.branch.append("Units CNTS: Philips SUV scale factor (7053,1000)")
-            self.prov["philips_suv_factor"] = suv_factor
-            if bqml_factor is not None and bqml_factor > 0:
-                self.prov["bqml_factor"] = bqml_factor
-                self.cross_check(suv_factor, bqml_factor)
-            return np.full(n, suv_factor)
-        if bqml_factor is not None and bqml_factor > 0:
+        suv_factor = self.per_slice("PhilipsSUVScaleFactor")
+        bqml_factor = self.per_slice("PhilipsActivityConcentrationScaleFactor")
+        if bqml_factor is not None and (suv_factor is None or self.timing_overridden()):
             self.branch.append("Units CNTS: Philips activity concentration factor (7053,1009)")
-            self.prov["bqml_factor"] = bqml_factor
+            self.prov["bqml_factor"] = _scalar_or_list(bqml_factor)
             return self.activity_factors() * bqml_factor
-        if suv_factor is not None and suv_factor > 0:
-            self.branch.append(
-                "Units CNTS: Philips SUV scale factor (7053,1000) × normaliser / body weight"
-            )
-            self.prov["philips_suv_factor"] = suv_factor
-            return np.full(n, suv_factor * self.ratio("bw", self.norm))
+        if suv_factor is not None:
+            if self.timing_overridden():
+                raise self.fail(
+                    "a given dose, injection time or half-life cannot be applied to the "
+                    "scanner's SUV factor (7053,1000) without (7053,1009)",
+                    "PhilipsSUVScaleFactor",
+                    "drop the dose/injection/half-life values or export the series in BQML",
+                )
+            self.branch.append("Units CNTS: Philips SUV scale factor (7053,1000)")
+            self.prov["philips_suv_factor"] = _scalar_or_list(suv_factor)
+            if bqml_factor is not None:
+                self.prov["bqml_factor"] = _scalar_or_list(bqml_factor)
+                self.cross_check(float(suv_factor[0]), float(bqml_factor[0]))
+            return suv_factor * self.ratio("bw", self.norm)
         raise self.fail(
-            "Units CNTS without Philips (7053,1000) or (7053,1009): counts have no "
-            "activity scale",
+            "Units CNTS without Philips (7053,1000) or (7053,1009) on every slice: counts "
+            "have no activity scale",
             "Units",
             "export the series in BQML from the scanner",
         )
@@ -792,7 +895,7 @@ class _Rules:
     def cross_check(self, suv_factor: float, bqml_factor: float) -> None:
         """Compare Philips's SUV factor with ours from (7053,1009); warn beyond 2 %."""
         try:
-            probe = _Rules(self.h, "bw", self.o)
+            probe = _Rules(self.h, "bw", _Overrides())
             ours = float(np.mean(probe.activity_factors())) * bqml_factor
         except SuvError as exc:
             self.warnings.append(f"Philips SUV factor not cross-checked: {exc.problem}")
@@ -818,19 +921,42 @@ class _Rules:
             raise self.fail(f"SUVType {suv_type} does not go with Units {units}", "SUVType")
         self.prov["suv_type"] = suv_type
         self.branch.append(f"Units {units}: values are already SUV ({suv_type})")
+        if self.timing_overridden():
+            raise self.fail(
+                f"Units {units}: the values are already SUV; a given dose, injection time or "
+                "half-life cannot be applied to them",
+                "Units",
+                "drop the dose/injection/half-life values",
+            )
+        if suv_type == "LBM" and source != self.norm:
+            self.warnings.append(
+                "SUVType LBM read as James's formula with the male constant 120 (DICOM); "
+                "some scanners use 128 (LBMJAMES128): check with the vendor"
+            )
         return np.full(self.h.n_slices, self.ratio(source, self.norm))
 
     def ratio(self, source: str, target: str) -> float:
-        """Factor turning an SUV normalised by ``source`` into one normalised by ``target``."""
-        if source == target:
+        """Factor turning a stored SUV normalised by ``source`` into one by ``target``.
+
+        The stored SUV used the header's body size (as the scanner computed it); the target
+        uses the given body size when there is one.
+        """
+        if source == target and not self.body_overridden():
             self.prov.setdefault("normaliser_formula", NORMS[target][0])
             return 1.0
-        a = self.normaliser(source)
+        a = self.normaliser(source, header_only=True)
         b = self.normaliser(target)
         self.prov.update(normaliser=b.value, normaliser_unit=b.unit,
                          normaliser_formula=b.formula, source_normaliser=a.value)
-        self.branch.append(f"converted from {source} to {target}: × {b.value:g} / {a.value:g}")
+        self.branch.append(f"converted from {source} (header body size) to {target}: "
+                           f"× {b.value:g} / {a.value:g}")
         return b.value / a.value
+
+
+def _scalar_or_list(values: np.ndarray) -> float | list[float]:
+    if np.all(values == values[0]):
+        return float(values[0])
+    return [float(v) for v in values]
 
 
 def suv_conversion(
@@ -874,6 +1000,10 @@ def suv_conversion(
     rules = _Rules(header, name, _Overrides(weight_kg, height_m, sex, dose_bq, injection,
                                             half_life_s))
     factors = np.asarray(rules.convert(), dtype=np.float64)
+    bad = ~(np.isfinite(factors) & (factors > 0))
+    if bad.any():
+        raise rules.fail(f"the SUV factor is {factors[bad][0]!r}: the header values give no "
+                         "valid conversion", index=int(np.argmax(bad)))
     prov = {
         "norm": name,
         "suv_unit": "cm2/ml" if NORMS[name][1] == "cm2" else "g/ml",
@@ -889,5 +1019,5 @@ def suv_conversion(
     prov["factor_max"] = float(factors.max())
     if not uniform:
         prov["slice_factors"] = [float(f) for f in factors]
-    prov["warnings"] = rules.warnings
+    prov["warnings"] = list(dict.fromkeys(rules.warnings))
     return SuvConversion(factors, prov)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.datadict import tag_for_keyword
 
-from nethelpers.dicom.errors import SeriesError
+from nethelpers.dicom.errors import SeriesError, SuvError
 from nethelpers.dicom.rawread import RawDataset, RawHeader, RawReadError, read_header
 from nethelpers.dicom.suv import PetHeader, SuvConversion, suv_conversion
 
@@ -186,7 +187,9 @@ class _Geometry:
 def _geometry(headers: list[RawHeader], files: list[Path]) -> _Geometry:
     for tag, label in ((_IOP, "ImageOrientationPatient (0020,0037)"),
                        (_ROWS, "Rows (0028,0010)"), (_COLS, "Columns (0028,0011)"),
-                       (_SPACING, "PixelSpacing (0028,0030)")):
+                       (_SPACING, "PixelSpacing (0028,0030)"),
+                       (_BITS, "BitsAllocated (0028,0100)"),
+                       (_REPR, "PixelRepresentation (0028,0103)")):
         _same(headers, files, tag, label)
     frames = headers[0].int(_FRAMES)
     if frames is not None and frames > 1:
@@ -244,7 +247,12 @@ def _geometry(headers: list[RawHeader], files: list[Path]) -> _Geometry:
                               tag="ImagePositionPatient (0020,0032)",
                               fix="resample the series to an orthogonal grid first")
     else:
-        step = headers[0].float(_t("SliceThickness")) or 1.0
+        step = headers[0].float(_t("SpacingBetweenSlices")) or headers[0].float(
+            _t("SliceThickness"))
+        if not step or step <= 0:
+            raise SeriesError("a single slice without SpacingBetweenSlices or SliceThickness "
+                              "has no known thickness", file=files[0],
+                              tag="SliceThickness (0018,0050)")
     direction = (row[0], col[0], normal[0], row[1], col[1], normal[1], row[2], col[2], normal[2])
     rows = headers[0].int(_ROWS) or 0
     cols = headers[0].int(_COLS) or 0
@@ -328,7 +336,8 @@ def _writable_view(image: sitk.Image, shape: tuple[int, int, int], dtype: type) 
 
     SimpleITK only hands out read-only views; filling the image through its buffer avoids
     a second copy of the volume (``GetImageFromArray`` copies), which halves peak memory.
-    Safe here because the image was just created and nobody else holds it.
+    Safe here because the image was just created and nobody else holds it; the caller must
+    keep the image alive while the view is in use (the view does not reference it).
     """
     view = sitk.GetArrayViewFromImage(image)
     if view.shape != shape or view.dtype != np.dtype(dtype) or not view.flags.c_contiguous:
@@ -547,6 +556,14 @@ def load_pet_series(
     """
     files, headers = _headers(series_files(path), series_uid)
     _expect_modality(headers, files, "PT")
+    for f, h in zip(files, headers, strict=True):
+        slope = h.float(_SLOPE)
+        if slope is None or not math.isfinite(slope) or slope <= 0:
+            raise SuvError(
+                "missing" if slope is None else f"{slope:g} is not a positive scale",
+                file=f, tag="RescaleSlope (0028,1053)",
+                fix="re-export the series: without its slope a PET slice has no scale",
+            )
     geometry = _geometry(headers, files)
     keywords = [pet_keywords(h) for h in headers]
     notes = sorted({n for _, ns in keywords for n in ns})
