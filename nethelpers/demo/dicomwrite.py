@@ -46,6 +46,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import format_number_as_ds
 
 from nethelpers.demo.grid import Grid
+from nethelpers.dicom.suv import frame_average_time_s
 
 __all__ = [
     "CT_IMAGE_STORAGE",
@@ -527,31 +528,6 @@ def make_uid(*parts: object) -> str:
         A UID under pydicom's root, identical for identical parts.
     """
     return generate_uid(entropy_srcs=[str(p) for p in parts])
-
-
-def frame_average_time_s(half_life_s: float, frame_duration_s: float) -> float:
-    """Decay-weighted mean time of a frame, measured from its start.
-
-    ``Tave = ln(λT / (1 − e^(−λT))) / λ`` with ``λ = ln 2 / half-life`` and ``T`` the frame
-    duration: the time at which the instantaneous count rate equals the frame's average.
-
-    Parameters
-    ----------
-    half_life_s : float
-        Radionuclide half-life in s.
-    frame_duration_s : float
-        Frame duration in s.
-
-    Returns
-    -------
-    float
-        Tave in s (``T / 2`` in the limit of no decay).
-    """
-    lam = math.log(2.0) / half_life_s
-    x = lam * frame_duration_s
-    if x < 1e-9:
-        return frame_duration_s / 2.0
-    return math.log(x / -math.expm1(-x)) / lam
 
 
 # --------------------------------------------------------------------------------------

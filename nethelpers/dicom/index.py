@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydicom.datadict import tag_for_keyword
 
-from nethelpers.dicom.rawread import RawReadError, read_header
+from nethelpers.dicom.rawread import RawReadError, keyword_tag, read_header
 from nethelpers.dicom.tracers import radionuclide_name, tracer_name
 
 __all__ = [
@@ -52,12 +51,6 @@ NON_DICOM_SUFFIXES = frozenset({
 _SKIP_NAMES = frozenset({"DICOMDIR", ".DS_Store", "Thumbs.db", "demo.json"})
 
 
-def _tag(keyword: str) -> int:
-    tag = tag_for_keyword(keyword)
-    assert tag is not None, keyword
-    return tag
-
-
 # record field -> (keyword, kind); kind: text, float, int, floats, seq
 _TEXT = (
     "SOPClassUID", "SOPInstanceUID", "PatientID", "StudyInstanceUID", "StudyDate", "StudyTime",
@@ -69,10 +62,10 @@ _INT = ("SeriesNumber", "InstanceNumber", "AcquisitionNumber", "Rows", "Columns"
         "NumberOfFrames", "NumberOfSlices")
 _FLOATS = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
 _FLOAT = ("SliceThickness",)
-_ISOTOPE = _tag("RadiopharmaceuticalInformationSequence")
-_TAGS = {k: _tag(k) for k in (*_TEXT, *_INT, *_FLOATS, *_FLOAT)}
-_READ_TAGS = frozenset([*_TAGS.values(), _ISOTOPE, _tag("SpecificCharacterSet"),
-                        _tag("TransferSyntaxUID")])
+_ISOTOPE = keyword_tag("RadiopharmaceuticalInformationSequence")
+_TAGS = {k: keyword_tag(k) for k in (*_TEXT, *_INT, *_FLOATS, *_FLOAT)}
+_READ_TAGS = frozenset([*_TAGS.values(), _ISOTOPE, keyword_tag("SpecificCharacterSet"),
+                        keyword_tag("TransferSyntaxUID")])
 _STOP_AFTER = 0x0054FFFF
 
 #: Columns of the per-file table.
@@ -116,14 +109,14 @@ def _record(path: str) -> tuple[Any, ...]:
         items = h.seq(_ISOTOPE)
         item = items[0] if items else None
         if item is not None:
-            code = item.seq(_tag("RadiopharmaceuticalCodeSequence"))
-            nuclide = item.seq(_tag("RadionuclideCodeSequence"))
+            code = item.seq(keyword_tag("RadiopharmaceuticalCodeSequence"))
+            nuclide = item.seq(keyword_tag("RadionuclideCodeSequence"))
             values += [
-                item.text(_tag("Radiopharmaceutical")),
-                code[0].text(_tag("CodeValue")) if code else None,
-                code[0].text(_tag("CodeMeaning")) if code else None,
-                nuclide[0].text(_tag("CodeMeaning")) if nuclide else None,
-                item.float(_tag("RadionuclideHalfLife")),
+                item.text(keyword_tag("Radiopharmaceutical")),
+                code[0].text(keyword_tag("CodeValue")) if code else None,
+                code[0].text(keyword_tag("CodeMeaning")) if code else None,
+                nuclide[0].text(keyword_tag("CodeMeaning")) if nuclide else None,
+                item.float(keyword_tag("RadionuclideHalfLife")),
             ]
         else:
             values += [None] * 5

@@ -37,6 +37,7 @@ __all__ = [
     "RawDataset",
     "RawHeader",
     "RawReadError",
+    "keyword_tag",
     "parse_buffer",
     "pixel_bytes",
     "read_header",
@@ -108,6 +109,16 @@ class _NeedMore(Exception):
         super().__init__(needed)
         self.needed = needed
         self.exact = exact
+
+
+def keyword_tag(keyword: str) -> int:
+    """The tag (``group << 16 | element``) of a DICOM keyword from pydicom's dictionary."""
+    from pydicom.datadict import tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(f"{keyword!r} is not a DICOM keyword")
+    return tag
 
 
 def _tag_str(tag: int) -> str:

@@ -44,6 +44,7 @@ from nethelpers.dicom.bodysize import (
 )
 from nethelpers.dicom.datetimes import parse_da, parse_dt, parse_tm
 from nethelpers.dicom.errors import SuvError
+from nethelpers.dicom.tracers import HALF_LIVES_S, radionuclide_name
 
 __all__ = [
     "KNOWN_HALF_LIVES_S",
@@ -54,28 +55,7 @@ __all__ = [
 ]
 
 #: Half-lives (s) used only to cross-check the header, never to replace it.
-KNOWN_HALF_LIVES_S: dict[str, float] = {
-    "18F": 6586.2,
-    "68Ga": 4062.6,
-    "11C": 1221.8,
-    "13N": 597.9,
-    "15O": 122.24,
-    "64Cu": 45720.0,
-    "89Zr": 282276.0,
-    "82Rb": 76.4,
-    "124I": 360806.4,
-}
-_NUCLIDE_WORDS = {
-    "fluorine": "18F",
-    "gallium": "68Ga",
-    "carbon": "11C",
-    "nitrogen": "13N",
-    "oxygen": "15O",
-    "copper": "64Cu",
-    "zirconium": "89Zr",
-    "rubidium": "82Rb",
-    "iodine": "124I",
-}
+KNOWN_HALF_LIVES_S = HALF_LIVES_S
 
 _PRIVATE_TAGS = {
     "PhilipsSUVScaleFactor": "Philips SUV scale factor (7053,1000)",
@@ -635,13 +615,7 @@ class _Rules:
 
     def radionuclide(self) -> str | None:
         meaning = self.value("RadionuclideCodeMeaning")
-        if meaning is None:
-            return None
-        low = str(meaning).lower()
-        for word, nuclide in _NUCLIDE_WORDS.items():
-            if word in low:
-                return nuclide
-        return None
+        return radionuclide_name(None if meaning is None else str(meaning)) or None
 
     def acquisition(self, index: int) -> datetime | None:
         dt = self.dt_of("AcquisitionDateTime", index)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["TRACER_PATTERNS", "radionuclide_name", "tracer_name"]
+__all__ = ["HALF_LIVES_S", "TRACER_PATTERNS", "radionuclide_name", "tracer_name"]
 
 #: Canonical tracer -> pattern over lower-cased text (first match wins, in this order).
 TRACER_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -49,8 +49,20 @@ _NUCLIDE_TEXT = re.compile(
     r"(?:^|[^a-z0-9])(?:(18)\s*-?\s*f|f\s*-?\s*(18)|(68)\s*-?\s*ga|ga\s*-?\s*(68)"
     r"|(99m)\s*-?\s*tc|tc\s*-?\s*(99m))(?:[^a-z0-9]|$)"
 )
-_HALF_LIVES_S = {"18F": 6586.2, "68Ga": 4062.6, "99mTc": 21624.0, "11C": 1221.8,
-                 "64Cu": 45720.0, "89Zr": 282276.0}
+#: Half-lives (s) of known radionuclides: used to name a nuclide from its half-life and to
+#: cross-check a header's RadionuclideHalfLife, never to replace it.
+HALF_LIVES_S: dict[str, float] = {
+    "18F": 6586.2,
+    "68Ga": 4062.6,
+    "99mTc": 21624.0,
+    "11C": 1221.8,
+    "13N": 597.9,
+    "15O": 122.24,
+    "64Cu": 45720.0,
+    "89Zr": 282276.0,
+    "82Rb": 76.4,
+    "124I": 360806.4,
+}
 
 
 def tracer_name(
@@ -123,7 +135,7 @@ def radionuclide_name(
             number = next(g for g in match.groups() if g)
             return {"18": "18F", "68": "68Ga", "99m": "99mTc"}[number]
     if half_life_s is not None and math.isfinite(half_life_s) and half_life_s > 0:
-        for nuclide, known in _HALF_LIVES_S.items():
+        for nuclide, known in HALF_LIVES_S.items():
             if abs(half_life_s - known) <= 0.01 * known:
                 return nuclide
     return ""

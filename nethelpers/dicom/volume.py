@@ -26,10 +26,16 @@ from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
-from pydicom.datadict import tag_for_keyword
 
 from nethelpers.dicom.errors import SeriesError, SuvError
-from nethelpers.dicom.rawread import RawDataset, RawHeader, RawReadError, read_header
+from nethelpers.dicom.index import NON_DICOM_SUFFIXES
+from nethelpers.dicom.rawread import (
+    RawDataset,
+    RawHeader,
+    RawReadError,
+    keyword_tag,
+    read_header,
+)
 from nethelpers.dicom.suv import PetHeader, SuvConversion, suv_conversion
 
 __all__ = [
@@ -44,29 +50,22 @@ __all__ = [
 
 _PHILIPS_CREATOR = "Philips PET Private Group"
 _GE_CREATOR = "GEMS_PETD_01"
-_NON_DICOM = (".txt", ".csv", ".json", ".xml", ".nii", ".gz", ".png", ".jpg", ".md", ".pdf")
 
 
-def _t(keyword: str) -> int:
-    tag = tag_for_keyword(keyword)
-    assert tag is not None, keyword
-    return tag
-
-
-_SERIES_UID = _t("SeriesInstanceUID")
-_SOP_UID = _t("SOPInstanceUID")
-_MODALITY = _t("Modality")
-_IPP = _t("ImagePositionPatient")
-_IOP = _t("ImageOrientationPatient")
-_SPACING = _t("PixelSpacing")
-_ROWS = _t("Rows")
-_COLS = _t("Columns")
-_BITS = _t("BitsAllocated")
-_REPR = _t("PixelRepresentation")
-_SAMPLES = _t("SamplesPerPixel")
-_FRAMES = _t("NumberOfFrames")
-_SLOPE = _t("RescaleSlope")
-_INTERCEPT = _t("RescaleIntercept")
+_SERIES_UID = keyword_tag("SeriesInstanceUID")
+_SOP_UID = keyword_tag("SOPInstanceUID")
+_MODALITY = keyword_tag("Modality")
+_IPP = keyword_tag("ImagePositionPatient")
+_IOP = keyword_tag("ImageOrientationPatient")
+_SPACING = keyword_tag("PixelSpacing")
+_ROWS = keyword_tag("Rows")
+_COLS = keyword_tag("Columns")
+_BITS = keyword_tag("BitsAllocated")
+_REPR = keyword_tag("PixelRepresentation")
+_SAMPLES = keyword_tag("SamplesPerPixel")
+_FRAMES = keyword_tag("NumberOfFrames")
+_SLOPE = keyword_tag("RescaleSlope")
+_INTERCEPT = keyword_tag("RescaleIntercept")
 
 _PET_TEXT = (
     "Modality", "SeriesInstanceUID", "Units", "SUVType", "DecayCorrection", "CorrectedImage",
@@ -128,7 +127,8 @@ def series_files(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
                               fix="pass a series folder or its files")
         files = sorted(
             p for p in folder.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in _NON_DICOM
+            if p.is_file() and not p.name.startswith(".")
+            and p.suffix.lower() not in NON_DICOM_SUFFIXES
         )
         if not files:
             raise SeriesError("the folder holds no files", file=folder)
@@ -247,8 +247,8 @@ def _geometry(headers: list[RawHeader], files: list[Path]) -> _Geometry:
                               tag="ImagePositionPatient (0020,0032)",
                               fix="resample the series to an orthogonal grid first")
     else:
-        step = headers[0].float(_t("SpacingBetweenSlices")) or headers[0].float(
-            _t("SliceThickness"))
+        step = headers[0].float(keyword_tag("SpacingBetweenSlices")) or headers[0].float(
+            keyword_tag("SliceThickness"))
         if not step or step <= 0:
             raise SeriesError("a single slice without SpacingBetweenSlices or SliceThickness "
                               "has no known thickness", file=files[0],
@@ -436,11 +436,12 @@ def load_mr(
 
 
 def _item_keywords(item: RawDataset) -> dict[str, Any]:
-    out: dict[str, Any] = {k: item.text(_t(k)) for k in _ISOTOPE_TEXT}
-    out.update({k: item.float(_t(k)) for k in _ISOTOPE_NUMBERS})
-    codes = item.seq(_t("RadionuclideCodeSequence"))
+    out: dict[str, Any] = {k: item.text(keyword_tag(k)) for k in _ISOTOPE_TEXT}
+    out.update({k: item.float(keyword_tag(k)) for k in _ISOTOPE_NUMBERS})
+    codes = item.seq(keyword_tag("RadionuclideCodeSequence"))
     if codes:
-        out["RadionuclideCodeSequence"] = [{"CodeMeaning": codes[0].text(_t("CodeMeaning"))}]
+        meaning = codes[0].text(keyword_tag("CodeMeaning"))
+        out["RadionuclideCodeSequence"] = [{"CodeMeaning": meaning}]
     return out
 
 
@@ -461,10 +462,10 @@ def pet_keywords(header: RawHeader) -> tuple[dict[str, Any], list[str]]:
     list of str
         Warnings (private elements read without their creator).
     """
-    out: dict[str, Any] = {k: header.text(_t(k)) for k in _PET_TEXT}
-    out.update({k: header.float(_t(k)) for k in _PET_NUMBERS})
-    out["CorrectedImage"] = header.texts(_t("CorrectedImage"))
-    items = header.seq(_t("RadiopharmaceuticalInformationSequence"))
+    out: dict[str, Any] = {k: header.text(keyword_tag(k)) for k in _PET_TEXT}
+    out.update({k: header.float(keyword_tag(k)) for k in _PET_NUMBERS})
+    out["CorrectedImage"] = header.texts(keyword_tag("CorrectedImage"))
+    items = header.seq(keyword_tag("RadiopharmaceuticalInformationSequence"))
     if items:
         out["RadiopharmaceuticalInformationSequence"] = [_item_keywords(items[0])]
     notes: list[str] = []
