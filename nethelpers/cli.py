@@ -1,8 +1,9 @@
-"""The ``nethelpers`` command: ``demo``, ``report``, ``index`` and ``suv``."""
+"""The ``nethelpers`` command: ``demo``, ``report``, ``index``, ``suv``, ``rois``, ``quantify``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -76,6 +77,78 @@ def _cmd_suv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quantify(args: argparse.Namespace) -> int:
+    from nethelpers.cohort import CohortError
+    from nethelpers.config import ParamsError, load_params
+    from nethelpers.quantify import QuantifyError, quantify_cohort, write_results
+
+    try:
+        params = load_params(args.params)
+        result = quantify_cohort(params, scheduler=args.scheduler, workers=args.workers,
+                                 strict=args.strict, progress=not args.quiet)
+    except (ParamsError, CohortError, QuantifyError) as exc:
+        print(f"quantify: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.output) if args.output else params.quantify.output
+    written = write_results(result, out)
+    counts = result.qc["status"].value_counts().to_dict()
+    lesions = int((result.measurements["roi"] == "lesion").sum())
+    print(f"quantify: {len(result.qc)} scans ({', '.join(f'{v} {k}' for k, v in counts.items())}),"
+          f" {lesions} lesion VOIs, {result.info['seconds']} s on {result.info['scheduler']}")
+    for row in result.qc[result.qc["status"] != "ok"].itertuples():
+        print(f"  {row.status}: {row.scan_id}: {row.reason}")
+    print("quantify: " + ", ".join(str(p) for p in written))
+    return 1 if args.strict and (result.qc["status"] != "ok").any() else 0
+
+
+def _scan_job(params, scan_id: str):
+    from nethelpers.quantify import scan_jobs
+
+    for job in scan_jobs(params):
+        if job.scan_id == scan_id:
+            return job
+    raise KeyError(f"scan {scan_id} is not in the scans table {params.study.tables.scans}")
+
+
+def _cmd_rois(args: argparse.Namespace) -> int:
+    from nethelpers.config import ParamsError, load_params
+    from nethelpers.dicom.errors import DicomInputError
+    from nethelpers.rois import RoiStore, RoiStoreError
+
+    try:
+        params = load_params(args.params)
+        store = RoiStore(params.study.rois)
+        if args.action == "history":
+            print(store.history(args.scan).to_string(index=False))
+        elif args.action == "restore":
+            v = store.restore(args.scan, args.version, reader=args.reader)
+            print(f"rois: {args.scan} v{args.version} restored as v{v.version} by {v.reader}")
+        elif args.action == "export-seg":
+            from nethelpers.dicom.seg import export_seg
+
+            rois = store.load(args.scan, args.version)
+            job = _scan_job(params, args.scan)
+            if args.output.endswith(("/", os.sep)):
+                Path(args.output).mkdir(parents=True, exist_ok=True)
+            out = export_seg(rois.labels, rois.table, job.pet, args.output,
+                             series_uid=job.series_uid)
+            print(f"rois: {args.scan} v{rois.version.version} -> {out}")
+        else:
+            from nethelpers.dicom.seg import import_seg
+
+            job = _scan_job(params, args.scan)
+            labels, table = import_seg(args.seg, job.pet)
+            latest = store.latest(args.scan)
+            v = store.save(args.scan, labels, table, reader=args.reader,
+                           note=f"imported from {Path(args.seg).name}",
+                           parent=latest.version if latest else 0)
+            print(f"rois: {args.seg} -> {args.scan} v{v.version} ({len(table)} ROIs)")
+    except (ParamsError, RoiStoreError, DicomInputError, KeyError) as exc:
+        print(f"rois: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``nethelpers`` command."""
     parser = argparse.ArgumentParser(
@@ -132,6 +205,40 @@ def build_parser() -> argparse.ArgumentParser:
                      help="injection date-time, ISO format (YYYY-MM-DDTHH:MM:SS)")
     suv.add_argument("--half-life", type=float, default=None, help="half-life in s")
     suv.set_defaults(func=_cmd_suv)
+
+    rois = sub.add_parser("rois", help="ROI store: version history, restore, DICOM SEG")
+    rois_sub = rois.add_subparsers(dest="action", required=True)
+    def action(name: str, text: str) -> argparse.ArgumentParser:
+        p = rois_sub.add_parser(name, help=text)
+        p.add_argument("scan", help="scan_id")
+        p.add_argument("-f", "--params", required=True, help="parameters YAML file")
+        return p
+
+    action("history", "every saved version of a scan's ROIs")
+    rest = action("restore", "make an earlier version the newest again")
+    rest.add_argument("version", type=int, help="version to restore")
+    exp = action("export-seg", "write a version as DICOM SEG (3D Slicer, OHIF)")
+    exp.add_argument("-o", "--output", required=True, help="SEG file, or folder ending in /")
+    exp.add_argument("--version", type=int, default=None, help="version (default: newest)")
+    imp = action("import-seg", "save a DICOM SEG as the newest version")
+    imp.add_argument("seg", help="the DICOM SEG file")
+    for p in (rest, imp):
+        p.add_argument("--reader", required=True, help="who does it (recorded)")
+    rois.set_defaults(func=_cmd_rois)
+
+    quant = sub.add_parser("quantify", help="measure every scan's ROIs: SUV, MTV, T/B, scores")
+    quant.add_argument("-f", "--params", required=True, help="parameters YAML file")
+    quant.add_argument("-o", "--output", default=None,
+                       help="output folder (default: quantify.output of the file)")
+    quant.add_argument("--scheduler", default=None,
+                       help="dask scheduler address (tcp://host:8786), or 'sync' to run in "
+                       "this process (default: local worker processes)")
+    quant.add_argument("--workers", type=int, default=None,
+                       help="local worker processes (default: one per core)")
+    quant.add_argument("--strict", action="store_true",
+                       help="stop at the first scan that cannot be measured (exit 2)")
+    quant.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    quant.set_defaults(func=_cmd_quantify)
     return parser
 
 

@@ -1,15 +1,16 @@
 """Parameters of a study and its report: the schema of ``parameters/*.yaml``.
 
-Every default of the analysis lives here, in one place. A parameters file is YAML with four
-sections (``study``, ``report``, ``stats``, ``demo``); every section and key is optional and
-falls back to the defaults below, which describe the synthetic demo study.
+Every default of the analysis lives here, in one place. A parameters file is YAML with six
+sections (``study``, ``report``, ``stats``, ``quantify``, ``scores``, ``demo``); every key is
+optional and falls back to the defaults below, which describe the synthetic demo study.
 
 Paths
 -----
 Relative paths are resolved when the file is loaded:
 
-- ``study.data_root``, ``report.output`` and ``report.notebooks_dir`` against the directory of
-  the YAML file itself (so ``parameters/demo.yaml`` says ``data_root: ../data/demo``);
+- ``study.data_root``, ``report.output``, ``report.notebooks_dir`` and ``quantify.output``
+  against the directory of the YAML file itself (so ``parameters/demo.yaml`` says
+  ``data_root: ../data/demo``);
 - ``study.tables.*``, ``study.dicom`` and ``study.rois`` against ``study.data_root``.
 
 After :func:`load_params` every path in the returned :class:`Params` is absolute.
@@ -43,7 +44,9 @@ __all__ = [
     "DemoConfig",
     "Params",
     "ParamsError",
+    "QuantifyConfig",
     "ReportConfig",
+    "ScoresConfig",
     "StatsConfig",
     "StudyConfig",
     "TablePaths",
@@ -183,6 +186,87 @@ class StatsConfig(_Section):
     seed: int = Field(20240601, ge=0, description="Seed of bootstrap and other resampling.")
 
 
+class QuantifyConfig(_Section):
+    """How every scan's ROIs are measured (``nethelpers quantify``)."""
+
+    output: Path = Field(
+        Path("../derived/demo"),
+        description="Folder of measurements.csv, patients.csv and qc.csv; relative to the file.",
+    )
+    norm: Literal["bw", "lbm", "lbm-james", "lbm-james120", "bsa", "ibw"] = Field(
+        "bw", description="SUV normalisation of the suv_* columns (bw: body weight)."
+    )
+    sul_norm: Literal["lbm", "lbm-james", "lbm-james120"] = Field(
+        "lbm", description="Lean body mass formula of the sul_* columns (lbm: Janmahasatian)."
+    )
+    peak_radius_mm: float = Field(
+        6.2035, gt=0, le=30, description="SUVpeak sphere radius in mm (6.2035: 1 cm3)."
+    )
+    mtv_fraction: float = Field(
+        0.41, gt=0, lt=1, description="MTV threshold as a fraction of the lesion's SUVmax."
+    )
+    percist_mean_factor: float = Field(
+        1.5, gt=0, description="PERCIST threshold: this x liver SUVmean + ..."
+    )
+    percist_sd_factor: float = Field(
+        2.0, ge=0, description="... + this x liver SD."
+    )
+    shell_gap_mm: float = Field(
+        5.0, ge=0, le=50, description="Background shell: distance from the lesion VOI (mm)."
+    )
+    shell_width_mm: float = Field(
+        10.0, gt=0, le=50, description="Background shell: thickness (mm)."
+    )
+    shell_hot_factor: float | None = Field(
+        1.5, gt=1, description="Shell leaves out voxels above this x liver SUVmean (hot "
+        "organs); null: keep them.",
+    )
+    shell_min_suv: float = Field(
+        0.1, ge=0, description="Shell leaves out voxels below this SUV (air outside the body)."
+    )
+    shell_min_ml: float = Field(
+        1.0, ge=0, description="A shell smaller than this (ml) gives no tb_shell."
+    )
+    workers: int | None = Field(
+        None, ge=1, le=256, description="Local worker processes (null: one per core)."
+    )
+    scheduler: str | None = Field(
+        None, description="Address of a running dask.distributed scheduler (null: local "
+        "workers; 'sync': in this process).",
+    )
+
+    @model_validator(mode="after")
+    def _resolve_paths(self, info: ValidationInfo) -> QuantifyConfig:
+        self.output = _resolve(self.output, _base_dir(info))
+        return self
+
+
+class ScoresConfig(_Section):
+    """Rules of positivity, the modified Krenning score and NETPET (see nethelpers.scores)."""
+
+    lesion_statistic: Literal["suv_max", "suv_peak"] = Field(
+        "suv_max", description="Lesion value compared with the references."
+    )
+    reference_statistic: Literal["suv_mean", "suv_peak", "suv_max"] = Field(
+        "suv_mean", description="Value of a reference region (liver, spleen, ...)."
+    )
+    positivity_reference: Literal["liver", "spleen", "blood_pool", "muscle"] = Field(
+        "liver", description="A lesion is positive when above this region's reference value ..."
+    )
+    positivity_factor: float = Field(
+        1.0, gt=0, description="... times this factor (protocol: uptake higher than liver)."
+    )
+    krenning_faint: float = Field(
+        0.5, gt=0, lt=1, description="Krenning 1 (faint) when the lesion <= this x liver."
+    )
+    netpet_similar: float = Field(
+        0.2, ge=0, description="NETPET P3 when FDG/SSTR intensity lies in [1/(1+x), 1+x]."
+    )
+    netpet_modality_pairing: Literal["same", "any"] = Field(
+        "same", description="Pair the FDG scan with the SSTR scan of the same modality first."
+    )
+
+
 class DemoConfig(_Section):
     """Size and seed of the synthetic demo study."""
 
@@ -196,6 +280,8 @@ class Params(_Section):
     study: StudyConfig = Field(default_factory=StudyConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     stats: StatsConfig = Field(default_factory=StatsConfig)
+    quantify: QuantifyConfig = Field(default_factory=QuantifyConfig)
+    scores: ScoresConfig = Field(default_factory=ScoresConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
     @model_validator(mode="before")
@@ -205,7 +291,7 @@ class Params(_Section):
         # resolve against the file's directory like explicit ones.
         if isinstance(data, dict):
             data = dict(data)
-            for key in ("study", "report", "stats", "demo"):
+            for key in ("study", "report", "stats", "quantify", "scores", "demo"):
                 if data.get(key) is None:
                     data[key] = {}
         return data
@@ -255,8 +341,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ParamsError(
-            f"{path}: the file must hold a mapping with sections study, report, stats, demo; "
-            f"got {type(data).__name__}"
+            f"{path}: the file must hold a mapping with sections study, report, stats, "
+            f"quantify, scores, demo; got {type(data).__name__}"
         )
     return data
 

@@ -62,7 +62,8 @@ def test_write_json_schema(tmp_path):
     path = write_json_schema(tmp_path / "schema.json")
     schema = json.loads(path.read_text())
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"study", "report", "stats", "demo"}
+    assert set(schema["properties"]) == {"study", "report", "stats", "quantify", "scores",
+                                         "demo"}
 
 
 def test_demo_yaml_values():
@@ -74,6 +75,8 @@ def test_demo_yaml_values():
     assert params.study.dicom == REPO / "data/demo/dicom"
     assert params.report.output == REPO / "reports" / "demo"
     assert params.report.notebooks == ["01_cohort"]
+    assert params.quantify.output == REPO / "derived" / "demo"
+    assert params.quantify.mtv_fraction == 0.41
 
 
 def test_template_documents_every_key():
@@ -140,7 +143,8 @@ def test_unknown_nested_and_top_level_keys(tmp_path):
     message = error_of(tmp_path, {"study": {"tables": {"patient": "x.csv"}}, "stat": {}})
     assert "study.tables.patient: unknown key" in message
     assert "patients, scans, lesions, reads" in message
-    assert "stat: unknown key; allowed keys here: study, report, stats, demo" in message
+    assert ("stat: unknown key; allowed keys here: study, report, stats, quantify, scores, "
+            "demo") in message
 
 
 def test_bad_ci_level_names_key_and_range(tmp_path):

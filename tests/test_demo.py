@@ -17,6 +17,7 @@ from nethelpers.demo.cohort_sim import GROUPS, simulate_patient
 from nethelpers.demo.generate import generate_demo
 from nethelpers.demo.imaging import ImagingOptions, scan_grid
 from nethelpers.demo.uptake import sphere_center_recovery
+from nethelpers.rois import RoiStore
 from tests.dicom_arith import read_suv_volume
 
 
@@ -250,8 +251,7 @@ def test_true_suv_recovered_in_lesion_cores(ideal_study):
                                        err_msg=f"{s.scan_id} {row.lesion_id}")
             checked += 1
         # the liver reference sphere (3 cm, right lobe) holds pure liver
-        roi = sitk.GetArrayFromImage(sitk.ReadImage(str(ideal_study / "rois" / s.scan_id
-                                                        / "labels.nii.gz")))
+        roi = RoiStore(ideal_study / "rois").load(s.scan_id).array
         liver = vol[roi == 1]
         assert liver.size > 100
         np.testing.assert_allclose(liver, truth.loc[s.scan_id, "true_suv_liver"], rtol=0.01)
@@ -264,8 +264,7 @@ def test_resolution_and_noise_are_realistic(demo_study):
     truth = pd.read_csv(demo_study / "truth/scans.csv").set_index("scan_id")
     s = t["scans"].iloc[0]
     vol, _ = read_suv_volume(demo_study / s.pet_dir)
-    roi = sitk.GetArrayFromImage(sitk.ReadImage(str(demo_study / "rois" / s.scan_id
-                                                    / "labels.nii.gz")))
+    roi = RoiStore(demo_study / "rois").load(s.scan_id).array
     liver = vol[roi == 1]
     # correlated noise: ~216 voxels hold ~10 independent samples, so the mean's SE is ~3 %
     assert liver.mean() == pytest.approx(truth.loc[s.scan_id, "true_suv_liver"], rel=0.10)

@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 
 #: PyPI name -> conda-forge name where they differ; extras map to extra conda packages.
 CONDA_NAME = {"simpleitk": "simpleitk", "pyyaml": "pyyaml"}
-EXTRA_PACKAGES = {("napari", "pyqt6"): "pyqt"}
+EXTRA_PACKAGES = {("napari", "pyqt6"): "pyqt", ("dask", "distributed"): "distributed"}
 
 
 def _split(req: str) -> tuple[str, set[str], str]:
@@ -44,7 +44,7 @@ def test_environment_yml_matches_pyproject():
         for extra in extras:
             assert EXTRA_PACKAGES[(name, extra)] in conda
     declared = {CONDA_NAME.get(_split(r)[0], _split(r)[0]) for r in project["dependencies"]}
-    extra_conda = {"python", "pip", "pyqt"}
+    extra_conda = {"python", "pip", *EXTRA_PACKAGES.values()}
     assert set(conda) - declared - extra_conda == set(), "environment.yml has extra packages"
     assert pip_lines == ['-e ".[dev]"']
     assert conda["python"] == "==3.11"

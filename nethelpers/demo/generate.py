@@ -5,7 +5,8 @@ Layout of the output folder::
     dicom/<patient_id>/<scan_id>/PT|CT|MR/*.dcm   one folder per series
     clinical/patients.csv  clinical/scans.csv      what a real study also has
     reads/reads.csv                                 simulated readers R1 and R2
-    rois/<scan_id>/labels.nii.gz + labels.csv       reader R1's VOIs on the PET grid
+    rois/<scan_id>/v000001/                         reader R1's VOIs on the PET grid, saved
+                                                    through the ROI store (nethelpers.rois)
     truth/lesions.csv  truth/scans.csv  truth/lesion_positions.csv
     demo.json                                       parameters; written last (= complete)
 
@@ -32,28 +33,26 @@ from nethelpers.demo.anatomy import Tissue
 from nethelpers.demo.cohort_sim import Patient, Scan, simulate_patient
 from nethelpers.demo.imaging import ImagingOptions, write_scan
 from nethelpers.demo.readers import reader_rois, simulate_reads
+from nethelpers.rois import RoiStore
 
 MARKER = "demo.json"
 
 #: Bump when the generator's output changes, so `--if-missing` replaces older studies.
-DEMO_FORMAT = 2
+DEMO_FORMAT = 3
 
 
 def _scan_task(args: tuple) -> dict:
     """Worker: simulate and write one scan, its reader ROIs and reads."""
     seed, index, k, root, options = args
-    import SimpleITK as sitk
-
     p = simulate_patient(index, seed)
     scan = p.scans[k]
     info = write_scan(p, scan, Path(root), seed, options)
     grid = info.pop("pet_grid")
     rng = np.random.default_rng([seed, index, 200, k])
     labels, table = reader_rois(p, scan, grid, rng)
-    roi_dir = Path(root) / "rois" / scan.scan_id
-    roi_dir.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(grid.to_sitk(labels), str(roi_dir / "labels.nii.gz"), useCompression=True)
-    table.to_csv(roi_dir / "labels.csv", index=False)
+    RoiStore(Path(root) / "rois").save(
+        scan.scan_id, grid.to_sitk(labels), table, reader="R1",
+        note="demo generator: reader R1's VOIs", saved_at=str(table["created"].iloc[0]))
     info["reads"] = simulate_reads(p, scan, np.random.default_rng([seed, index, 300, k]))
     info["positions"] = [
         dict(zip(("x_mm", "y_mm", "z_mm"), np.round(scan.pose.to_patient(les.center), 3),

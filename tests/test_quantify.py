@@ -1,0 +1,255 @@
+"""Quantification against the demo generator's ground truth, and the cohort run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+from scipy import ndimage
+
+from nethelpers.cli import main
+from nethelpers.config import params_from_dict
+from nethelpers.demo.anatomy import Tissue, paint
+from nethelpers.demo.cohort_sim import simulate_patient
+from nethelpers.demo.imaging import scan_grid, true_suv_image
+from nethelpers.demo.readers import LESION_ROI0
+from nethelpers.dicom.volume import load_pet
+from nethelpers.measures import suv_peak
+from nethelpers.quantify import (
+    MEASUREMENT_COLUMNS,
+    QuantifyError,
+    QuantifyOptions,
+    quantify_cohort,
+    quantify_scan,
+    scan_jobs,
+)
+from nethelpers.rois import RoiStore, table_from_rows
+
+REQUIRED = ["patient_id", "scan_id", "tracer", "modality", "roi", "lesion_id", "suv_max",
+            "suv_mean", "suv_peak", "volume_ml", "mtv_ml", "tla", "tb_liver", "tb_spleen",
+            "tb_shell", "krenning"]
+
+
+def _params(root, out, **quantify):
+    return params_from_dict({"study": {"data_root": str(root)},
+                             "quantify": {"output": str(out), **quantify}})
+
+
+def _patient_scan(scan_id: str):
+    p = simulate_patient(int(scan_id[1:4]) - 1, 0)
+    return p, next(s for s in p.scans if s.scan_id == scan_id)
+
+
+# --------------------------------------------------------------------------------------------
+# ground truth
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ideal_measured(ideal_study, tmp_path_factory):
+    params = _params(ideal_study, tmp_path_factory.mktemp("q"))
+    return quantify_cohort(params, scheduler="sync", progress=False)
+
+
+def test_blur_free_spheres_give_exact_suvmax_and_suvpeak(ideal_study, ideal_measured):
+    """Where a lesion is the hottest thing in its VOI and wide enough for the 1 cm³ sphere to
+    fit in its uniform core (diameter >= 22 mm on 4 mm voxels), SUVmax and SUVpeak are its
+    true SUV (to the int16 storage precision, 2e-4)."""
+    m = ideal_measured.measurements
+    exact = 0
+    for scan_id, rows in m.groupby("scan_id"):
+        p, scan = _patient_scan(scan_id)
+        grid = scan_grid(p, scan, "PT")
+        truth = true_suv_image(p, scan, grid)
+        labels = RoiStore(ideal_study / "rois").load(scan_id).array
+        spacing = grid.spacing
+        for row in rows.itertuples():
+            voi = labels == row.label
+            # every ROI: the measured values are those of the true image
+            assert row.suv_max == pytest.approx(truth[voi].max(), rel=2e-4, abs=1e-4)
+            assert row.suv_peak == pytest.approx(suv_peak(truth, voi, spacing)[0], rel=2e-4)
+            assert row.suv_mean == pytest.approx(truth[voi].mean(), rel=2e-4)
+            if row.roi != "lesion":
+                continue
+            n = row.label - LESION_ROI0
+            lesion = p.lesions[n - 1]
+            true = lesion.suv[scan.tracer] * (0.85 if scan.modality == "PET/MR"
+                                              and lesion.in_bone else 1.0)
+            if lesion.diameter_mm >= 22 and np.isclose(truth[voi].max(), true, rtol=1e-6):
+                assert row.suv_max == pytest.approx(true, rel=2e-4)
+                assert row.suv_peak == pytest.approx(true, rel=2e-4)
+                exact += 1
+    assert exact >= 3
+
+
+def test_reference_spheres_measure_the_true_organ_suv(ideal_study, ideal_measured):
+    truth = pd.read_csv(ideal_study / "truth" / "scans.csv").set_index("scan_id")
+    m = ideal_measured.measurements
+    liver = m[m["roi"] == "liver"].set_index("scan_id")
+    # the 3 cm liver sphere holds pure liver: exact on a blur-free, noise-free scan
+    np.testing.assert_allclose(liver["suv_mean"], truth.loc[liver.index, "true_suv_liver"],
+                               rtol=2e-4)
+    lesions = m[m["roi"] == "lesion"]
+    np.testing.assert_allclose(lesions["tb_liver"],
+                               lesions["suv_max"] / lesions["liver_suv_mean"], rtol=1e-12)
+    assert ideal_measured.qc["status"].eq("ok").all()
+
+
+def test_large_uniform_organ_mean_within_two_percent(demo_study, tmp_path):
+    """Noise and blur on: the whole liver (eroded 2 voxels, lesions out) measures its truth."""
+    truth = pd.read_csv(demo_study / "truth" / "scans.csv").set_index("scan_id")
+    jobs = scan_jobs(_params(demo_study, tmp_path))
+    store = RoiStore(tmp_path / "rois")
+    checked = []
+    for job in jobs[:4]:
+        p, scan = _patient_scan(job.scan_id)
+        grid = scan_grid(p, scan, "PT")
+        tissue = paint(grid, scan.pose, p.anatomy)
+        liver = ndimage.binary_erosion(tissue == int(Tissue.LIVER), iterations=2)
+        labels = np.where(liver, 1, 0).astype(np.uint16)
+        store.save(job.scan_id, grid.to_sitk(labels),
+                   table_from_rows([{"label": 1, "roi": "liver", "method": "manual",
+                                     "reader": "truth"}]), reader="truth")
+        out = quantify_scan(dataclasses.replace(job, rois=str(store.root)))
+        row = out.rows.iloc[0]
+        assert row["volume_ml"] > 300
+        assert row["suv_mean"] == pytest.approx(truth.loc[job.scan_id, "true_suv_liver"],
+                                                rel=0.02)
+        checked.append(job.scan_id)
+    assert len(checked) == 4
+
+
+def test_sul_is_suv_times_lean_over_total_body_mass(demo_study, tmp_path):
+    from nethelpers.dicom.bodysize import lbm_janmahasatian_kg
+
+    result = quantify_cohort(_params(demo_study, tmp_path), scheduler="sync", progress=False,
+                             jobs=scan_jobs(_params(demo_study, tmp_path))[:1])
+    qc = result.qc.iloc[0]
+    patients = pd.read_csv(demo_study / "clinical" / "patients.csv").set_index("patient_id")
+    person = patients.loc[qc["patient_id"]]
+    _, prov = load_pet(scan_jobs(_params(demo_study, tmp_path))[0].pet)
+    factor = lbm_janmahasatian_kg(prov["weight_kg"], person["height_cm"] / 100,
+                                  person["sex"]) / prov["weight_kg"]
+    assert qc["sul_factor"] == pytest.approx(factor, rel=1e-12)
+    m = result.measurements
+    np.testing.assert_allclose(m["sul_max"], m["suv_max"] * factor, rtol=1e-12)
+    np.testing.assert_allclose(m["sul_peak"], m["suv_peak"] * factor, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# the cohort run
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_sync(demo_study, tmp_path_factory):
+    params = _params(demo_study, tmp_path_factory.mktemp("q"))
+    return params, quantify_cohort(params, scheduler="sync", progress=False)
+
+
+def test_cohort_measures_every_roi_of_every_scan(demo_study, demo_sync):
+    _, result = demo_sync
+    m = result.measurements
+    assert list(m.columns[:len(MEASUREMENT_COLUMNS)]) == list(MEASUREMENT_COLUMNS)
+    assert set(REQUIRED) <= set(m.columns)
+    store = RoiStore(demo_study / "rois")
+    scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
+    assert sorted(m["scan_id"].unique()) == sorted(scans["scan_id"])
+    expected_rows = sum(len(store.load(s).table) for s in scans["scan_id"])
+    assert len(m) == expected_rows
+    assert (m["roi_version"] == 1).all()
+    assert result.qc["status"].eq("ok").all() and len(result.qc) == len(scans)
+    lesions = m[m["roi"] == "lesion"]
+    assert lesions[["suv_max", "suv_peak", "mtv_ml", "tla", "tb_liver", "tb_shell"]].notna(
+    ).all().all()
+    # SUVpeak (IBSI) may exceed the VOI's SUVmax only through a hotter neighbour within
+    # 6.2 mm of a small VOI's edge: rare
+    assert (lesions["suv_peak"] > lesions["suv_max"]).mean() < 0.05
+    assert (lesions["mtv_ml"] <= lesions["volume_ml"] + 1e-9).all()
+    np.testing.assert_allclose(lesions["tla"], lesions["suv_mean_mtv"] * lesions["mtv_ml"])
+    dota = lesions[lesions["tracer"] == "DOTATATE"]
+    assert dota["krenning"].notna().all() and lesions[lesions["tracer"] == "FDG"][
+        "krenning"].isna().all()
+    patients = result.patients
+    assert sorted(patients["patient_id"]) == sorted(scans["patient_id"].unique())
+    assert patients["netpet"].notna().sum() + patients["reason"].fillna("").ne("").sum() >= len(
+        patients)
+
+
+def test_dask_workers_give_the_same_numbers(demo_sync):
+    params, sync = demo_sync
+    result = quantify_cohort(params, workers=2, progress=False)
+    assert "2 worker" in result.info["scheduler"]
+    pd.testing.assert_frame_equal(result.measurements, sync.measurements)
+    pd.testing.assert_frame_equal(result.patients, sync.patients)
+    pd.testing.assert_frame_equal(result.qc.drop(columns="seconds"),
+                                  sync.qc.drop(columns="seconds"))
+
+
+def test_a_failing_scan_is_listed_and_the_others_go_on(demo_study, tmp_path):
+    params = _params(demo_study, tmp_path)
+    jobs = scan_jobs(params)[:3]
+    jobs[0] = dataclasses.replace(jobs[0], pet=str(tmp_path / "gone"))
+    jobs[1] = dataclasses.replace(jobs[1], rois=str(tmp_path / "empty-store"))
+    result = quantify_cohort(params, scheduler="sync", progress=False, jobs=jobs)
+    qc = result.qc.set_index("scan_id")
+    assert qc.loc[jobs[0].scan_id, "status"] == "failed"
+    assert "SeriesError" in qc.loc[jobs[0].scan_id, "reason"]
+    assert "no such file or folder" in qc.loc[jobs[0].scan_id, "reason"]
+    assert qc.loc[jobs[1].scan_id, "status"] == "skipped"
+    assert qc.loc[jobs[1].scan_id, "reason"] == "no ROIs saved for this scan"
+    assert qc.loc[jobs[2].scan_id, "status"] == "ok"
+    assert set(result.measurements["scan_id"]) == {jobs[2].scan_id}
+    with pytest.raises(QuantifyError, match=f"scan {jobs[0].scan_id}: SeriesError"):
+        quantify_cohort(params, scheduler="sync", progress=False, jobs=jobs, strict=True)
+
+
+def test_rois_on_another_grid_are_resampled_with_a_note(demo_study, tmp_path):
+    job = scan_jobs(_params(demo_study, tmp_path))[0]
+    rois = RoiStore(demo_study / "rois").load(job.scan_id)
+    ref = rois.labels
+    fine = sitk.Resample(ref, [s * 2 for s in ref.GetSize()], sitk.Transform(),
+                         sitk.sitkNearestNeighbor, ref.GetOrigin(),
+                         [s / 2 for s in ref.GetSpacing()], ref.GetDirection(), 0,
+                         ref.GetPixelID())
+    store = RoiStore(tmp_path / "rois")
+    store.save(job.scan_id, fine, rois.table, reader="R9")
+    moved = quantify_scan(dataclasses.replace(job, rois=str(store.root)))
+    same = quantify_scan(job)
+    assert "ROIs resampled onto the PET grid" in moved.qc["warnings"]
+    lesion = same.rows["roi"] == "lesion"
+    # half-voxel shifted sampling keeps most voxels: SUVmax of the lesions agrees closely
+    np.testing.assert_allclose(moved.rows.loc[lesion, "suv_max"],
+                               same.rows.loc[lesion, "suv_max"], rtol=0.15)
+
+
+def test_options_come_from_the_parameters(demo_study, tmp_path):
+    params = _params(demo_study, tmp_path, mtv_fraction=0.5, shell_gap_mm=0.0)
+    opts = QuantifyOptions.from_config(params.quantify)
+    assert opts.mtv_fraction == 0.5 and opts.shell_gap_mm == 0.0
+    job = scan_jobs(params)[0]
+    a = quantify_scan(job, QuantifyOptions()).rows
+    b = quantify_scan(job, opts).rows
+    lesion = a["roi"] == "lesion"
+    assert (b.loc[lesion, "mtv_ml"].values <= a.loc[lesion, "mtv_ml"].values).all()
+    assert (b.loc[lesion, "mtv_ml"].values < a.loc[lesion, "mtv_ml"].values).any()
+
+
+def test_cli_writes_the_tables(demo_study, tmp_path, capsys):
+    yaml_file = tmp_path / "p.yaml"
+    yaml_file.write_text(f"study:\n  data_root: {demo_study}\nquantify:\n  output: out\n")
+    assert main(["quantify", "-f", str(yaml_file), "--scheduler", "sync", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "scans (" in printed and "ok)" in printed
+    out = tmp_path / "out"
+    m = pd.read_csv(out / "measurements.csv")
+    assert set(REQUIRED) <= set(m.columns)
+    assert (out / "patients.csv").is_file() and (out / "qc.csv").is_file()
+    assert "netpet" in pd.read_csv(out / "patients.csv").columns
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("quantify:\n  mtv_fraction: 2\n")
+    assert main(["quantify", "-f", str(bad), "--scheduler", "sync", "-q"]) == 2
+    assert "quantify.mtv_fraction" in capsys.readouterr().err
