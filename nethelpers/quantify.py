@@ -144,7 +144,8 @@ class QuantifyResult:
     patients : pandas.DataFrame
         One row per patient with the NETPET grade.
     qc : pandas.DataFrame
-        One row per scan: status ``ok``/``failed``/``skipped`` and why.
+        One row per scan: status ``ok``, ``failed`` (unreadable PET, bad ROIs), ``skipped``
+        (no ROIs saved) or ``excluded`` (by the cohort checks of the scans table), and why.
     info : dict
         Options, timings and scheduler used.
     """
@@ -446,6 +447,18 @@ def scan_jobs(params: Any, cohort: Any | None = None) -> list[ScanJob]:
     return jobs
 
 
+def _excluded_scans(cohort: Any) -> list[dict[str, Any]]:
+    """QC rows for the scans the cohort checks excluded (bad rows, unknown patients)."""
+    rows = []
+    ex = cohort.exclusions
+    for rec in ex[(ex["what"] == "scan") & (ex["action"] == "excluded")].itertuples():
+        row = {c: "" for c in QC_COLUMNS}
+        row |= {"scan_id": rec.id, "status": "excluded",
+                "reason": f"scans table: {rec.reason} ({rec.source})"}
+        rows.append(row)
+    return rows
+
+
 def _series_index(root: Path) -> dict[str, tuple[str, ...]]:
     from nethelpers.dicom.index import index_tree
 
@@ -533,7 +546,14 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
     from nethelpers import scores
 
     options = QuantifyOptions.from_config(params.quantify)
-    jobs = list(scan_jobs(params) if jobs is None else jobs)
+    excluded: list[dict[str, Any]] = []
+    if jobs is None:
+        from nethelpers.cohort import load_cohort
+
+        cohort = load_cohort(params, strict=strict)
+        jobs = scan_jobs(params, cohort)
+        excluded = _excluded_scans(cohort)
+    jobs = list(jobs)
     scheduler = scheduler if scheduler is not None else params.quantify.scheduler
     workers = workers or params.quantify.workers or os.cpu_count() or 1
     start = time.perf_counter()
@@ -558,7 +578,7 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
     if strict and failed:
         qc = failed[0].qc
         raise QuantifyError(f"scan {qc['scan_id']}: {qc['reason']}")
-    qc = pd.DataFrame([o.qc for o in outcomes], columns=list(QC_COLUMNS))
+    qc = pd.DataFrame([o.qc for o in outcomes] + excluded, columns=list(QC_COLUMNS))
     qc = qc.sort_values("scan_id", kind="stable").reset_index(drop=True)
     frames = [o.rows for o in outcomes if not o.rows.empty]
     measurements = (pd.concat(frames, ignore_index=True) if frames

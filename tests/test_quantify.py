@@ -253,3 +253,40 @@ def test_cli_writes_the_tables(demo_study, tmp_path, capsys):
     bad.write_text("quantify:\n  mtv_fraction: 2\n")
     assert main(["quantify", "-f", str(bad), "--scheduler", "sync", "-q"]) == 2
     assert "quantify.mtv_fraction" in capsys.readouterr().err
+
+
+def test_an_existing_dask_cluster_runs_it_by_address(demo_sync):
+    """`--scheduler ADDRESS`: the tasks go to a running dask.distributed scheduler."""
+    import logging
+
+    from distributed import LocalCluster
+
+    params, sync = demo_sync
+    jobs = scan_jobs(params)[:3]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None, silence_logs=logging.CRITICAL) as cluster:
+        result = quantify_cohort(params, scheduler=cluster.scheduler_address, progress=False,
+                                 jobs=jobs)
+    assert result.info["scheduler"] == cluster.scheduler_address
+    expected = sync.measurements[sync.measurements["scan_id"].isin([j.scan_id for j in jobs])]
+    pd.testing.assert_frame_equal(
+        result.measurements[list(MEASUREMENT_COLUMNS)].reset_index(drop=True),
+        expected[list(MEASUREMENT_COLUMNS)].reset_index(drop=True))
+
+
+def test_scans_the_cohort_checks_exclude_are_listed(demo_study, tmp_path):
+    scans = (demo_study / "clinical" / "scans.csv").read_text()
+    scans += "P099-FDG-PETCT,P099,FDG,PET/CT,2025-02-01,,,,,,,\n"
+    (tmp_path / "scans.csv").write_text(scans)
+    params = params_from_dict({"study": {"data_root": str(demo_study),
+                                         "tables": {"scans": str(tmp_path / "scans.csv")}},
+                               "quantify": {"output": str(tmp_path / "q")}})
+    result = quantify_cohort(params, scheduler="sync", progress=False)
+    qc = result.qc.set_index("scan_id")
+    assert qc.loc["P099-FDG-PETCT", "status"] == "excluded"
+    assert "not in the patients table" in qc.loc["P099-FDG-PETCT", "reason"]
+    assert (qc.drop(index="P099-FDG-PETCT")["status"] == "ok").all()
+    from nethelpers.cohort import CohortError
+
+    with pytest.raises(CohortError, match="P099"):
+        quantify_cohort(params, scheduler="sync", progress=False, strict=True)
