@@ -168,7 +168,8 @@ def _same_geometry(a: sitk.Image, b: sitk.Image) -> bool:
             and np.allclose(a.GetDirection(), b.GetDirection(), atol=1e-6))
 
 
-def labels_on(pet: sitk.Image, labels: sitk.Image) -> tuple[np.ndarray, str]:
+def labels_on(pet: sitk.Image, labels: sitk.Image, table: pd.DataFrame | None = None
+              ) -> tuple[np.ndarray, str]:
     """The label map on the PET grid: as it is, or resampled (nearest neighbour) with a note.
 
     Parameters
@@ -177,6 +178,8 @@ def labels_on(pet: sitk.Image, labels: sitk.Image) -> tuple[np.ndarray, str]:
         The SUV image.
     labels : SimpleITK.Image
         The ROI label map.
+    table : pandas.DataFrame, optional
+        The ROI table; resampled ROIs that all vanish are an error.
 
     Returns
     -------
@@ -184,12 +187,25 @@ def labels_on(pet: sitk.Image, labels: sitk.Image) -> tuple[np.ndarray, str]:
         ``(z, y, x)`` labels on the PET grid.
     str
         Empty, or a note that the labels were resampled.
+
+    Raises
+    ------
+    ValueError
+        The label map, resampled, holds none of its ROIs: it does not overlap the PET
+        series (drawn on another scan?).
     """
     if _same_geometry(pet, labels):
         return sitk.GetArrayFromImage(labels), ""
-    out = sitk.Resample(labels, pet, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
-                        labels.GetPixelID())
-    return sitk.GetArrayFromImage(out), "ROIs resampled onto the PET grid (nearest neighbour)"
+    out = sitk.GetArrayFromImage(sitk.Resample(labels, pet, sitk.Transform(),
+                                               sitk.sitkNearestNeighbor, 0, labels.GetPixelID()))
+    wanted = set(table["label"].astype(int)) if table is not None else set()
+    if wanted and not wanted & set(np.unique(out).tolist()):
+        raise ValueError(
+            "the ROI label map does not overlap this PET series (grid "
+            f"{labels.GetSize()} at {tuple(round(v, 1) for v in labels.GetOrigin())} vs PET "
+            f"{pet.GetSize()} at {tuple(round(v, 1) for v in pet.GetOrigin())}); were the "
+            "ROIs drawn on another scan? Draw them on this scan's PET")
+    return out, "ROIs resampled onto the PET grid (nearest neighbour)"
 
 
 def _reference(suv: np.ndarray, labels: np.ndarray, boxes: list, table: pd.DataFrame,
@@ -268,7 +284,9 @@ def measure_rois(suv: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
         row |= {"n_voxels": stats.n_voxels, "volume_ml": stats.volume_ml,
                 "suv_max": stats.suv_max, "suv_mean": stats.suv_mean, "suv_sd": stats.suv_sd,
                 "suv_peak": peak, "liver_suv_mean": liver_mean, "spleen_suv_mean": spleen_mean}
-        if rec.roi == "lesion":
+        if rec.roi == "lesion" and not np.isfinite(stats.suv_max):
+            notes.append("the VOI holds voxels without a value (NaN): no MTV, TLA or T/B")
+        elif rec.roi == "lesion":
             mtv = threshold_volume(local_suv, mask, options.mtv_fraction * stats.suv_max)
             mtv_mean = float(local_suv[mtv].astype(np.float64).mean())
             mtv_ml = int(mtv.sum()) * voxel_ml
@@ -297,6 +315,8 @@ def measure_rois(suv: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
                     "tb_shell": _ratio(stats.suv_max, row.get("shell_suv_mean", np.nan))}
             if not np.isfinite(liver_mean):
                 notes.append("no liver reference on this scan")
+                if options.shell_hot_factor is not None:
+                    notes.append("shell keeps hot organs (their cut-off needs the liver)")
             if not np.isfinite(spleen_mean):
                 notes.append("no spleen reference on this scan")
         if np.isfinite(sul_factor):
@@ -312,21 +332,27 @@ def measure_rois(suv: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
     return out[list(MEASUREMENT_COLUMNS[4:])]
 
 
-def _sul_factor(provenance: dict[str, Any], job: ScanJob, norm: str) -> tuple[float, str]:
-    """SUL/SUV = lean body mass / body weight, with the header's or the clinical body size."""
+def _sul_factor(provenance: dict[str, Any], header: dict[str, Any], job: ScanJob,
+                sul_norm: str) -> tuple[float, str]:
+    """SUL / SUV: the SUV's normaliser over the lean body mass, so SUL = SUV x this.
+
+    Weight as the SUV engine used it; height and sex from the header (PatientSize,
+    PatientSex), else from the clinical table.
+    """
     from nethelpers.dicom.bodysize import BodySizeError, normaliser
 
     weight = provenance.get("weight_kg")
-    height = provenance.get("height_m") or job.height_m
-    sex = provenance.get("sex") or job.sex
-    if not weight:
+    height = provenance.get("height_m") or header.get("PatientSize") or job.height_m
+    sex = provenance.get("sex") or (header.get("PatientSex") or "").strip().upper() or job.sex
+    if not weight or not provenance.get("normaliser"):
         return float("nan"), "no weight: no SUL"
     try:
-        lbm = normaliser(norm, weight, height, sex)
+        lbm = normaliser(sul_norm, weight, height, sex)
     except BodySizeError as exc:
         return float("nan"), f"no SUL: {exc}"
-    bw = normaliser("bw", weight, None, None)
-    return lbm.value / bw.value, ""
+    # SUV = activity x normaliser / dose, so SUL = SUV x lbm / normaliser (for SUVbsa the
+    # factor is in g/cm2 and turns cm2/ml into g/ml)
+    return lbm.value / provenance["normaliser"], ""
 
 
 def _qc(job: ScanJob, status: str, reason: str = "", **extra: Any) -> dict[str, Any]:
@@ -356,7 +382,7 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions = QuantifyOptions()) ->
         Rows (measurement columns, identifiers first) and the QC record.
     """
     from nethelpers.dicom.errors import DicomInputError
-    from nethelpers.dicom.volume import load_pet
+    from nethelpers.dicom.volume import load_pet_series, pet_keywords
     from nethelpers.rois import RoiStoreError
 
     start = time.perf_counter()
@@ -367,10 +393,12 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions = QuantifyOptions()) ->
             return ScanOutcome(empty, _qc(job, "skipped", "no ROIs saved for this scan",
                                           seconds=round(time.perf_counter() - start, 3)))
         rois: RoiSet = store.load(job.scan_id)
-        image, provenance = load_pet(job.pet, options.norm, series_uid=job.series_uid)
-        labels, note = labels_on(image, rois.labels)
+        loaded = load_pet_series(job.pet, options.norm, series_uid=job.series_uid)
+        image, provenance = loaded.image, loaded.provenance
+        labels, note = labels_on(image, rois.labels, rois.table)
         suv = sitk.GetArrayViewFromImage(image)
-        sul, sul_note = _sul_factor(provenance, job, options.sul_norm)
+        header, _ = pet_keywords(loaded.headers[0])
+        sul, sul_note = _sul_factor(provenance, header, job, options.sul_norm)
         rows = measure_rois(suv, labels, rois.table, image.GetSpacing(), options, sul)
     except (DicomInputError, RoiStoreError, ValueError, OSError) as exc:
         return ScanOutcome(empty, _qc(job, "failed", f"{type(exc).__name__}: {exc}",
@@ -496,8 +524,14 @@ def _run_dask(jobs: Sequence[ScanJob], options: QuantifyOptions, strict: bool,
     try:
         futures = [client.submit(quantify_scan, job, options, key=f"quantify-{job.scan_id}",
                                  pure=False) for job in jobs]
+        by_key = {f.key: job for f, job in zip(futures, jobs, strict=True)}
         for future in as_completed(futures):
-            outcome = future.result()
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - a worker lost (memory, killed)
+                outcome = ScanOutcome(pd.DataFrame(columns=list(MEASUREMENT_COLUMNS)),
+                                      _qc(by_key[future.key], "failed",
+                                          "the dask worker failed: " + format_failure(exc)))
             tick(outcome)
             out.append(outcome)
             if strict and outcome.qc["status"] == "failed":
@@ -585,8 +619,11 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
                     else pd.DataFrame(columns=list(MEASUREMENT_COLUMNS)))
     measurements = measurements.sort_values(["scan_id", "label"], kind="stable")
     rules = scores.ScoreRules(**params.scores.model_dump())
-    measurements = scores.lesion_scores(measurements.reset_index(drop=True), rules)
-    patients = scores.netpet(measurements, rules)
+    if measurements.empty:                   # nothing measured: the QC table says why
+        patients = pd.DataFrame(columns=["patient_id", "netpet", "reason"])
+    else:
+        measurements = scores.lesion_scores(measurements.reset_index(drop=True), rules)
+        patients = scores.netpet(measurements, rules)
     info = {"scheduler": used, "scans": len(jobs), "seconds": round(time.perf_counter() - start, 2),
             "options": asdict(options)}
     return QuantifyResult(measurements, patients, qc, info)

@@ -500,7 +500,7 @@ class RoiStore:
                     raise FileExistsError(errno.EEXIST, "exists", str(target))
                 os.rename(staging, target)
             except OSError as exc:
-                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EACCES):
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise RoiStoreError(f"{target}: cannot write the ROI version ({exc}); "
                                         "check permissions and free space") from None
                 time.sleep(0.001 * (attempt % 10))

@@ -434,7 +434,7 @@ def _text(values: pd.Series) -> pd.Series:
 
 def _with_na(values: pd.Series) -> np.ndarray:
     """Values as an object array with missing ones as ``pd.NA``."""
-    out = values.to_numpy(dtype=object)
+    out = values.to_numpy(dtype=object, copy=True)
     out[values.isna().to_numpy()] = pd.NA
     return out
 

@@ -212,6 +212,8 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
         top = top + [s.start for s in box]
         nearest = np.argmin((((top - seed) * sp) ** 2).sum(axis=1))
         peak = tuple(int(v) for v in top[nearest])
+    if exclude is not None and exclude[peak]:
+        raise ValueError(f"the click at {tuple(int(v) for v in seed)} lies inside another VOI")
     top = float(suv[peak])
     if not top > 0:
         raise ValueError(f"no uptake near the click at {tuple(seed)} (local SUVmax {top:g})")
@@ -275,7 +277,8 @@ def shell_mask(labels: np.ndarray, label: int, spacing: Sequence[float], *,
         raise ValueError("hot_above and min_suv need the SUV volume (suv=...)")
     sp = _zyx_spacing(spacing)
     voi = labels == label
-    reach = np.ceil((gap_mm + width_mm) / sp).astype(int) + 1
+    # the crop holds the shell and every voxel within gap_mm of it (other VOIs there count)
+    reach = np.ceil((2 * gap_mm + width_mm) / sp).astype(int) + 1
     box = bounding_box(voi, reach)
     out = np.zeros(labels.shape, dtype=bool)
     if box is None:

@@ -16,7 +16,6 @@ from nethelpers.demo.anatomy import Tissue, paint
 from nethelpers.demo.cohort_sim import simulate_patient
 from nethelpers.demo.imaging import scan_grid, true_suv_image
 from nethelpers.demo.readers import LESION_ROI0
-from nethelpers.dicom.volume import load_pet
 from nethelpers.measures import suv_peak
 from nethelpers.quantify import (
     MEASUREMENT_COLUMNS,
@@ -123,20 +122,30 @@ def test_large_uniform_organ_mean_within_two_percent(demo_study, tmp_path):
 
 
 def test_sul_is_suv_times_lean_over_total_body_mass(demo_study, tmp_path):
+    import pydicom
+
     from nethelpers.dicom.bodysize import lbm_janmahasatian_kg
 
-    result = quantify_cohort(_params(demo_study, tmp_path), scheduler="sync", progress=False,
-                             jobs=scan_jobs(_params(demo_study, tmp_path))[:1])
+    params = _params(demo_study, tmp_path)
+    job = scan_jobs(params)[0]
+    result = quantify_cohort(params, scheduler="sync", progress=False, jobs=[job])
     qc = result.qc.iloc[0]
+    first = pydicom.dcmread(sorted(p for p in (demo_study / job.pet).iterdir())[0],
+                            stop_before_pixels=True)
     patients = pd.read_csv(demo_study / "clinical" / "patients.csv").set_index("patient_id")
-    person = patients.loc[qc["patient_id"]]
-    _, prov = load_pet(scan_jobs(_params(demo_study, tmp_path))[0].pet)
-    factor = lbm_janmahasatian_kg(prov["weight_kg"], person["height_cm"] / 100,
-                                  person["sex"]) / prov["weight_kg"]
+    height = float(first.get("PatientSize") or patients.loc[job.patient_id, "height_cm"] / 100)
+    sex = first.get("PatientSex") or patients.loc[job.patient_id, "sex"]
+    weight = float(first.PatientWeight)
+    factor = lbm_janmahasatian_kg(weight, height, sex) / weight
     assert qc["sul_factor"] == pytest.approx(factor, rel=1e-12)
     m = result.measurements
     np.testing.assert_allclose(m["sul_max"], m["suv_max"] * factor, rtol=1e-12)
     np.testing.assert_allclose(m["sul_peak"], m["suv_peak"] * factor, rtol=1e-12)
+    # the SUL does not depend on the norm the suv_* columns use
+    for norm in ("lbm", "bsa", "ibw"):
+        other = quantify_scan(job, QuantifyOptions(norm=norm))
+        np.testing.assert_allclose(other.rows["sul_max"], m["sul_max"], rtol=1e-6)
+        assert not np.allclose(other.rows["suv_max"], m["suv_max"], rtol=1e-3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,3 +299,45 @@ def test_scans_the_cohort_checks_exclude_are_listed(demo_study, tmp_path):
 
     with pytest.raises(CohortError, match="P099"):
         quantify_cohort(params, scheduler="sync", progress=False, strict=True)
+
+
+def test_nothing_measured_still_gives_the_qc_table(demo_study, tmp_path):
+    job = dataclasses.replace(scan_jobs(_params(demo_study, tmp_path))[0],
+                              rois=str(tmp_path / "none"))
+    result = quantify_cohort(_params(demo_study, tmp_path), scheduler="sync", progress=False,
+                             jobs=[job])
+    assert result.measurements.empty and result.patients.empty
+    assert result.qc["status"].tolist() == ["skipped"]
+
+
+def test_rois_of_another_scan_fail_with_the_reason(demo_study, tmp_path):
+    job = scan_jobs(_params(demo_study, tmp_path))[0]
+    rois = RoiStore(demo_study / "rois").load(job.scan_id)
+    moved = sitk.Image(rois.labels)
+    moved.SetOrigin([v + 5000.0 for v in rois.labels.GetOrigin()])
+    store = RoiStore(tmp_path / "rois")
+    store.save(job.scan_id, moved, rois.table, reader="R9")
+    out = quantify_scan(dataclasses.replace(job, rois=str(store.root)))
+    assert out.qc["status"] == "failed"
+    assert "does not overlap this PET series" in out.qc["reason"]
+
+
+def test_nan_voxels_and_missing_liver_are_named_not_hidden():
+    from nethelpers.quantify import measure_rois
+
+    suv = np.ones((20, 20, 20), dtype=np.float32)
+    labels = np.zeros(suv.shape, dtype=np.uint16)
+    labels[5:9, 5:9, 5:9] = 11
+    labels[12:16, 12:16, 12:16] = 12
+    suv[6, 6, 6] = np.nan
+    suv[13:15, 13:15, 13:15] = 5.0
+    table = table_from_rows([
+        {"label": 11, "roi": "lesion", "lesion_id": "L1", "method": "manual", "reader": "A"},
+        {"label": 12, "roi": "lesion", "lesion_id": "L2", "method": "manual", "reader": "A"}])
+    rows = measure_rois(suv, labels, table, (2.0, 2.0, 2.0)).set_index("lesion_id")
+    assert np.isnan(rows.loc["L1", "mtv_ml"]) and np.isnan(rows.loc["L1", "tla"])
+    assert "NaN" in rows.loc["L1", "note"]
+    assert rows.loc["L2", "mtv_ml"] == pytest.approx(8 * 0.008)
+    assert np.isnan(rows.loc["L2", "tb_liver"])
+    assert "no liver reference" in rows.loc["L2", "note"]
+    assert "shell keeps hot organs" in rows.loc["L2", "note"]

@@ -87,16 +87,26 @@ def test_click_errors_are_clear():
         grow_from_click(suv, (40, 0, 0), spacing)
     with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\)"):
         grow_from_click(suv, (20, 20, 15), spacing, fraction=1.2)
+    inside = np.zeros(suv.shape, dtype=bool)
+    inside[18:23, 18:23, 13:18] = True
+    with pytest.raises(ValueError, match="lies inside another VOI"):
+        grow_from_click(suv, (20, 20, 15), spacing, search_mm=0, exclude=inside)
     with pytest.raises(ValueError, match="no uptake near the click"):
         grow_from_click(np.zeros((5, 5, 5), np.float32), (2, 2, 2), spacing)
 
 
-def test_shell_is_the_distance_band_minus_other_lesions_hot_and_air():
-    shape, spacing = (40, 44, 48), (2.0, 2.5, 3.0)
+@pytest.mark.parametrize(("spacing", "other_x"), [
+    ((2.0, 2.5, 3.0), 32),
+    # fine voxels: the other lesion lies beyond the shell, within the gap of it (a crop of
+    # the shell's own reach would not see it)
+    ((1.65, 1.65, 1.65), 38),
+])
+def test_shell_is_the_distance_band_minus_other_lesions_hot_and_air(spacing, other_x):
+    shape = (40, 44, 48)
     labels = np.zeros(shape, dtype=np.uint16)
     lesion = _dist2(shape, spacing, (20, 22, 20)) <= 8.0**2
     labels[lesion] = 11
-    other = _dist2(shape, spacing, (20, 22, 32)) <= 5.0**2
+    other = _dist2(shape, spacing, (20, 22, other_x)) <= 5.0**2
     labels[other] = 12
     suv = np.full(shape, 2.0, dtype=np.float32)
     suv[:, :8, :] = 30.0                               # a hot organ
