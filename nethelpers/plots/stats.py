@@ -1,0 +1,284 @@
+"""Figures of the statistical results: ROC curves, forest plots, Bland-Altman, paired plots.
+
+The functions take plain numbers (arrays, tidy tables, small records), not fitted objects, so
+any estimate, from :mod:`nethelpers.stats` or elsewhere, can be drawn; each figure labels its
+axes with units and draws every confidence interval it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from nethelpers.plots.style import OKABE_ITO, figure_style
+
+__all__ = ["RocCurve", "bland_altman_plot", "forest_plot", "paired_plot", "roc_plot"]
+
+
+def _ci_text(estimate: float, lower: float, upper: float, digits: int = 2) -> str:
+    if not np.isfinite(estimate):
+        return "not estimable"
+    if not (np.isfinite(lower) and np.isfinite(upper)):
+        return f"{estimate:.{digits}f}"
+    return f"{estimate:.{digits}f} ({lower:.{digits}f}–{upper:.{digits}f})"
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    """One ROC curve to draw.
+
+    Attributes
+    ----------
+    label : str
+        Legend label (e.g. "SUVmax, DOTATATE PET/CT").
+    fpr, tpr : sequence of float
+        The empirical curve: 1 − specificity and sensitivity at each threshold.
+    auc : float
+        Area under the curve.
+    auc_ci : tuple of float, optional
+        Its confidence interval (lower, upper).
+    band : pandas.DataFrame, optional
+        Confidence band of the sensitivity: columns ``fpr``, ``lower``, ``upper``.
+    point : tuple of float, optional
+        An operating point ``(fpr, tpr)``, e.g. the Youden cut-off or the visual read.
+    point_label : str
+        Its legend text.
+    """
+
+    label: str
+    fpr: Sequence[float]
+    tpr: Sequence[float]
+    auc: float
+    auc_ci: tuple[float, float] | None = None
+    band: pd.DataFrame | None = None
+    point: tuple[float, float] | None = None
+    point_label: str = ""
+
+
+def roc_plot(curves: Sequence[RocCurve], *, title: str | None = None, level: float = 0.95,
+             size: float = 3.4) -> Figure:
+    """ROC curves with their AUC (CI) in the legend, confidence bands and operating points.
+
+    Parameters
+    ----------
+    curves : sequence of RocCurve
+        One or more curves (colours in the report palette, in order).
+    title : str, optional
+        Axes title.
+    level : float
+        Confidence level, for the legend text.
+    size : float
+        Width and height in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Square axes: x "1 − specificity", y "sensitivity", the chance diagonal dashed.
+    """
+    if not curves:
+        raise ValueError("roc_plot: give at least one curve")
+    pct = f"{100 * level:g} %"
+    with figure_style():
+        fig = Figure(figsize=(size, size), dpi=100)
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=0.8,
+                label="_chance")
+        for i, c in enumerate(curves):
+            colour = OKABE_ITO[i % len(OKABE_ITO)]
+            if c.band is not None and not c.band.empty:
+                ax.fill_between(c.band["fpr"], c.band["lower"], c.band["upper"],
+                                color=colour, alpha=0.18, linewidth=0, step=None,
+                                label=f"_{c.label} band")
+            auc = f"AUC {c.auc:.2f}"
+            if c.auc_ci is not None:
+                auc += f" ({pct} CI {c.auc_ci[0]:.2f}–{c.auc_ci[1]:.2f})"
+            ax.plot(np.asarray(c.fpr, dtype=float), np.asarray(c.tpr, dtype=float),
+                    color=colour, label=f"{c.label}: {auc}")
+            if c.point is not None:
+                ax.plot([c.point[0]], [c.point[1]], marker="o", markersize=5, color=colour,
+                        markeredgecolor="black", linestyle="none",
+                        label=c.point_label or f"_{c.label} point")
+        ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="1 − specificity",
+               ylabel="Sensitivity", aspect="equal")
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="lower right")
+    return fig
+
+
+def forest_plot(table: pd.DataFrame, *, label: str = "label", estimate: str = "estimate",
+                lower: str = "lower", upper: str = "upper", panel: str | None = "measure",
+                counts: str | None = None, xlim: tuple[float, float] = (0.0, 1.0),
+                xlabel: str = "Estimate", level: float = 0.95) -> Figure:
+    """Point estimates with confidence intervals, one row per label, one panel per measure.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy: one row per label × panel with the estimate and its CI.
+    label, estimate, lower, upper : str
+        Column names.
+    panel : str, optional
+        Column whose values get one panel each (e.g. sensitivity | specificity).
+    counts : str, optional
+        Column of text shown after the CI (e.g. "45/53").
+    xlim : tuple of float
+        Axis range (proportions: 0 to 1).
+    xlabel : str
+        x-axis label; the confidence level is appended.
+    level : float
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The plot; rows keep the order of first appearance in ``table``. Estimates that are
+        not estimable are written as such, not drawn.
+    """
+    if table.empty:
+        raise ValueError("forest_plot: the table is empty")
+    panels = list(dict.fromkeys(table[panel])) if panel else [None]
+    labels = list(dict.fromkeys(table[label]))
+    height = 0.6 + 0.28 * len(labels)
+    with figure_style():
+        fig = Figure(figsize=(2.9 * len(panels) + 1.4, height), dpi=100)
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+        y = np.arange(len(labels))[::-1]
+        where = dict(zip(labels, y, strict=True))
+        for ax, name in zip(axes, panels, strict=True):
+            rows = table if name is None else table[table[panel] == name]
+            for row in rows.itertuples(index=False):
+                r = row._asdict()
+                yy = where[r[label]]
+                est, lo, hi = (float(r[c]) for c in (estimate, lower, upper))
+                if np.isfinite(est):
+                    if np.isfinite(lo) and np.isfinite(hi):
+                        ax.plot([lo, hi], [yy, yy], color="black", linewidth=1.0)
+                    ax.plot([est], [yy], marker="s", color=OKABE_ITO[0], markersize=4)
+                text = _ci_text(est, lo, hi)
+                if counts:
+                    text += f"  {r[counts]}"
+                ax.annotate(text, xy=(1.02, yy), xycoords=("axes fraction", "data"),
+                            va="center", fontsize=6.5)
+            ax.set_xlim(*xlim)
+            ax.set_xlabel(f"{name if name is not None else xlabel} ({100 * level:g} % CI)")
+            ax.grid(axis="x", color="#dddddd", linewidth=0.5)
+        axes[0].set_yticks(y, labels)
+        axes[0].set_ylim(-0.7, len(labels) - 0.3)
+        fig.subplots_adjust(wspace=0.75)
+    return fig
+
+
+def bland_altman_plot(a: Sequence[float], b: Sequence[float], *, bias: float, lower_loa: float,
+                      upper_loa: float, bias_ci: tuple[float, float] | None = None,
+                      lower_loa_ci: tuple[float, float] | None = None,
+                      upper_loa_ci: tuple[float, float] | None = None, ratio: bool = False,
+                      label_a: str = "A", label_b: str = "B", unit: str = "SUV",
+                      level: float = 0.95) -> Figure:
+    """Bland-Altman plot: differences against means, the bias and limits of agreement with CIs.
+
+    Parameters
+    ----------
+    a, b : sequence of float
+        Paired measurements (e.g. SUVmax on PET/MR and on PET/CT).
+    bias, lower_loa, upper_loa : float
+        The estimates (on the ratio scale when ``ratio``).
+    bias_ci, lower_loa_ci, upper_loa_ci : tuple of float, optional
+        Their confidence intervals, drawn as shaded bands.
+    ratio : bool
+        Plot ratios ``a / b`` on a log axis instead of differences.
+    label_a, label_b : str
+        Names of the two methods.
+    unit : str
+        Unit of the measurements.
+    level : float
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The plot.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError("bland_altman_plot: a and b must be paired and non-empty")
+    mean = (a + b) / 2.0
+    y = a / b if ratio else a - b
+    pct = f"{100 * level:g} %"
+    with figure_style():
+        fig = Figure(figsize=(4.2, 3.2), dpi=100)
+        ax = fig.add_subplot()
+        ax.scatter(mean, y, s=10, color=OKABE_ITO[0], alpha=0.8, linewidths=0)
+        for value, ci, text in ((bias, bias_ci, "bias"), (lower_loa, lower_loa_ci, "lower LoA"),
+                                (upper_loa, upper_loa_ci, "upper LoA")):
+            style = "-" if text == "bias" else "--"
+            ax.axhline(value, color="black", linestyle=style, linewidth=1.0)
+            if ci is not None:
+                ax.axhspan(ci[0], ci[1], color=OKABE_ITO[1], alpha=0.2, linewidth=0)
+            ax.annotate(f"{text} {value:.3g}", xy=(1.01, value),
+                        xycoords=("axes fraction", "data"), va="center", fontsize=6.5)
+        ax.axhline(1.0 if ratio else 0.0, color="#999999", linewidth=0.6)
+        if ratio:
+            ax.set_yscale("log")
+        ax.set_xlabel(f"Mean of {label_a} and {label_b} ({unit})")
+        ax.set_ylabel(f"{label_a} / {label_b}" if ratio
+                      else f"{label_a} − {label_b} ({unit})")
+        ax.set_title(f"Bias and {pct} limits of agreement (shaded: {pct} CIs)", fontsize=7.5)
+    return fig
+
+
+def paired_plot(table: pd.DataFrame, *, unit_id: str, condition: str, value: str,
+                order: Sequence[str] | None = None, ylabel: str | None = None,
+                log: bool = False) -> Figure:
+    """Paired (spaghetti) plot: one line per unit across conditions, medians in bold.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy: one row per unit × condition.
+    unit_id : str
+        Column naming the unit (e.g. lesion_id).
+    condition : str
+        Column of the condition (e.g. tracer).
+    value : str
+        Column of the value (e.g. suv_max).
+    order : sequence of str, optional
+        Conditions in the order drawn (default: order of first appearance).
+    ylabel : str, optional
+        y-axis label (default the value column).
+    log : bool
+        Logarithmic y axis (SUVs spanning decades).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The plot; units missing a condition are drawn as single points.
+    """
+    if table.empty:
+        raise ValueError("paired_plot: the table is empty")
+    order = list(order) if order is not None else list(dict.fromkeys(table[condition]))
+    wide = table.pivot_table(index=unit_id, columns=condition, values=value, aggfunc="first")
+    wide = wide.reindex(columns=order)
+    x = np.arange(len(order))
+    with figure_style():
+        fig = Figure(figsize=(1.2 + 1.1 * len(order), 3.2), dpi=100)
+        ax = fig.add_subplot()
+        for _, row in wide.iterrows():
+            ax.plot(x, row.to_numpy(dtype=float), color="#888888", linewidth=0.6, alpha=0.7,
+                    marker="o", markersize=2.5)
+        medians = wide.median(axis=0).to_numpy(dtype=float)
+        ax.plot(x, medians, color=OKABE_ITO[3], linewidth=2.2, marker="D", markersize=5,
+                label="median")
+        ax.set_xticks(x, order)
+        ax.set_xlim(-0.4, len(order) - 0.6)
+        if log:
+            ax.set_yscale("log")
+        ax.set_ylabel(ylabel or value)
+        ax.legend(loc="best")
+        ax.set_title(f"n = {len(wide)} paired units", fontsize=7.5)
+    return fig

@@ -1,0 +1,99 @@
+"""Statistical figures: what they draw (curves, intervals, labels), not only that they run."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+
+from nethelpers.plots import (
+    RocCurve,
+    bland_altman_plot,
+    forest_plot,
+    paired_plot,
+    roc_plot,
+)
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def test_roc_plot_draws_curves_bands_points_and_auc_ci():
+    band = pd.DataFrame({"fpr": [0, 0.5, 1], "lower": [0.1, 0.6, 1], "upper": [0.4, 0.9, 1]})
+    curves = [RocCurve("SUVmax", [0, 0.2, 1], [0, 0.8, 1], 0.874, (0.801, 0.93), band,
+                       point=(0.2, 0.8), point_label="Youden cut-off (exploratory)"),
+              RocCurve("T/B liver", [0, 0.4, 1], [0, 0.7, 1], 0.65)]
+    fig = roc_plot(curves, title="Lesion level")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "1 − specificity" and ax.get_ylabel() == "Sensitivity"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["SUVmax: AUC 0.87 (95 % CI 0.80–0.93)", "Youden cut-off (exploratory)",
+                      "T/B liver: AUC 0.65"]
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 1
+    line = next(ln for ln in ax.lines if ln.get_label().startswith("SUVmax"))
+    np.testing.assert_array_equal(line.get_xdata(), [0, 0.2, 1])
+    assert _png(fig)[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="at least one curve"):
+        roc_plot([])
+
+
+def test_forest_plot_rows_panels_and_texts():
+    table = pd.DataFrame({
+        "label": ["DOTATATE PET/CT", "FDG PET/CT", "DOTATATE PET/CT", "FDG PET/CT"],
+        "measure": ["Sensitivity", "Sensitivity", "Specificity", "Specificity"],
+        "estimate": [0.9, 0.5, 0.8, np.nan], "lower": [0.8, 0.3, 0.6, np.nan],
+        "upper": [0.95, 0.7, 0.9, np.nan], "n": ["45/50", "25/50", "8/10", "0/0"]})
+    fig = forest_plot(table, counts="n")
+    assert len(fig.axes) == 2
+    left, right = fig.axes
+    assert [t.get_text() for t in left.get_yticklabels()] == ["DOTATATE PET/CT", "FDG PET/CT"]
+    assert left.get_xlabel() == "Sensitivity (95 % CI)"
+    texts = [t.get_text() for t in left.texts]
+    assert texts == ["0.90 (0.80–0.95)  45/50", "0.50 (0.30–0.70)  25/50"]
+    assert [t.get_text() for t in right.texts][1] == "not estimable  0/0"
+    # the CI of the first row is drawn from 0.80 to 0.95
+    assert any(np.allclose(ln.get_xdata(), [0.8, 0.95]) for ln in left.lines)
+    assert _png(fig)[:4] == b"\x89PNG"
+
+
+def test_bland_altman_plot_lines_and_bands():
+    rng = np.random.default_rng(0)
+    b = rng.uniform(2, 20, 40)
+    a = b * 1.05 + rng.normal(0, 0.3, 40)
+    d = a - b
+    bias, sd = d.mean(), d.std(ddof=1)
+    fig = bland_altman_plot(a, b, bias=bias, lower_loa=bias - 1.96 * sd,
+                            upper_loa=bias + 1.96 * sd, bias_ci=(bias - 0.1, bias + 0.1),
+                            lower_loa_ci=(bias - 2.3 * sd, bias - 1.7 * sd),
+                            label_a="PET/MR", label_b="PET/CT")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Mean of PET/MR and PET/CT (SUV)"
+    assert ax.get_ylabel() == "PET/MR − PET/CT (SUV)"
+    offsets = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(offsets[:, 1], d)
+    assert len(ax.patches) == 2                      # two CI bands given
+    assert {t.get_text().split()[0] for t in ax.texts} == {"bias", "lower", "upper"}
+    fig = bland_altman_plot(a, b, bias=1.05, lower_loa=0.9, upper_loa=1.2, ratio=True)
+    assert fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="paired"):
+        bland_altman_plot([1, 2], [1], bias=0, lower_loa=0, upper_loa=0)
+
+
+def test_paired_plot_one_line_per_unit_and_medians():
+    table = pd.DataFrame({"lesion": ["L1", "L1", "L2", "L2", "L3"],
+                          "tracer": ["DOTATATE", "FDG", "DOTATATE", "FDG", "DOTATATE"],
+                          "suv": [10.0, 3.0, 20.0, 5.0, 8.0]})
+    fig = paired_plot(table, unit_id="lesion", condition="tracer", value="suv",
+                      ylabel="SUVmax (g/ml)", log=True)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 4                         # 3 lesions + the medians
+    median = ax.lines[-1]
+    np.testing.assert_allclose(median.get_ydata(), [10.0, 4.0])
+    assert ax.get_ylabel() == "SUVmax (g/ml)" and ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["DOTATATE", "FDG"]
