@@ -59,7 +59,7 @@ def ball_offsets(spacing: Sequence[float], radius_mm: float) -> np.ndarray:
     grid = np.mgrid[-half[0]:half[0] + 1, -half[1]:half[1] + 1, -half[2]:half[2] + 1]
     off = grid.reshape(3, -1).T
     d2 = ((off * sp) ** 2).sum(axis=1)
-    off = off[d2 <= radius_mm**2 * (1 + 1e-12)]
+    off = off[d2 <= radius_mm**2]            # as sphere_mask: centre distance <= radius
     order = np.lexsort((off[:, 2], off[:, 1], off[:, 0], (off**2).sum(axis=1)))
     return off[order]
 

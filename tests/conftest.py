@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from nethelpers.demo.generate import generate_demo
 from nethelpers.demo.imaging import ImagingOptions
+
+# Property tests explore the same examples on every run: CI must not fail by chance. Explore
+# further locally with `pytest --hypothesis-seed=random` (or HYPOTHESIS_PROFILE=explore).
+settings.register_profile("nethelpers", derandomize=True, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "nethelpers"))
 
 ROOT = Path(__file__).resolve().parents[1]
 
