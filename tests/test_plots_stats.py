@@ -97,3 +97,23 @@ def test_paired_plot_one_line_per_unit_and_medians():
     np.testing.assert_allclose(median.get_ydata(), [10.0, 4.0])
     assert ax.get_ylabel() == "SUVmax (g/ml)" and ax.get_yscale() == "log"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["DOTATATE", "FDG"]
+
+
+def test_roc_curve_from_a_fitted_roc():
+    from nethelpers.plots import roc_curve
+    from nethelpers.stats import roc
+
+    rng = np.random.default_rng(2)
+    y = np.r_[np.ones(30), np.zeros(40)]
+    r = roc(y, rng.normal(y * 1.2, 1.0))
+    curve = roc_curve(r, "SUVmax", youden=True, n_boot=200)
+    ci = r.ci()
+    assert curve.auc == r.auc and curve.auc_ci == (ci.lower, ci.upper)
+    assert curve.fpr[0] == 0.0 and curve.fpr[-1] == 1.0
+    assert np.all(np.diff(curve.fpr) >= 0) and np.all(np.diff(curve.tpr) >= 0)
+    y_best = r.youden()
+    assert curve.point == (1 - y_best.specificity, y_best.sensitivity)
+    assert "exploratory" in curve.point_label
+    assert len(curve.band) == 51
+    fig = roc_plot([curve])
+    assert "SUVmax: AUC" in fig.axes[0].get_legend().get_texts()[0].get_text()

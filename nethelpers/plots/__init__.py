@@ -11,6 +11,7 @@ from nethelpers.plots.stats import (
     bland_altman_plot,
     forest_plot,
     paired_plot,
+    roc_curve,
     roc_plot,
 )
 from nethelpers.plots.style import OKABE_ITO, STYLE, figure_style
@@ -24,5 +25,6 @@ __all__ = [
     "forest_plot",
     "paired_plot",
     "participant_flow",
+    "roc_curve",
     "roc_plot",
 ]

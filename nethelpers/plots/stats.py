@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 
 from nethelpers.plots.style import OKABE_ITO, figure_style
 
-__all__ = ["RocCurve", "bland_altman_plot", "forest_plot", "paired_plot", "roc_plot"]
+__all__ = ["RocCurve", "bland_altman_plot", "forest_plot", "paired_plot", "roc_curve",
+           "roc_plot"]
 
 
 def _ci_text(estimate: float, lower: float, upper: float, digits: int = 2) -> str:
@@ -57,6 +58,49 @@ class RocCurve:
     band: pd.DataFrame | None = None
     point: tuple[float, float] | None = None
     point_label: str = ""
+
+
+def roc_curve(r, label: str, *, ci: str | None = "delong", band: bool = True,
+              youden: bool = False, n_boot: int = 2000, seed: int | None = 0) -> RocCurve:
+    """A :class:`RocCurve` from a :class:`nethelpers.stats.Roc`: the curve, AUC CI, band, point.
+
+    Parameters
+    ----------
+    r : nethelpers.stats.Roc
+        The fitted curve.
+    label : str
+        Legend label.
+    ci : {"delong", "bootstrap"} or None
+        Method of the AUC's CI in the legend (None: no CI).
+    band : bool
+        Draw the bootstrap band of the sensitivity (:meth:`Roc.sensitivity_band`).
+    youden : bool
+        Mark the Youden cut-off, labelled exploratory.
+    n_boot : int
+        Bootstrap replicates of the band (and of a bootstrap CI).
+    seed : int, optional
+        Seed of the bootstraps (fixed by default: the figure is reproducible).
+
+    Returns
+    -------
+    RocCurve
+        Ready for :func:`roc_plot`.
+    """
+    coords = r.coords()
+    fpr = (1.0 - coords["specificity"]).to_numpy()
+    tpr = coords["sensitivity"].to_numpy()
+    order = np.lexsort((tpr, fpr))
+    auc_ci = None
+    if ci is not None:
+        res = r.ci(method=ci, n_boot=n_boot, seed=seed)
+        auc_ci = (res.lower, res.upper)
+    sens_band = r.sensitivity_band(n_boot=n_boot, seed=seed) if band else None
+    point, point_label = None, ""
+    if youden:
+        y = r.youden()
+        point = (1.0 - y.specificity, y.sensitivity)
+        point_label = f"Youden cut-off {y.threshold:.3g} (exploratory)"
+    return RocCurve(label, fpr[order], tpr[order], r.auc, auc_ci, sens_band, point, point_label)
 
 
 def roc_plot(curves: Sequence[RocCurve], *, title: str | None = None, level: float = 0.95,
