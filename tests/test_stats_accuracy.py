@@ -333,17 +333,35 @@ def test_property_clustered_bounds(sizes, data, method):
         assert 0.0 <= c.wald_lower <= c.estimate <= c.wald_upper <= 1.0
 
 
-def test_design_effect_worst_case_at_boundary():
-    # sensitivity 100 %: design effect not estimable -> sum(n_k^2)/N (correlation 1)
+def _deff(x, sizes):
+    """Ratio-estimator design effect from first principles (clusters given by sizes)."""
+    x = np.asarray(x, dtype=float)
+    n, k = x.size, len(sizes)
+    p = x.mean()
+    starts = np.cumsum([0, *sizes[:-1]])
+    xk = np.array([x[s:s + m].sum() for s, m in zip(starts, sizes, strict=True)])
+    var_c = k / (k - 1) * np.sum((xk - p * np.asarray(sizes)) ** 2) / n**2
+    var_u = n / (n - 1) * np.sum((x - p) ** 2) / n**2
+    return var_c / var_u
+
+
+def test_design_effect_at_the_boundary_is_the_smallest_one_unit_away():
+    # sensitivity 100 %: not estimable -> the smallest design effect of the tables with one
+    # lesion missed (in cluster a, b or c)
     x = [1] * 9
     labels = ["a"] * 5 + ["b"] * 3 + ["c"]
     c = clustered_proportion_ci(x, labels)
-    assert c.design_effect == pytest.approx((25 + 9 + 1) / 9)
-    assert c.n_eff == pytest.approx(81 / 35)
-    lo, hi = interval_bounds(9 / c.design_effect, 9 / c.design_effect, "wilson")
+    flips = []
+    for i in (0, 5, 8):
+        y = np.ones(9)
+        y[i] = 0
+        flips.append(_deff(y, [5, 3, 1]))
+    assert c.design_effect == pytest.approx(min(flips), rel=1e-12)
+    d = max(c.design_effect, 1.0)
+    lo, hi = interval_bounds(9 / d, 9 / d, "wilson")
     assert (c.effective_lower, c.effective_upper) == (float(lo), float(hi)) and hi == 1.0
     assert math.isnan(c.wald_lower) and "Wald interval not estimable" in c.wald_note
-    assert "worst case sum(n_k^2)/N" in c.note
+    assert "one unit changed" in c.note
     assert c.se_cluster == 0.0
     one = clustered_proportion_ci([1, 0, 1, 1], ["p"] * 4)
     assert one.n_clusters == 1 and one.design_effect == 4.0 and one.n_eff == 1.0
@@ -432,3 +450,33 @@ def test_no_diseased_units_is_not_estimable():
     assert t.loc["specificity", "estimate"] == 0.75
     assert t.loc["lr_positive", "note"].startswith("not estimable: no diseased units")
     assert math.isnan(t.loc["ppv", "lower"]) is False  # PPV = 0/1 is estimable
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(1, 12), min_size=2, max_size=15),
+       method=st.sampled_from(CI_METHODS), data=st.data())
+def test_cluster_interval_never_narrows_with_one_more_miss(sizes, method, data):
+    """At 100 % (and 0 %) the design effect is not estimable; the rule used keeps the
+    cluster-adjusted bounds monotone: one more missed lesion never raises the lower bound."""
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    all_hit = clustered_proportion_ci(np.ones(codes.size), codes, method)
+    none_hit = clustered_proportion_ci(np.zeros(codes.size), codes, method)
+    j = data.draw(st.integers(0, len(sizes) - 1))
+    one_miss = np.ones(codes.size)
+    one_miss[np.flatnonzero(codes == j)[0]] = 0.0
+    miss = clustered_proportion_ci(one_miss, codes, method)
+    hit = clustered_proportion_ci(1.0 - one_miss, codes, method)
+    assert all_hit.effective_lower >= miss.effective_lower - 1e-12
+    assert none_hit.effective_upper <= hit.effective_upper + 1e-12
+    assert all_hit.effective_upper == 1.0 and none_hit.effective_lower == 0.0
+    assert "one unit changed" in all_hit.note
+
+
+def test_cluster_interval_at_100_percent_example():
+    """Reviewer's example: 14 patients, 95 lesions all detected."""
+    sizes = [11, 3, 7, 12, 9, 12, 11, 3, 6, 1, 4, 8, 6, 2]
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    full = clustered_proportion_ci(np.ones(95), codes)
+    # the smallest design effect one unit away is 0.904 (< 1, truncated): Wilson 95/95
+    assert full.design_effect == pytest.approx(0.9045, abs=1e-4)
+    assert full.effective_lower == pytest.approx(95 / (95 + 1.959963984540054**2), rel=1e-12)

@@ -503,3 +503,20 @@ def test_bland_altman_properties(pairs, loa_ci, level):
     assert swapped.bias == pytest.approx(-res.bias, abs=tol)
     assert swapped.upper_loa == pytest.approx(-res.lower_loa, abs=tol)
     assert swapped.lower_loa_ci[0] == pytest.approx(-res.upper_loa_ci[1], abs=tol)
+
+
+def test_kappa_refuses_mixed_types_and_uses_declared_categories():
+    """Reviewer's cases: 1 vs '1' are not silently two categories; a Categorical's declared
+    categories (Krenning 0-4 with grade 1 unused) count like categories=range(5)."""
+    with pytest.raises(ValueError, match="mix types"):
+        cohen_kappa([1, 2, 3, 2, 1], ["1", "2", "3", "2", "1"])
+    a = [0, 2, 3, 4, 4, 2, 3, 0, 4, 3]
+    b = [0, 2, 4, 4, 3, 2, 3, 2, 4, 3]
+    explicit = cohen_kappa(a, b, weights="quadratic", categories=range(5))
+    declared = cohen_kappa(pd.Categorical(a, categories=range(5)),
+                           pd.Categorical(b, categories=range(5)), weights="quadratic")
+    assert declared.kappa == explicit.kappa and declared.categories == explicit.categories
+    assert cohen_kappa(a, b, weights="quadratic").kappa != explicit.kappa
+    series = cohen_kappa(pd.Series(a, dtype=pd.CategoricalDtype(range(5))),
+                         pd.Series(b, dtype=pd.CategoricalDtype(range(5))), weights="quadratic")
+    assert series.kappa == explicit.kappa

@@ -588,8 +588,12 @@ def test_nan_scores_raise_with_count():
 
 
 def test_bad_labels_raise():
-    with pytest.raises(ValueError, match="positive=1 is not among the labels"):
+    with pytest.raises(ValueError, match="say which one is the case with positive="):
         roc(["a", "b", "a"], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="say which one is the case"):
+        roc([1, 2, 2], [1.0, 2.0, 3.0])          # 1/2 coding: never guessed (pROC takes 2)
+    with pytest.raises(ValueError, match="positive='c' is not among the labels"):
+        roc(["a", "b", "a"], [1.0, 2.0, 3.0], positive="c")
     with pytest.raises(ValueError, match="3 labels"):
         roc([0, 1, 2], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="has 2 values but the score has 3"):

@@ -41,9 +41,11 @@ number of units, x_k and n_k the successes and units of cluster k, p = Σx_k / N
 - Design effect: ``design_effect = se_cluster² / v_1`` where ``v_1 = p(1-p)/(N-1)`` is the same
   estimator with every unit its own cluster (K = N). It is Rao & Scott's
   d = se_cluster²·N/(p(1-p)) times (N-1)/N, defined so that clusters of size 1 give exactly 1.
-  When it cannot be estimated (p = 0 or 1, or K = 1) the worst case Σn_k²/N (intra-cluster
-  correlation 1, each patient's lesions carry the information of one lesion when all clusters
-  have equal size) is used and the note says so.
+  At p = 0 or 1 it cannot be estimated: the smallest design effect of the tables one unit
+  away (one unit flipped, in each cluster in turn) is used, so that one more missed lesion
+  never narrows the interval (a worst-case Σn_k²/N would make 60/60 look less certain than
+  59/60; tested as a property). With one cluster (K = 1) the worst case Σn_k²/N
+  (intra-cluster correlation 1) is used. The note says which.
 - ``cluster_ci="effective-n"`` (default): the chosen ``method`` applied to the effective counts
   k/d, N/d with d = max(design_effect, 1) (Rao & Scott 1992 effective sample size; Korn &
   Graubard 1998 truncate d at 1 as here). With clusters of size 1, d = 1 exactly and the
@@ -223,6 +225,21 @@ def _ratio_variance(x: np.ndarray, codes: np.ndarray, p: float) -> tuple[float, 
     return n_clusters / (n_clusters - 1) * total / (n_units * n_units), n_clusters
 
 
+def _boundary_design_effect(x: np.ndarray, codes: np.ndarray, n_units: int) -> float:
+    """Smallest design effect over the tables with one unit flipped (x all 0 or all 1)."""
+    best = math.inf
+    flipped = x.astype(float).copy()
+    for cluster in np.unique(codes):
+        i = int(np.flatnonzero(codes == cluster)[0])
+        flipped[i] = 1.0 - flipped[i]
+        p = float(flipped.sum()) / n_units
+        var_cluster, _ = _ratio_variance(flipped, codes, p)
+        var_units, _ = _ratio_variance(flipped, np.arange(n_units), p)
+        best = min(best, var_cluster / var_units)
+        flipped[i] = 1.0 - flipped[i]
+    return best
+
+
 @dataclass(frozen=True)
 class ClusteredProportionCI:
     """A proportion of clustered units with its unadjusted and cluster-adjusted intervals.
@@ -238,7 +255,8 @@ class ClusteredProportionCI:
     se_cluster : float
         Ratio-estimator standard error, with the K/(K-1) factor.
     design_effect : float
-        se_cluster² / (p(1-p)/(N-1)); the worst case Σn_k²/N when not estimable (see note).
+        se_cluster² / (p(1-p)/(N-1)); at p = 0 or 1 the smallest one unit away, with one
+        cluster the worst case Σn_k²/N (see note).
     n_eff : float
         N / max(design_effect, 1).
     effective_lower, effective_upper : float
@@ -250,7 +268,7 @@ class ClusteredProportionCI:
     level : float
         Confidence level.
     note : str
-        0/0, and the design-effect conventions applied (worst case, truncation at 1).
+        0/0, and the design-effect conventions applied (boundary rule, truncation at 1).
     wald_note : str
         Why the Wald interval is truncated or not estimable.
     """
@@ -326,17 +344,28 @@ def clustered_proportion_ci(
         elif se == 0.0:
             wald_note = "ratio-estimator variance is 0: Wald interval has zero width"
         wald_lower, wald_upper = max(0.0, wald_lower), min(1.0, wald_upper)
+    elif n_clusters >= 2:
+        # 0 % or 100 %: the design effect cannot be estimated. Use the smallest design effect
+        # of the tables one unit away (one unit flipped, in each cluster in turn): the
+        # interval then never narrows when one more lesion is missed (a worst-case design
+        # effect would make 60/60 look less certain than 59/60).
+        deff = _boundary_design_effect(xv, codes, n_units)
+        se = math.sqrt(var_cluster)
+        wald_lower = wald_upper = nan
+        notes.append(
+            f"design effect not estimable at {p:.0%}: the smallest design effect of the tables "
+            f"with one unit changed ({deff:.4g}) is used"
+        )
+        wald_note = f"Wald interval not estimable (estimate is {p:.0%})"
     else:
         nk = np.bincount(codes).astype(float)
         deff = math.fsum(nk * nk) / n_units
-        se = math.sqrt(var_cluster) if n_clusters >= 2 else nan
-        wald_lower = wald_upper = nan
-        why = "estimate is 0 or 1" if n_clusters >= 2 else "only one cluster"
+        se = wald_lower = wald_upper = nan
         notes.append(
-            f"design effect not estimable ({why}): worst case sum(n_k^2)/N = {deff:.4g} "
-            "(intra-cluster correlation 1) used"
+            f"design effect not estimable (only one cluster): worst case sum(n_k^2)/N = "
+            f"{deff:.4g} (intra-cluster correlation 1) used"
         )
-        wald_note = f"Wald interval not estimable ({why})"
+        wald_note = "Wald interval not estimable (only one cluster)"
     deff_used = max(deff, 1.0)
     if deff < 1.0:
         notes.append(f"design effect {deff:.4g} < 1 truncated to 1 for the effective-n interval")

@@ -245,8 +245,9 @@ def cohen_kappa(
         *positions* in ``categories`` (equal spacing).
     categories : sequence, optional
         The full ordered category set, e.g. ``range(5)`` for Krenning 0-4. Categories that no
-        rater used still count in the weights. Default: the sorted union of the observed
-        values (psych's default); for weighted kappa of non-numeric labels give it explicitly.
+        rater used still count in the weights. Default: the categories of a pandas
+        Categorical input, else the sorted union of the observed values (psych's default);
+        for weighted kappa of non-numeric labels give it explicitly.
     level : float
         Confidence level of the Wald interval.
 
@@ -259,8 +260,8 @@ def cohen_kappa(
     ------
     ValueError
         Unequal lengths, missing ratings (the count is named), fewer than 2 subjects, ratings
-        outside ``categories``, duplicated categories, unknown ``weights``, or weighted kappa
-        of unordered labels without ``categories``.
+        that mix numbers and text, ratings outside ``categories``, duplicated categories,
+        unknown ``weights``, or weighted kappa of unordered labels without ``categories``.
     """
     level = _check_level(level)
     if weights not in (None, "linear", "quadratic"):
@@ -281,6 +282,20 @@ def cohen_kappa(
     n = int(a.size)
     if n < 2:
         raise ValueError(f"kappa needs at least 2 rated subjects, got {n}")
+    kinds = {("number" if _is_number(v) else type(v).__name__) for v in (*a.tolist(),
+                                                                           *b.tolist())}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"the ratings mix types ({', '.join(sorted(kinds))}): 2 and '2' would count as "
+            "different categories; convert both raters' columns to one type first")
+    if categories is None:
+        declared = [list(v.dtype.categories) for v in (rater_a, rater_b)
+                    if isinstance(getattr(v, "dtype", None), pd.CategoricalDtype)]
+        if declared:                       # a pandas Categorical declares its category set
+            if any(d != declared[0] for d in declared):
+                raise ValueError("rater_a and rater_b are categoricals with different "
+                                 "categories; give categories=[...] explicitly")
+            categories = declared[0]
 
     if categories is None:
         observed = list(dict.fromkeys([*a.tolist(), *b.tolist()]))

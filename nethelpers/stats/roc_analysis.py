@@ -314,6 +314,12 @@ def _is_case(y_true: ArrayLike, positive: Any, n: int, name: str = "y_true") -> 
     if len(labels) > 2:
         raise ValueError(f"{name} has {len(labels)} labels {labels[:6]}; an ROC curve needs "
                          "exactly two (case and control)")
+    if positive is None:
+        if not set(labels) <= {0, 1}:       # True/False and 1.0/0.0 compare equal to 1/0
+            raise ValueError(f"{name} has labels {labels}: say which one is the case with "
+                             "positive=<label> (only 0/1 and False/True are taken as "
+                             "control/case without it)")
+        positive = 1
     is_case = np.asarray(y == positive, dtype=bool)
     m = int(is_case.sum())
     if m == 0 and len(labels) == 2:
@@ -476,6 +482,33 @@ def _percentile(values: np.ndarray, level: float) -> tuple[float, float]:
             q = (1.0 - h) * q + h * float(x[hi])
         out.append(q)
     return out[0], out[1]
+
+
+def _curve_sensitivity(x: np.ndarray, y: np.ndarray, fpr: np.ndarray) -> np.ndarray:
+    """Sensitivity of the drawn empirical curve at false-positive rates ``fpr``.
+
+    ``x`` cases and ``y`` controls, oriented (larger = more positive). The curve's points are
+    (1 - specificity, sensitivity) at every threshold, joined by straight lines in the order
+    of increasing fpr then sensitivity; where it is vertical the highest point is taken.
+    """
+    m, n = x.size, y.size
+    t = np.unique(np.concatenate([x, y]))
+    tp = m - np.searchsorted(np.sort(x), t, side="left")        # cases >= t
+    tn = np.searchsorted(np.sort(y), t, side="left")            # controls < t
+    f = np.r_[1.0 - tn / n, 0.0]                                 # + the threshold +Inf
+    s = np.r_[tp / m, 0.0]
+    order = np.lexsort((s, f))
+    f, s = f[order], s[order]
+    u, first = np.unique(f, return_index=True)
+    last = np.r_[first[1:] - 1, f.size - 1]
+    bottom, top = s[first], s[last]
+    j = np.searchsorted(u, fpr, side="left")
+    at = np.minimum(j, u.size - 1)
+    exact = u[at] == fpr
+    k = np.clip(j, 1, u.size - 1)
+    frac = (fpr - u[k - 1]) / (u[k] - u[k - 1])
+    between = top[k - 1] + frac * (bottom[k] - top[k - 1])
+    return np.where(exact, top[at], between)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -722,11 +755,13 @@ class Roc:
                          seed: int | None = None, level: float | None = None) -> pd.DataFrame:
         """Bootstrap confidence band of the sensitivity at fixed specificities.
 
-        At each specificity ``s`` the sensitivity is the highest one the curve reaches with
-        a specificity of at least ``s`` (the operating point a cut-off can achieve; for
-        untied scores it is the plotted empirical curve). Cases and controls are resampled
-        separately (stratified, like pROC ``ci.se``), and the band is the equal-tailed
-        percentile interval of the replicates at each ``s``.
+        At each specificity ``s`` the sensitivity is read off the empirical curve drawn as
+        pROC draws it: its points (:meth:`coords`) joined by straight lines, linear between
+        neighbouring points and the highest sensitivity where the curve is vertical at
+        ``1 - s``. Cases and controls are resampled separately (stratified, as pROC
+        ``ci.se``), and the band is the equal-tailed percentile interval (R type 7) of the
+        replicates at each ``s``. The observed column is the drawn curve itself, so the curve
+        always lies inside its band's definition.
 
         Parameters
         ----------
@@ -743,7 +778,7 @@ class Roc:
         -------
         pandas.DataFrame
             ``specificity``, ``fpr`` (1 − specificity), ``sensitivity`` (observed),
-            ``lower``, ``upper``; ready for :class:`nethelpers.plots.RocCurve`'s ``band``.
+            ``lower``, ``upper``; the ``band`` of :class:`nethelpers.plots.RocCurve`.
         """
         level = _check_level(self.level if level is None else level)
         n_boot = _check_boot(n_boot)
@@ -752,35 +787,16 @@ class Roc:
                 else np.asarray(specificity, dtype=float).ravel())
         if spec.size == 0 or np.any(~np.isfinite(spec)) or spec.min() < 0 or spec.max() > 1:
             raise ValueError("specificity must hold values in [0, 1]")
+        fpr = 1.0 - spec
         m, n = self.n_cases, self.n_controls
-        # controls needed below the cut: k = ceil(s n); the best cut lies just above the
-        # k-th smallest control, and the sensitivity is the share of cases above it
-        k = np.ceil(spec * n - 1e-9).astype(int)
-        values, ranks = np.unique(np.concatenate([self._x, self._y]), return_inverse=True)
-        x_rank, y_rank = ranks[:m], ranks[m:]
-        r = values.size + 1
-
-        def sens(cases: np.ndarray, controls: np.ndarray) -> np.ndarray:
-            """Cases (b, m) and controls (b, n) as ranks -> sensitivity (b, len(spec))."""
-            b = cases.shape[0]
-            controls = np.sort(controls, axis=1)
-            cut = np.where(k > 0, controls[:, np.maximum(k - 1, 0)], -1)   # (b, s)
-            offset = (np.arange(b) * r)[:, None]
-            flat = np.sort(cases + offset, axis=1).ravel()
-            at_or_below = np.searchsorted(flat, (cut + offset).ravel(), side="right")
-            at_or_below = at_or_below.reshape(b, -1) - (np.arange(b) * m)[:, None]
-            return (m - at_or_below) / m
-
-        observed = sens(x_rank[None, :], y_rank[None, :])[0]
+        observed = _curve_sensitivity(self._x, self._y, fpr)
         rng = np.random.default_rng(seed)
-        reps = []
-        for b in _chunks(n_boot, m + n + spec.size):
-            ci = x_rank[rng.integers(0, m, size=(b, m))]
-            co = y_rank[rng.integers(0, n, size=(b, n))]
-            reps.append(sens(ci, co))
-        boot = np.concatenate(reps)
+        boot = np.empty((n_boot, spec.size))
+        for b in range(n_boot):
+            boot[b] = _curve_sensitivity(self._x[rng.integers(0, m, size=m)],
+                                         self._y[rng.integers(0, n, size=n)], fpr)
         bounds = np.array([_percentile(boot[:, j], level) for j in range(spec.size)])
-        return pd.DataFrame({"specificity": spec, "fpr": 1.0 - spec, "sensitivity": observed,
+        return pd.DataFrame({"specificity": spec, "fpr": fpr, "sensitivity": observed,
                              "lower": bounds[:, 0], "upper": bounds[:, 1]})
 
     # -- coordinates --------------------------------------------------------------------------
@@ -813,8 +829,10 @@ class Roc:
                stratified: bool = True, level: float | None = None) -> YoudenResult:
         """Threshold maximising Youden's J (exploratory), optionally with bootstrap CIs.
 
-        Equals pROC ``coords(r, "best", best.method="youden")`` (its first row when several
-        thresholds tie). A data-driven cut-off is exploratory: it is optimistic on the data
+        Its J equals pROC ``coords(r, "best", best.method="youden")``. On an exact tie we
+        report the threshold with the highest sensitivity (pROC's first row) and list all in
+        ``ties``; pROC, adding in floating point, may split such a tie and report another
+        of them. A data-driven cut-off is exploratory: it is optimistic on the data
         that chose it and must be validated elsewhere.
 
         Parameters
@@ -904,7 +922,7 @@ class Roc:
         return np.concatenate(out)
 
 
-def roc(y_true: ArrayLike, score: ArrayLike, *, positive: Any = 1,
+def roc(y_true: ArrayLike, score: ArrayLike, *, positive: Any = None,
         direction: Direction = "auto", level: float = 0.95) -> Roc:
     """Build the empirical ROC curve of ``score`` against ``y_true``.
 
@@ -914,8 +932,10 @@ def roc(y_true: ArrayLike, score: ArrayLike, *, positive: Any = 1,
         True class: bool, 0/1 or two labels.
     score : array-like of float
         Test result (e.g. SUVmax). NaN or ±Inf raise.
-    positive : object
-        Label of the cases (default 1, which matches ``True``).
+    positive : object, optional
+        Label of the cases. Default: 1 (or ``True``) when the labels are 0/1 or False/True;
+        any other labels (e.g. 1/2, strings) must name the case explicitly, so a 1/2 coding
+        is never read the wrong way round.
     direction : {"auto", "<", ">"}
         ``"<"``: higher score = positive; ``">"``: lower score = positive; ``"auto"``: pROC's
         rule, ``"<"`` if median(controls) <= median(cases), else ``">"``.
@@ -942,7 +962,8 @@ def roc(y_true: ArrayLike, score: ArrayLike, *, positive: Any = 1,
     used, rule = _direction(rk, direction)
     v10, v01, auc = _placements(rk, used)
     r = Roc(auc=auc, n_cases=cases.size, n_controls=controls.size, direction=used,
-            direction_rule=rule, positive=positive, level=level, cases=cases,
+            direction_rule=rule, positive=1 if positive is None else positive, level=level,
+            cases=cases,
             controls=controls)
     r.__dict__["_ranks"], r.__dict__["_delong"] = rk, (v10, v01)  # pre-fill the caches
     return r
@@ -961,7 +982,7 @@ def _direction_note(ra: Roc, rb: Roc) -> str:
 def compare_auc(y_true: ArrayLike, score_a: ArrayLike, score_b: ArrayLike, *,
                 method: Literal["delong", "bootstrap"] = "delong", n_boot: int = 2000,
                 seed: int | None = None, paired: bool = True, stratified: bool = True,
-                level: float = 0.95, positive: Any = 1, direction: Direction = "auto",
+                level: float = 0.95, positive: Any = None, direction: Direction = "auto",
                 y_true_b: ArrayLike | None = None) -> AucComparison:
     """Compare the AUCs of two scores: difference A - B, its CI and a two-sided test.
 
@@ -1170,7 +1191,7 @@ _OBUCHOWSKI = ("Obuchowski (1997) nonparametric clustered AUC: cluster sums of D
 
 
 def clustered_auc(y_true: ArrayLike, score: ArrayLike, cluster: ArrayLike, *,
-                  level: float = 0.95, positive: Any = 1,
+                  level: float = 0.95, positive: Any = None,
                   direction: Direction = "auto") -> AucCI:
     """AUC of clustered data (several lesions per patient) with Obuchowski's (1997) CI.
 
@@ -1216,7 +1237,7 @@ def clustered_auc(y_true: ArrayLike, score: ArrayLike, cluster: ArrayLike, *,
 
 
 def compare_clustered_auc(y_true: ArrayLike, score_a: ArrayLike, score_b: ArrayLike,
-                          cluster: ArrayLike, *, level: float = 0.95, positive: Any = 1,
+                          cluster: ArrayLike, *, level: float = 0.95, positive: Any = None,
                           direction: Direction = "auto") -> AucComparison:
     """Paired comparison of two AUCs on clustered data (Obuchowski 1997 covariance).
 
