@@ -6,6 +6,7 @@ so history only grows. Layout of a store folder (``study.rois`` in the parameter
 
     <root>/<scan_id>/v000001/labels.nrrd   label map (uint16) in the PET grid's geometry
                              rois.csv      one row per label (see TABLE_COLUMNS)
+                             reads.csv     optional: the reader's calls (READ_COLUMNS)
                              meta.json     version, reader, time, parent, checksums
                     /v000002/ ...
 
@@ -30,7 +31,7 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from nethelpers import __version__
 
 __all__ = [
     "METHODS",
+    "READ_COLUMNS",
     "REFERENCE_ROIS",
     "ROI_KINDS",
     "TABLE_COLUMNS",
@@ -51,6 +53,7 @@ __all__ = [
     "RoiStore",
     "RoiStoreError",
     "RoiVersion",
+    "validate_reads",
     "validate_table",
 ]
 
@@ -62,9 +65,14 @@ REFERENCE_ROIS = ROI_KINDS[1:]
 METHODS = ("manual", "sphere", "threshold", "click-grow", "imported")
 #: Columns of a ROI table, in order.
 TABLE_COLUMNS = ("label", "roi", "lesion_id", "method", "reader", "created")
+#: Columns of the reader's calls saved with a version (one row per lesion_id; the reader is
+#: the version's): site, visual call, modified Krenning, confidence 1-5, free-text note.
+READ_COLUMNS = ("lesion_id", "site", "call", "krenning", "confidence", "note")
+CALLS = ("positive", "negative", "equivocal")
 
 STORE_FORMAT = 1
 LABELS_FILE, TABLE_FILE, META_FILE = "labels.nrrd", "rois.csv", "meta.json"
+READS_FILE = "reads.csv"
 _VERSION_DIR = re.compile(r"^v(\d{6})$")
 _SCAN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _STAGING = ".staging-"
@@ -126,11 +134,14 @@ class RoiSet:
         One row per label with :data:`TABLE_COLUMNS`.
     version : RoiVersion or None
         Where it was loaded from (None for a set not yet saved).
+    reads : pandas.DataFrame
+        The reader's calls per lesion (:data:`READ_COLUMNS`); empty if none were saved.
     """
 
     labels: sitk.Image
     table: pd.DataFrame
     version: RoiVersion | None = None
+    reads: pd.DataFrame = field(default_factory=lambda: empty_reads())
 
     @property
     def array(self) -> np.ndarray:
@@ -242,6 +253,57 @@ def validate_table(table: pd.DataFrame, labels: np.ndarray | None = None,
             raise RoiStoreError(f"{source}: label value(s) {unknown} are in the label map but "
                                 "not in the table; add rows for them or erase them")
     return out.sort_values("label", kind="stable").reset_index(drop=True)
+
+
+def empty_reads() -> pd.DataFrame:
+    """An empty reads table with :data:`READ_COLUMNS`."""
+    return pd.DataFrame({c: pd.Series(dtype=str) for c in READ_COLUMNS})
+
+
+def validate_reads(reads: pd.DataFrame, source: str = "reads") -> pd.DataFrame:
+    """Check the reader's calls and return them normalised (text columns, sorted by lesion).
+
+    Parameters
+    ----------
+    reads : pandas.DataFrame
+        :data:`READ_COLUMNS` (missing ones are added empty); ``call`` in positive /
+        negative / equivocal or empty, ``krenning`` 0-4 or empty, ``confidence`` 1-5 or
+        empty, one row per lesion_id.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        All columns as text ('' for missing), sorted by lesion_id.
+
+    Raises
+    ------
+    RoiStoreError
+        Naming the column, the values and what is allowed.
+    """
+    out = reads.copy()
+    for col in READ_COLUMNS:
+        if col not in out.columns:
+            out[col] = ""
+    out = out.loc[:, list(READ_COLUMNS)]
+    for col in READ_COLUMNS:
+        values = out[col].astype(object).where(out[col].notna(), "")
+        out[col] = [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
+                    for v in values]
+    if (out["lesion_id"] == "").any():
+        raise RoiStoreError(f"{source}: every read needs its lesion_id")
+    twice = out["lesion_id"][out["lesion_id"].duplicated()].unique().tolist()
+    if twice:
+        raise RoiStoreError(f"{source}: lesion_id {twice} has more than one read")
+    checks = (("call", set(CALLS)), ("krenning", {"0", "1", "2", "3", "4"}),
+              ("confidence", {"1", "2", "3", "4", "5"}))
+    for col, allowed in checks:
+        wrong = sorted(set(out[col]) - allowed - {""})
+        if wrong:
+            raise RoiStoreError(f"{source}: column {col} has {wrong}; allowed: "
+                                f"{', '.join(sorted(allowed))} or empty")
+    return out.sort_values("lesion_id", kind="stable").reset_index(drop=True)
 
 
 def _as_label_image(labels: sitk.Image, source: str) -> sitk.Image:
@@ -406,13 +468,19 @@ class RoiStore:
         labels = sitk.ReadImage(str(info.path / LABELS_FILE))
         table = pd.read_csv(info.path / TABLE_FILE, dtype=str, keep_default_na=False)
         table = validate_table(table, source=str(info.path / TABLE_FILE))
+        reads = empty_reads()
+        if (info.path / READS_FILE).is_file():
+            reads = validate_reads(pd.read_csv(info.path / READS_FILE, dtype=str,
+                                               keep_default_na=False),
+                                   source=str(info.path / READS_FILE))
         return RoiSet(labels=_as_label_image(labels, str(info.path / LABELS_FILE)),
-                      table=table, version=info)
+                      table=table, version=info, reads=reads)
 
     # -- writing ---------------------------------------------------------------------------
     def save(self, scan_id: str, labels: sitk.Image, table: pd.DataFrame, *, reader: str,
              note: str = "", parent: int | None = None, saved_at: str | None = None,
-             restored_from: int | None = None) -> RoiVersion:
+             restored_from: int | None = None, reads: pd.DataFrame | None = None
+             ) -> RoiVersion:
         """Save a scan's ROIs as a new version (atomic; nothing earlier is changed).
 
         Parameters
@@ -435,6 +503,8 @@ class RoiStore:
             ISO time to record instead of now (importing an older reading).
         restored_from : int, optional
             Set by :meth:`restore`.
+        reads : pandas.DataFrame, optional
+            The reader's calls per lesion (:func:`validate_reads`), kept with the version.
 
         Returns
         -------
@@ -454,6 +524,7 @@ class RoiStore:
         scan_dir = self._scan_dir(scan_id)
         image = _as_label_image(labels, source)
         table = validate_table(table, sitk.GetArrayViewFromImage(image), source=source)
+        reads = validate_reads(reads, source=f"{source} reads") if reads is not None else None
         saved_at = saved_at or _now_utc()
         table.loc[table["created"] == "", "created"] = saved_at   # new ROIs: drawn now
         scan_dir.mkdir(parents=True, exist_ok=True)
@@ -461,27 +532,33 @@ class RoiStore:
         staging = scan_dir / f"{_STAGING}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
-            number = self._write_and_commit(scan_dir, staging, image, table, reader=reader,
-                                            note=note, parent=parent, saved_at=saved_at,
-                                            restored_from=restored_from, scan_id=scan_id)
+            number = self._write_and_commit(scan_dir, staging, image, table, reads,
+                                            reader=reader, note=note, parent=parent,
+                                            saved_at=saved_at, restored_from=restored_from,
+                                            scan_id=scan_id)
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
         return self._version(scan_id, number)
 
     def _write_and_commit(self, scan_dir: Path, staging: Path, image: sitk.Image,
-                          table: pd.DataFrame, *, scan_id: str, reader: str, note: str,
+                          table: pd.DataFrame, reads: pd.DataFrame | None, *, scan_id: str,
+                          reader: str, note: str,
                           parent: int | None, saved_at: str,
                           restored_from: int | None) -> int:
         sitk.WriteImage(image, str(staging / LABELS_FILE), useCompression=True)
         table.to_csv(staging / TABLE_FILE, index=False)
+        files = [LABELS_FILE, TABLE_FILE]
+        if reads is not None:
+            reads.to_csv(staging / READS_FILE, index=False)
+            files.append(READS_FILE)
         meta = {
             "format": STORE_FORMAT, "scan_id": scan_id, "reader": str(reader).strip(),
             "saved_at": saved_at, "note": note, "parent": parent,
             "restored_from": restored_from, "host": socket.gethostname(),
             "nethelpers": __version__, "geometry": geometry(image),
             "labels": table["label"].tolist(),
-            "files": {name: _sha256(staging / name) for name in (LABELS_FILE, TABLE_FILE)},
+            "files": {name: _sha256(staging / name) for name in files},
         }
         for attempt in range(1000):
             numbers = self._numbers(scan_dir)
@@ -491,7 +568,7 @@ class RoiStore:
             number = newest + 1
             meta["version"] = number
             (staging / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-            for name in (LABELS_FILE, TABLE_FILE, META_FILE):
+            for name in (*files, META_FILE):
                 _fsync_file(staging / name)
             _fsync_dir(staging)
             target = scan_dir / f"v{number:06d}"
@@ -538,9 +615,10 @@ class RoiStore:
             The new version (its ``restored_from`` is ``version``).
         """
         old = self.load(scan_id, version)
+        has_reads = (self._scan_dir(scan_id) / f"v{version:06d}" / READS_FILE).is_file()
         return self.save(scan_id, old.labels, old.table, reader=reader,
                          note=note if note is not None else f"restored v{version}",
-                         restored_from=version)
+                         restored_from=version, reads=old.reads if has_reads else None)
 
     @staticmethod
     def _clean_staging(scan_dir: Path) -> None:

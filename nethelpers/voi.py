@@ -143,8 +143,10 @@ class GrowResult:
         ``(z, y, x)`` of the local SUVmax the region grew from.
     suv_max : float
         That maximum.
+    background : float
+        The local background (median SUV of a shell around the peak; 0 when not used).
     threshold : float
-        The SUV cut: ``fraction * suv_max``.
+        The SUV cut: ``background + fraction * (suv_max - background)``.
     touches_bound : bool
         True when the region reached the bounding sphere: it leaked into surrounding
         uptake and should be checked (or drawn by hand).
@@ -153,20 +155,49 @@ class GrowResult:
     mask: np.ndarray
     peak: tuple[int, int, int]
     suv_max: float
+    background: float
     threshold: float
     touches_bound: bool
 
 
-def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[float], *,
-                    fraction: float = 0.41, search_mm: float = 10.0,
-                    max_radius_mm: float = 60.0, exclude: np.ndarray | None = None
-                    ) -> GrowResult:
-    """A lesion VOI from one click: threshold at a fraction of the local SUVmax.
+def _climb(smooth: np.ndarray, start: np.ndarray, sp: np.ndarray, limit_mm: float,
+           allowed: np.ndarray | None) -> np.ndarray:
+    """Steepest ascent over the 26 neighbours, no further than ``limit_mm`` from the start."""
+    cur = start.copy()
+    shape = np.asarray(smooth.shape)
+    while True:
+        lo, hi = np.maximum(cur - 1, 0), np.minimum(cur + 2, shape)
+        window = smooth[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        if allowed is not None:
+            window = np.where(allowed[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], window, -np.inf)
+        nxt = np.array(np.unravel_index(int(np.argmax(window)), window.shape)) + lo
+        if (smooth[tuple(nxt)] <= smooth[tuple(cur)]
+                or np.linalg.norm((nxt - start) * sp) > limit_mm):
+            return cur
+        cur = nxt
 
-    The hottest voxel within ``search_mm`` of the click becomes the peak (a click is rarely
-    on the hottest voxel; among equally hot voxels, the one nearest the click). The VOI is
-    every voxel ``>= fraction * peak`` that is connected to the peak (26-connectivity), lies
-    within ``max_radius_mm`` of it and is not in ``exclude`` (e.g. other lesions' VOIs).
+
+def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[float], *,
+                    fraction: float = 0.5, background: bool = True,
+                    background_shell_mm: tuple[float, float] = (20.0, 30.0),
+                    search_mm: float = 10.0, max_radius_mm: float = 60.0,
+                    exclude: np.ndarray | None = None) -> GrowResult:
+    """A lesion VOI from one click: a threshold between the local background and SUVmax.
+
+    1. **Peak.** From the click, climb the image smoothed with a 1-voxel Gaussian to its
+       local maximum (no further than ``search_mm``), then take the hottest raw voxel next
+       to it. A click on a faint lesion finds that lesion's peak, not a hotter organ nearby
+       (the plain "hottest voxel within 10 mm" leaked in half of the demo's lesions).
+    2. **Background.** The median SUV of a shell ``background_shell_mm`` from the peak.
+    3. **VOI.** Every voxel ``>= background + fraction × (SUVmax − background)`` connected to
+       the peak (26-connectivity), within ``max_radius_mm`` of it and not in ``exclude``.
+       With ``background=False`` the cut is ``fraction × SUVmax`` (e.g. 41 %, EANM's MTV).
+
+    On the demo's lesions (blur and noise, 122 clicks at the true centres of 24 scans) the
+    default refuses 4 (colder than their background) and leaks to the bound for 17 % of the
+    rest (mostly faint lesions beside hot organs; flagged by ``touches_bound``), against 49 %
+    for 41 % of the hottest voxel within 10 mm; the median VOI is 0.86× the true volume
+    against 10.8×.
 
     Parameters
     ----------
@@ -177,19 +208,28 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
     spacing : sequence of float
         ``(sx, sy, sz)`` in mm.
     fraction : float
-        Threshold as a fraction of the local SUVmax, in (0, 1); default 0.41 (the 41 % of
-        EANM guidelines for MTV).
+        Position of the cut between background and SUVmax, in (0, 1); default 0.5.
+    background : bool
+        Correct for the local background (default); False: cut at ``fraction × SUVmax``.
+    background_shell_mm : tuple of float
+        Inner and outer radius of the background shell around the peak.
     search_mm : float
-        Radius around the click searched for the peak.
+        How far from the click the peak may lie.
     max_radius_mm : float
         The VOI never extends further than this from the peak.
     exclude : numpy.ndarray, optional
-        Boolean mask of voxels the VOI may not take.
+        Boolean mask of voxels the VOI may not take (other VOIs).
 
     Returns
     -------
     GrowResult
-        The VOI and its peak, threshold and whether it hit the bound.
+        The VOI, its peak, background, threshold and whether it hit the bound.
+
+    Raises
+    ------
+    ValueError
+        Click outside the volume or inside ``exclude``, bad ``fraction``, or no focal
+        uptake (the peak is not above the background).
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must lie in (0, 1); got {fraction}")
@@ -197,44 +237,50 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
     seed = np.asarray(seed_zyx, dtype=int)
     if seed.shape != (3,) or np.any(seed < 0) or np.any(seed >= shape):
         raise ValueError(f"seed {tuple(seed_zyx)} lies outside the volume {tuple(shape)}")
-    sp = _zyx_spacing(spacing)
-    near = sphere_mask(suv.shape, spacing, seed, search_mm) if search_mm > 0 else None
-    if near is None or not near.any():
-        peak = tuple(int(v) for v in seed)
-    else:
-        box = bounding_box(near)
-        local = np.where(near[box], suv[box], -np.inf)
-        if exclude is not None:
-            local = np.where(exclude[box], -np.inf, local)
-        if not np.isfinite(local).any():
-            raise ValueError(f"the click at {tuple(seed)} lies inside other VOIs only")
-        top = np.argwhere(local == local.max())          # ties: the one nearest the click
-        top = top + [s.start for s in box]
-        nearest = np.argmin((((top - seed) * sp) ** 2).sum(axis=1))
-        peak = tuple(int(v) for v in top[nearest])
-    if exclude is not None and exclude[peak]:
+    if exclude is not None and exclude[tuple(seed)]:
         raise ValueError(f"the click at {tuple(int(v) for v in seed)} lies inside another VOI")
-    top = float(suv[peak])
-    if not top > 0:
-        raise ValueError(f"no uptake near the click at {tuple(seed)} (local SUVmax {top:g})")
-    threshold = fraction * top
-    half = np.ceil(max_radius_mm / sp).astype(int)
+    sp = _zyx_spacing(spacing)
+    reach = max(max_radius_mm, background_shell_mm[1] if background else 0.0) + search_mm
+    half = np.ceil(reach / sp).astype(int) + 2
     box = tuple(slice(max(p - h, 0), min(p + h + 1, n))
-                for p, h, n in zip(peak, half, shape, strict=True))
-    z, y, x = (((np.arange(b.start, b.stop) - p) * d) ** 2
-               for b, p, d in zip(box, peak, sp, strict=True))
+                for p, h, n in zip(seed, half, shape, strict=True))
+    offset = np.array([b.start for b in box])
+    crop = np.asarray(suv[box], dtype=np.float64)
+    free = None if exclude is None else ~exclude[box]
+    smooth = ndimage.gaussian_filter(crop, 1.0)
+    top_smooth = _climb(smooth, seed - offset, sp, search_mm, free)
+    lo = np.maximum(top_smooth - 1, 0)
+    hi = np.minimum(top_smooth + 2, crop.shape)
+    near = crop[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    if free is not None:
+        near = np.where(free[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], near, -np.inf)
+    local_peak = np.array(np.unravel_index(int(np.argmax(near)), near.shape)) + lo
+    if crop[tuple(top_smooth)] >= crop[tuple(local_peak)]:     # ties: stay where we climbed
+        local_peak = top_smooth
+    top = float(crop[tuple(local_peak)])
+    z, y, x = (((np.arange(n) - p) * d) ** 2
+               for n, p, d in zip(crop.shape, local_peak, sp, strict=True))
     dist2 = z[:, None, None] + y[None, :, None] + x[None, None, :]
-    candidate = (suv[box] >= threshold) & (dist2 <= max_radius_mm**2)
-    if exclude is not None:
-        candidate &= ~exclude[box]
+    bg = 0.0
+    if background:
+        inner, outer = background_shell_mm
+        shell = (dist2 >= inner**2) & (dist2 <= outer**2)
+        bg = float(np.median(crop[shell])) if shell.any() else 0.0
+    if not top > bg:
+        raise ValueError(f"no focal uptake at the click {tuple(int(v) for v in seed)}: its "
+                         f"peak SUV {top:.3g} is not above the local background {bg:.3g}")
+    threshold = bg + fraction * (top - bg)
+    candidate = (crop >= threshold) & (dist2 <= max_radius_mm**2)
+    if free is not None:
+        candidate &= free
     regions, _ = ndimage.label(candidate, structure=np.ones((3, 3, 3), dtype=bool))
-    region = regions == regions[tuple(p - b.start for p, b in zip(peak, box, strict=True))]
+    region = regions == regions[tuple(local_peak)]
     rim = dist2 > (max_radius_mm - sp.max()) ** 2        # the outermost voxel layer
-    touches = bool((region & rim).any())
     mask = np.zeros(suv.shape, dtype=bool)
     mask[box] = region
-    return GrowResult(mask=mask, peak=peak, suv_max=top, threshold=threshold,
-                      touches_bound=touches)
+    return GrowResult(mask=mask, peak=tuple(int(v) for v in local_peak + offset),
+                      suv_max=top, background=bg, threshold=threshold,
+                      touches_bound=bool((region & rim).any()))
 
 
 def shell_mask(labels: np.ndarray, label: int, spacing: Sequence[float], *,

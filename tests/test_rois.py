@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -342,3 +343,32 @@ def test_cli_history_restore_and_dicom_seg_round_trip(demo_study, tmp_path, caps
     assert "restored v1" in out and "AB" in out and "CD" in out
     assert main(["rois", "restore", scan, "9", "--reader", "CD", *f]) == 2
     assert "no version 9" in capsys.readouterr().err
+
+
+def test_reads_are_saved_validated_and_restored_with_the_version(tmp_path):
+    from nethelpers.rois import READ_COLUMNS, validate_reads
+
+    store = RoiStore(tmp_path)
+    reads = pd.DataFrame({"lesion_id": ["P001-L01"], "site": ["liver"], "call": ["positive"],
+                          "krenning": [3.0], "confidence": [4], "note": [None]})
+    store.save(SCAN, _image(_boxes()), _table(), reader="R1", reads=reads)
+    back = store.load(SCAN)
+    assert list(back.reads.columns) == list(READ_COLUMNS)
+    assert back.reads.iloc[0].tolist() == ["P001-L01", "liver", "positive", "3", "4", ""]
+    store.save(SCAN, _image(_boxes()), _table(), reader="R2")        # a save without reads
+    assert store.load(SCAN).reads.empty
+    store.restore(SCAN, 1, reader="R3")
+    assert store.load(SCAN).reads["call"].tolist() == ["positive"]
+    for change, message in (({"call": ["maybe"]}, "column call has ['maybe']"),
+                            ({"krenning": [7]}, "column krenning has ['7']"),
+                            ({"confidence": [0]}, "column confidence has ['0']"),
+                            ({"lesion_id": [""]}, "needs its lesion_id")):
+        with pytest.raises(RoiStoreError, match=re.escape(message)):
+            validate_reads(reads.assign(**change))
+    with pytest.raises(RoiStoreError, match="more than one read"):
+        validate_reads(pd.concat([reads, reads]))
+    # a changed reads file fails its checksum like the others
+    path = tmp_path / SCAN / "v000001" / "reads.csv"
+    path.write_text(path.read_text().replace("positive", "negative"))
+    with pytest.raises(RoiStoreError, match="checksum mismatch"):
+        store.load(SCAN, 1)

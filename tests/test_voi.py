@@ -63,9 +63,34 @@ def test_click_grows_the_lesion_exactly_and_finds_its_peak():
     suv[20, 21, 16] = 9.0                              # the hottest voxel, off the click
     got = grow_from_click(suv, (22, 19, 14), spacing)
     assert got.peak == (20, 21, 16) and got.suv_max == 9.0
-    assert got.threshold == pytest.approx(0.41 * 9.0)
-    assert np.array_equal(got.mask, lesion)            # 3.69 cut: lesion yes, background no
+    assert got.background == 1.0                       # the shell 20-30 mm out is background
+    assert got.threshold == pytest.approx(1.0 + 0.5 * (9.0 - 1.0))
+    assert np.array_equal(got.mask, lesion)            # 5.0 cut: lesion yes, background no
     assert not got.touches_bound
+    plain = grow_from_click(suv, (22, 19, 14), spacing, fraction=0.41, background=False)
+    assert plain.threshold == pytest.approx(0.41 * 9.0) and plain.background == 0.0
+    assert np.array_equal(plain.mask, lesion)
+
+
+def test_click_on_a_faint_lesion_beside_a_hot_organ_finds_the_lesion():
+    """The peak is the lesion's own maximum, not the hotter organ 8 mm away; the
+    background-adapted cut keeps the VOI to the lesion."""
+    shape, spacing = (40, 40, 40), (2.0, 2.0, 2.0)
+    suv = np.full(shape, 2.0, dtype=np.float32)
+    lesion = _dist2(shape, spacing, (20, 20, 12)) <= 6.0**2
+    suv[lesion] = 5.0
+    organ = _dist2(shape, spacing, (20, 20, 26)) <= 10.0**2   # 8 mm from the lesion's edge
+    suv[organ] = 20.0
+    got = grow_from_click(suv, (20, 20, 12), spacing)
+    assert got.suv_max == 5.0 and got.peak[2] < 16
+    assert np.array_equal(got.mask, lesion)
+    old = grow_from_click(suv, (20, 20, 12), spacing, fraction=0.41, background=False,
+                          search_mm=0.5)
+    assert np.array_equal(old.mask, lesion)            # from the lesion's own peak, also fine
+    cold = np.full(shape, 7.0, dtype=np.float32)
+    cold[lesion] = 4.0                                  # colder than its background
+    with pytest.raises(ValueError, match="no focal uptake"):
+        grow_from_click(cold, (20, 20, 12), spacing)
 
 
 def test_click_respects_exclusions_and_reports_leaks():
@@ -76,7 +101,7 @@ def test_click_respects_exclusions_and_reports_leaks():
     assert np.array_equal(got.mask, lesion & ~half)
     # a click on uniform background grows into everything up to the bound: flagged
     leak = grow_from_click(np.ones((30, 30, 30), np.float32), (15, 15, 15), (2.0, 2.0, 2.0),
-                           max_radius_mm=20.0)
+                           max_radius_mm=20.0, background=False)
     assert leak.touches_bound
     assert np.array_equal(leak.mask, _dist2((30, 30, 30), (2, 2, 2), (15, 15, 15)) <= 400.0)
 
@@ -91,7 +116,7 @@ def test_click_errors_are_clear():
     inside[18:23, 18:23, 13:18] = True
     with pytest.raises(ValueError, match="lies inside another VOI"):
         grow_from_click(suv, (20, 20, 15), spacing, search_mm=0, exclude=inside)
-    with pytest.raises(ValueError, match="no uptake near the click"):
+    with pytest.raises(ValueError, match="no focal uptake"):
         grow_from_click(np.zeros((5, 5, 5), np.float32), (2, 2, 2), spacing)
 
 
