@@ -143,7 +143,8 @@ class ReportDir:
         df.to_csv(path, index=index, lineterminator="\n", encoding="utf-8")
         return path
 
-    def figure(self, fig: Figure, name: str, dpi: int = 200) -> dict[str, Path]:
+    def figure(self, fig: Figure, name: str, dpi: int = 200,
+               formats: tuple[str, ...] = ("png", "svg")) -> dict[str, Path]:
         """Write a figure as ``figures/<name>.png`` and ``figures/<name>.svg``.
 
         Parameters
@@ -154,20 +155,27 @@ class ReportDir:
             File name without extension.
         dpi : int
             Resolution of the PNG.
+        formats : tuple of str
+            ``png`` and/or ``svg``; image galleries (raster by nature) are PNG only.
 
         Returns
         -------
         dict
-            ``{"png": path, "svg": path}``.
+            ``{"png": path, "svg": path}`` for the formats written.
         """
         from nethelpers.plots import figure_style
 
+        unknown = set(formats) - {"png", "svg"}
+        if unknown or not formats:
+            raise ValueError(f"formats must be png and/or svg, got {formats}")
         base = self.figures / _check_name(name)
         base.parent.mkdir(parents=True, exist_ok=True)
-        paths = {"png": base.with_suffix(".png"), "svg": base.with_suffix(".svg")}
+        paths = {f: base.with_suffix(f".{f}") for f in formats}
         with figure_style():
-            fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None})
-            fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None})
+            if "png" in paths:
+                fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None})
+            if "svg" in paths:
+                fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None})
         return paths
 
     def summary(self, items: Mapping[str, object], notebook: str) -> Path:

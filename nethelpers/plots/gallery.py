@@ -1,0 +1,230 @@
+"""Static review figures for the report: a gallery of every lesion and a MIP per scan.
+
+PET (SUV, hot colours) is fused over the CT or MR (grey), both on the PET grid, with each
+VOI's outline. Slices go through the lesion's SUVmax voxel. Orientation is radiological:
+the patient's right on the left of an axial image, anterior at the top; head at the top of
+coronal images. These figures are for the papermill run of notebook 02 (no napari, no
+screen); the interactive review is :mod:`nethelpers.viewer`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+from matplotlib.figure import Figure
+
+from nethelpers.plots.style import OKABE_ITO, figure_style
+
+__all__ = ["lesion_gallery", "scan_mip", "study_gallery", "suv_window"]
+
+_SUV_WINDOW = {"DOTATATE": 15.0, "FDG": 8.0}
+
+
+def suv_window(tracer: str) -> float:
+    """The upper SUV of the display window of a tracer (DOTATATE 15, FDG 8, other 10)."""
+    return _SUV_WINDOW.get(str(tracer).upper(), 10.0)
+
+
+def _anatomy_on_pet(pet: sitk.Image, anatomy: sitk.Image | None) -> np.ndarray | None:
+    if anatomy is None:
+        return None
+    resampled = sitk.Resample(anatomy, pet, sitk.Transform(), sitk.sitkLinear, -1000.0,
+                              sitk.sitkFloat32)
+    return sitk.GetArrayFromImage(resampled)
+
+
+def _grey_window(anatomy: np.ndarray, kind: str) -> tuple[float, float]:
+    if kind == "CT":
+        return -160.0, 240.0                       # soft tissue: W400 / L40
+    lo, hi = np.percentile(anatomy[anatomy > 0], [1, 99]) if (anatomy > 0).any() else (0, 1)
+    return float(lo), float(hi)
+
+
+def _panel(ax, pet2d, anat2d, mask2d, extent, vmax, window, title) -> None:
+    if anat2d is not None:
+        ax.imshow(anat2d, cmap="gray", vmin=window[0], vmax=window[1], extent=extent,
+                  interpolation="bilinear", origin="upper")
+        ax.imshow(pet2d, cmap="hot", vmin=0, vmax=vmax, alpha=0.55, extent=extent,
+                  interpolation="bilinear", origin="upper")
+    else:
+        ax.imshow(pet2d, cmap="gray_r", vmin=0, vmax=vmax, extent=extent, origin="upper")
+    if mask2d.any():
+        ax.contour(mask2d.astype(float), levels=[0.5], colors=[OKABE_ITO[2]], linewidths=0.8,
+                   extent=extent, origin="upper")
+    ax.set_title(title, fontsize=6.5)
+    ax.set_axis_off()
+
+
+def lesion_gallery(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *,
+                   anatomy: sitk.Image | None = None, anatomy_kind: str = "CT",
+                   tracer: str = "", title: str = "", half_width_mm: float = 40.0,
+                   measurements: pd.DataFrame | None = None, max_lesions: int = 12) -> Figure:
+    """One row per lesion: axial and coronal PET/anatomy fusion through its SUVmax.
+
+    Parameters
+    ----------
+    pet : SimpleITK.Image
+        SUV image.
+    labels : numpy.ndarray
+        ROI label map ``(z, y, x)`` on the PET grid.
+    table : pandas.DataFrame
+        ROI table (``label``, ``roi``, ``lesion_id``).
+    anatomy : SimpleITK.Image, optional
+        CT or MR of the scan (resampled onto the PET grid for display).
+    anatomy_kind : str
+        ``"CT"`` or ``"MR"`` (sets the grey window).
+    tracer : str
+        Sets the SUV window (:func:`suv_window`).
+    title : str
+        Figure title (use pseudonyms only).
+    half_width_mm : float
+        Half the field of view of each panel.
+    measurements : pandas.DataFrame, optional
+        Rows of measurements.csv for the scan (``lesion_id``, ``suv_max``, ``volume_ml``,
+        ``tb_liver``), shown under each lesion.
+    max_lesions : int
+        At most this many lesions (the largest SUVmax first).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The gallery; a scan without lesion VOIs gives a figure saying so.
+    """
+    suv = sitk.GetArrayViewFromImage(pet)
+    sx, sy, sz = pet.GetSpacing()
+    anat = _anatomy_on_pet(pet, anatomy)
+    window = _grey_window(anat, anatomy_kind) if anat is not None else (0.0, 1.0)
+    vmax = suv_window(tracer)
+    lesions = table[table["roi"] == "lesion"]
+    peaks = []
+    for rec in lesions.itertuples():
+        mask = labels == int(rec.label)
+        if mask.any():
+            values = np.where(mask, suv, -np.inf)
+            k = np.unravel_index(int(np.argmax(values)), values.shape)
+            peaks.append((float(suv[k]), rec.lesion_id, int(rec.label), k))
+    peaks.sort(key=lambda p: -p[0])
+    peaks = peaks[:max_lesions]
+    measured = (measurements.set_index("lesion_id")
+                if measurements is not None and not measurements.empty else None)
+    with figure_style():
+        n = max(len(peaks), 1)
+        fig = Figure(figsize=(4.2, 2.0 * n + 0.4), dpi=100)
+        if title:
+            fig.suptitle(title, fontsize=8)
+        if not peaks:
+            ax = fig.add_subplot()
+            ax.text(0.5, 0.5, "no lesion VOI on this scan", ha="center", va="center")
+            ax.axis("off")
+            return fig
+        axes = fig.subplots(n, 2, squeeze=False)
+        hx, hy, hz = (int(round(half_width_mm / s)) for s in (sx, sy, sz))
+        for row, (value, lesion_id, label, (k, j, i)) in enumerate(peaks):
+            ys, xs = slice(max(j - hy, 0), j + hy + 1), slice(max(i - hx, 0), i + hx + 1)
+            zs = slice(max(k - hz, 0), k + hz + 1)
+            ext_ax = [xs.start * sx, (min(xs.stop, suv.shape[2])) * sx,
+                      (min(ys.stop, suv.shape[1])) * sy, ys.start * sy]
+            ext_co = [xs.start * sx, (min(xs.stop, suv.shape[2])) * sx,
+                      zs.start * sz, (min(zs.stop, suv.shape[0])) * sz]
+            mask = labels == label
+            text = f"{lesion_id}  SUVmax {value:.1f}"
+            if measured is not None and lesion_id in measured.index:
+                m = measured.loc[lesion_id]
+                text += f", {float(m['volume_ml']):.1f} ml, T/B {float(m['tb_liver']):.1f}"
+            _panel(axes[row, 0], suv[k, ys, xs], None if anat is None else anat[k, ys, xs],
+                   mask[k, ys, xs], ext_ax, vmax, window, f"axial · {text}")
+            # coronal: head at the top (flip z so that the first row is superior)
+            _panel(axes[row, 1], suv[zs, j, xs][::-1],
+                   None if anat is None else anat[zs, j, xs][::-1], mask[zs, j, xs][::-1],
+                   ext_co, vmax, window, "coronal")
+        fig.subplots_adjust(hspace=0.35, wspace=0.05)
+    return fig
+
+
+def scan_mip(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *, tracer: str = "",
+             title: str = "") -> Figure:
+    """Coronal maximum-intensity projection of a scan with its lesions marked and named.
+
+    Parameters
+    ----------
+    pet : SimpleITK.Image
+        SUV image.
+    labels : numpy.ndarray
+        ROI label map on the PET grid.
+    table : pandas.DataFrame
+        ROI table.
+    tracer : str
+        Sets the SUV window.
+    title : str
+        Figure title (pseudonyms only).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Inverse grey MIP (the reading convention), head at the top, each lesion's SUVmax
+        marked with its ID.
+    """
+    suv = sitk.GetArrayViewFromImage(pet)
+    sx, _, sz = pet.GetSpacing()
+    mip = suv.max(axis=1)[::-1]                   # (z, x), superior first
+    nz, nx = mip.shape
+    with figure_style():
+        fig = Figure(figsize=(2.6, 2.6 * nz * sz / (nx * sx) + 0.3), dpi=100)
+        ax = fig.add_subplot()
+        ax.imshow(mip, cmap="gray_r", vmin=0, vmax=suv_window(tracer),
+                  extent=[0, nx * sx, 0, nz * sz], interpolation="bilinear")
+        for rec in table[table["roi"] == "lesion"].itertuples():
+            mask = labels == int(rec.label)
+            if not mask.any():
+                continue
+            values = np.where(mask, suv, -np.inf)
+            k, _, i = np.unravel_index(int(np.argmax(values)), values.shape)
+            ax.plot(i * sx, k * sz, marker="o", markersize=7, markerfacecolor="none",
+                    markeredgecolor=OKABE_ITO[3], markeredgewidth=1.0)
+            ax.annotate(str(rec.lesion_id).split("-")[-1], (i * sx, k * sz),
+                        xytext=(5, 3), textcoords="offset points", fontsize=5.5,
+                        color=OKABE_ITO[3])
+        ax.set_axis_off()
+        ax.set_title(title or "MIP", fontsize=7.5)
+    return fig
+
+
+def study_gallery(params, patient_ids=None, *, max_lesions: int = 12, progress: bool = True):
+    """Yield ``(name, figure)`` pairs: a lesion gallery and a MIP for every PET scan.
+
+    Parameters
+    ----------
+    params : nethelpers.config.Params
+        The study (scans, ROI store).
+    patient_ids : sequence of str, optional
+        Default: every patient with a PET scan.
+    max_lesions : int
+        Lesions per gallery (largest SUVmax first).
+    progress : bool
+        Show a progress bar over patients.
+
+    Yields
+    ------
+    tuple of (str, matplotlib.figure.Figure)
+        ``gallery_<scan_id>`` and ``mip_<scan_id>``; titles carry scan IDs (pseudonyms).
+    """
+    from tqdm.auto import tqdm
+
+    from nethelpers.quantify import scan_jobs
+    from nethelpers.review import ReviewSession
+
+    if patient_ids is None:
+        patient_ids = sorted({j.patient_id for j in scan_jobs(params)})
+    for pid in tqdm(patient_ids, desc="gallery", unit="patient", disable=not progress):
+        session = ReviewSession(params, pid, reader="report")
+        for scan_id in session.scan_ids:
+            images = session.open_scan(scan_id)
+            tracer = images.job.tracer
+            title = f"{scan_id} ({tracer} {images.job.modality})"
+            yield f"gallery_{scan_id}", lesion_gallery(
+                images.pet, session.labels, session.table, anatomy=images.anatomy,
+                anatomy_kind=images.anatomy_kind, tracer=tracer, title=title,
+                max_lesions=max_lesions)
+            yield f"mip_{scan_id}", scan_mip(images.pet, session.labels, session.table,
+                                             tracer=tracer, title=title)
