@@ -1,4 +1,4 @@
-"""The ``nethelpers`` command: ``demo``, ``report``, ``index``, ``suv``, ``rois``, ``quantify``."""
+"""The ``nethelpers`` command: demo, report, index, suv, rois, quantify, review."""
 
 from __future__ import annotations
 
@@ -149,6 +149,13 @@ def _cmd_rois(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_review(args: argparse.Namespace) -> int:
+    from nethelpers.viewer.app import run_review
+
+    return run_review(args.params, args.patient, scan_id=args.scan, reader=args.reader,
+                      autosave_s=args.autosave)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``nethelpers`` command."""
     parser = argparse.ArgumentParser(
@@ -239,6 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop at the first scan that cannot be measured (exit 2)")
     quant.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     quant.set_defaults(func=_cmd_quantify)
+
+    review = sub.add_parser("review", help="review a patient's lesions in napari (VOIs, calls)")
+    review.add_argument("--patient", required=True, help="patient_id, e.g. P001")
+    review.add_argument("--scan", default=None, help="scan shown first (default: DOTATATE "
+                        "PET/CT); switch scans in the widget")
+    review.add_argument("-f", "--params", default="parameters/demo.yaml",
+                        help="parameters YAML file (default parameters/demo.yaml)")
+    review.add_argument("--reader", default=None,
+                        help="who reads, recorded with every save (default: the login name)")
+    review.add_argument("--autosave", type=float, default=180.0,
+                        help="autosave interval in seconds (default 180; 0: off)")
+    review.set_defaults(func=_cmd_review)
     return parser
 
 

@@ -243,6 +243,18 @@ class ReviewSession:
         """Whether any scan has edits not yet saved."""
         return any(s.dirty for s in self._scans.values())
 
+    def dirty_scans(self) -> list[str]:
+        """The scans with edits not yet saved."""
+        return [scan_id for scan_id, s in self._scans.items() if s.dirty]
+
+    def reload(self, scan_id: str | None = None) -> None:
+        """Drop a scan's unsaved edits and load its newest saved version (default: current)."""
+        scan_id = scan_id or self.current
+        if scan_id not in self.jobs:
+            raise KeyError(f"scan {scan_id} is not a PET scan of patient {self.patient_id}")
+        self._scans.pop(scan_id, None)
+        self._state_of(scan_id)
+
     @property
     def version(self) -> RoiVersion | None:
         """The ROI version the current scan's edits start from."""
@@ -389,6 +401,9 @@ class ReviewSession:
             raise ValueError(f"edited labels {labels.shape} differ from {self.labels.shape}")
         present = set(np.unique(labels).tolist()) - {0}
         unknown = sorted(present - set(self.table["label"]))
+        changed = np.unique(np.concatenate([self.labels[labels != self.labels],
+                                            labels[labels != self.labels]]))
+        changed = set(changed.tolist()) - {0}
         self._checkpoint()
         state = self._cur.state
         state.labels = labels.astype(np.uint16, copy=True)
@@ -400,8 +415,8 @@ class ReviewSession:
         for label in set(state.table["label"]) - present:     # erased completely
             state.table = state.table[state.table["label"] != label]
         state.table = state.table.sort_values("label", kind="stable").reset_index(drop=True)
-        manual = state.table["label"].isin(present) & state.table["method"].ne("manual")
-        state.table.loc[manual & state.table["roi"].eq("lesion"), "method"] = "manual"
+        edited = state.table["label"].isin(changed) & state.table["roi"].eq("lesion")
+        state.table.loc[edited, "method"] = "manual"        # only the VOIs the brush touched
 
     def _free_label(self) -> int:
         used = set(self.table["label"])
@@ -449,6 +464,9 @@ class ReviewSession:
         ids = sorted(set(self.known_lesions()) | set(self.reads["lesion_id"]))
         table = self.table.set_index("lesion_id")
         reads = self.reads.set_index("lesion_id")
+        measured = (measure_rois(self.images.suv, self.labels, self.table, self.images.spacing,
+                                 self.options).set_index("label")
+                    if not self.table.empty else pd.DataFrame())        # one pass, all ROIs
         rows = []
         for lid in ids:
             row: dict[str, Any] = {"lesion_id": lid, "label": 0}
@@ -456,8 +474,8 @@ class ReviewSession:
             if lid in table.index:
                 label = int(table.at[lid, "label"])
                 row["label"] = label
-                row |= {k: v for k, v in self.measure(label).items()
-                        if k in ("suv_max", "suv_peak", "volume_ml", "tb_liver")}
+                row |= {k: float(measured.at[label, k])
+                        for k in ("suv_max", "suv_peak", "volume_ml", "tb_liver")}
             row["on_scan"] = lid in table.index
             rows.append(row)
         cols = ["lesion_id", "label", *READ_COLUMNS[1:], "suv_max", "suv_peak", "volume_ml",

@@ -256,8 +256,8 @@ def validate_table(table: pd.DataFrame, labels: np.ndarray | None = None,
 
 
 def empty_reads() -> pd.DataFrame:
-    """An empty reads table with :data:`READ_COLUMNS`."""
-    return pd.DataFrame({c: pd.Series(dtype=str) for c in READ_COLUMNS})
+    """An empty reads table with :data:`READ_COLUMNS` (text columns)."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in READ_COLUMNS})
 
 
 def validate_reads(reads: pd.DataFrame, source: str = "reads") -> pd.DataFrame:
@@ -289,8 +289,9 @@ def validate_reads(reads: pd.DataFrame, source: str = "reads") -> pd.DataFrame:
     out = out.loc[:, list(READ_COLUMNS)]
     for col in READ_COLUMNS:
         values = out[col].astype(object).where(out[col].notna(), "")
-        out[col] = [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
-                    for v in values]
+        out[col] = pd.Series([str(int(v)) if isinstance(v, float) and v.is_integer()
+                              else str(v).strip() for v in values], index=out.index,
+                             dtype=object)          # text even when empty (never float)
     if (out["lesion_id"] == "").any():
         raise RoiStoreError(f"{source}: every read needs its lesion_id")
     twice = out["lesion_id"][out["lesion_id"].duplicated()].unique().tolist()

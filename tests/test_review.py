@@ -167,3 +167,34 @@ def test_save_all_saves_every_edited_scan(params, demo_study):
     assert store.load(a).reads.set_index("lesion_id").loc[lesion, "call"] == "positive"
     assert store.load(b).reads.set_index("lesion_id").loc[lesion, "call"] == "negative"
     assert store.latest(a).note == "autosave"
+
+
+def test_brush_marks_only_touched_vois_manual_and_empty_reads_take_text(params, demo_study):
+    s = ReviewSession(params, _patient(demo_study), "AB")
+    lesions = s.table[s.table.roi == "lesion"]
+    first, second = int(lesions.label.iloc[0]), int(lesions.label.iloc[1])
+    s.set_read(lesions.lesion_id.iloc[0], call="positive")
+    s.set_read(lesions.lesion_id.iloc[0], call="")          # cleared again
+    s.save()
+    reopened = ReviewSession(params, s.patient_id, "AB")
+    assert (reopened.reads["call"] == "").all()
+    reopened.set_read(lesions.lesion_id.iloc[1], krenning=2)   # text into a saved table
+    edited = reopened.labels.copy()
+    z, y, x = np.argwhere(edited == first)[0]
+    edited[z, y, x] = 0                                        # one voxel erased
+    reopened.set_labels(edited)
+    methods = reopened.table.set_index("label")["method"]
+    assert methods[first] == "manual" and methods[second] == "sphere"
+    assert reopened.dirty_scans() == [reopened.current]
+    reopened.reload()
+    assert reopened.dirty_scans() == [] and (reopened.labels == first).sum() == (
+        s.labels == first).sum()
+
+
+def test_lesion_table_numbers_equal_single_measures(params, demo_study):
+    s = ReviewSession(params, _patient(demo_study), "AB")
+    table = s.lesion_table().set_index("lesion_id")
+    for _, row in table[table.on_scan].iterrows():
+        single = s.measure(int(row.label))
+        assert row.suv_max == pytest.approx(single["suv_max"], rel=1e-12)
+        assert row.tb_liver == pytest.approx(single["tb_liver"], rel=1e-12)
