@@ -27,7 +27,9 @@ from nethelpers.measures import voi_stats
 from nethelpers.quantify import QuantifyOptions, ScanJob, measure_rois, scan_jobs
 from nethelpers.rois import (
     READ_COLUMNS,
+    RoiConflictError,
     RoiStore,
+    RoiStoreError,
     RoiVersion,
     empty_reads,
     validate_reads,
@@ -153,6 +155,7 @@ class ReviewSession:
         jobs.sort(key=lambda j: (order.get((j.tracer, j.modality), 9), j.scan_id))
         self.jobs = {j.scan_id: j for j in jobs}
         self._scans: dict[str, _ScanState] = {}
+        self.warnings: list[str] = []
         self.current = ""
         self.open_scan(scan_id or jobs[0].scan_id)
 
@@ -182,7 +185,7 @@ class ReviewSession:
     def _load(self, job: ScanJob) -> _ScanState:
         from nethelpers.dicom.volume import load_ct, load_mr, load_pet
 
-        pet, _ = load_pet(job.pet, "bw", series_uid=job.series_uid)
+        pet, _ = load_pet(job.pet, self.options.norm, series_uid=job.series_uid)
         anatomy, kind = None, ""
         anat_dir = self._anat_dir(job)
         if anat_dir is not None:
@@ -283,18 +286,31 @@ class ReviewSession:
         return pd.DataFrame([row])
 
     def next_lesion_id(self) -> str:
-        """A lesion_id not used on any scan of the patient (``P001-L07`` style)."""
-        used = set(self.known_lesions())
+        """A lesion_id used nowhere for the patient (``P001-L07`` style).
+
+        Not in the reference-standard lesions table, not in any scan's ROIs or reads (saved or
+        in this session), so a new lesion never inherits another lesion's ID or read.
+        """
+        used = set(self.known_lesions(include_reference=True))
+        for scan_id in self.jobs:
+            used |= set(self._reads_of(scan_id)["lesion_id"])
         numbers = [int(m.group(1)) for lid in used
                    if (m := re.match(rf"^{re.escape(self.patient_id)}-L(\d+)$", lid))]
         n = max(numbers, default=0) + 1
         return f"{self.patient_id}-L{n:02d}"
 
-    def known_lesions(self) -> list[str]:
-        """Lesion IDs of the patient: the lesions table and every scan's ROIs."""
+    def known_lesions(self, include_reference: bool = False) -> list[str]:
+        """Lesion IDs with a VOI on any scan of the patient (saved or in this session).
+
+        Parameters
+        ----------
+        include_reference : bool
+            Also the IDs of the reference-standard lesions table. The reader's table never
+            shows them: listing the truth would unblind the reader.
+        """
         ids: set[str] = set()
         path = Path(self.params.study.tables.lesions)
-        if path.is_file():
+        if include_reference and path.is_file():
             lesions = pd.read_csv(path, dtype=str)
             ids |= set(lesions.loc[lesions["patient_id"] == self.patient_id, "lesion_id"])
         for scan_id in self.jobs:
@@ -303,10 +319,30 @@ class ReviewSession:
             ids |= set(table.loc[table["lesion_id"] != "", "lesion_id"])
         return sorted(ids)
 
+    def _reads_of(self, scan_id: str) -> pd.DataFrame:
+        if scan_id in self._scans:
+            return self._scans[scan_id].state.reads
+        if self.store.latest(scan_id) is None:
+            return empty_reads()
+        try:
+            return self.store.load(scan_id).reads
+        except RoiStoreError as exc:
+            self._warn(f"{scan_id}: {exc}")
+            return empty_reads()
+
+    def _warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
     def _stored_table(self, scan_id: str) -> pd.DataFrame:
+        """The newest saved table of another scan (empty, with a warning, if unreadable)."""
         if self.store.latest(scan_id) is None:
             return _empty_table()
-        return self.store.load(scan_id).table
+        try:
+            return self.store.load(scan_id).table
+        except RoiStoreError as exc:       # one damaged scan must not block the patient
+            self._warn(f"{scan_id}: {exc}")
+            return _empty_table()
 
     def add_lesion_at(self, seed_zyx: tuple[int, int, int], lesion_id: str | None = None,
                       fraction: float | None = None) -> LesionVoi:
@@ -357,7 +393,14 @@ class ReviewSession:
             raise ValueError(f"reference region {roi!r}: one of {', '.join(_REFERENCE_LABELS)}")
         radius = radius_mm or (LIVER_SPHERE_RADIUS_MM if roi == "liver"
                                else SPLEEN_SPHERE_RADIUS_MM)
-        label = _REFERENCE_LABELS[roi]
+        rows = self.table[self.table["roi"] == roi]
+        if not rows.empty:
+            label = int(rows["label"].iloc[0])         # the region's own label, whatever it is
+        else:
+            used = set(self.table["label"].astype(int))
+            preferred = _REFERENCE_LABELS[roi]
+            label = preferred if preferred not in used else next(
+                v for v in range(1, 65536) if v not in used)
         self._checkpoint()
         state = self._cur.state
         state.labels[state.labels == label] = 0
@@ -577,10 +620,38 @@ class ReviewSession:
             self.current = home
         return saved
 
+    def autosave(self, note: str = "autosave") -> tuple[list[RoiVersion], list[str]]:
+        """Save every edited scan that nobody else saved meanwhile.
+
+        Returns
+        -------
+        list of RoiVersion
+            The versions saved.
+        list of str
+            Scans skipped because of a conflict (they stay unsaved, for the reader to decide).
+        """
+        saved, conflicts = [], []
+        for scan_id, cur in self._scans.items():
+            if not cur.dirty:
+                continue
+            try:
+                saved.append(self._save(cur, note, cur.version.version if cur.version else 0))
+            except RoiConflictError:
+                conflicts.append(scan_id)
+        return saved, conflicts
+
     def restore(self, version: int) -> RoiVersion:
-        """Bring back an earlier version of the current scan (saved as the newest)."""
+        """Bring back an earlier version of the current scan (saved as the newest).
+
+        Raises
+        ------
+        nethelpers.rois.RoiConflictError
+            Someone saved the scan since it was opened: reload first.
+        """
         scan_id = self.current
-        restored = self.store.restore(scan_id, version, reader=self.reader)
+        cur = self._cur
+        restored = self.store.restore(scan_id, version, reader=self.reader,
+                                      parent=cur.version.version if cur.version else 0)
         del self._scans[scan_id]
         self.open_scan(scan_id)
         return restored

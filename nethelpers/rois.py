@@ -595,8 +595,8 @@ class RoiStore:
             f"was saved since{by}. Load the newest version and redo the edit, or save with "
             "parent=None to keep both (yours becomes the newest)")
 
-    def restore(self, scan_id: str, version: int, *, reader: str, note: str | None = None
-                ) -> RoiVersion:
+    def restore(self, scan_id: str, version: int, *, reader: str, note: str | None = None,
+                parent: int | None = None) -> RoiVersion:
         """Make an earlier version the newest again by saving a copy of it.
 
         Parameters
@@ -609,6 +609,9 @@ class RoiStore:
             Who restores (recorded).
         note : str, optional
             Default ``"restored vN"``.
+        parent : int, optional
+            The version the reader is looking at; a newer save raises
+            :class:`RoiConflictError` (as in :meth:`save`).
 
         Returns
         -------
@@ -619,7 +622,8 @@ class RoiStore:
         has_reads = (self._scan_dir(scan_id) / f"v{version:06d}" / READS_FILE).is_file()
         return self.save(scan_id, old.labels, old.table, reader=reader,
                          note=note if note is not None else f"restored v{version}",
-                         restored_from=version, reads=old.reads if has_reads else None)
+                         restored_from=version, reads=old.reads if has_reads else None,
+                         parent=parent)
 
     @staticmethod
     def _clean_staging(scan_dir: Path) -> None:

@@ -198,3 +198,60 @@ def test_lesion_table_numbers_equal_single_measures(params, demo_study):
         single = s.measure(int(row.label))
         assert row.suv_max == pytest.approx(single["suv_max"], rel=1e-12)
         assert row.tb_liver == pytest.approx(single["tb_liver"], rel=1e-12)
+
+
+def test_new_ids_never_reuse_a_read_and_the_table_hides_the_truth_list(demo_study, tmp_path):
+    """Reviewer's cases: a deleted lesion's read keeps its ID out of use; the reader's table
+    lists lesions with VOIs or reads only, never the reference-standard list."""
+    (tmp_path / "rois").mkdir()
+    params = params_from_dict({"study": {"data_root": str(demo_study),
+                                         "rois": str(tmp_path / "rois")}})
+    pid = _patient(demo_study)
+    s = ReviewSession(params, pid, "AB")                   # nothing saved for this patient
+    truth = pd.read_csv(demo_study / "truth" / "lesions.csv")
+    truth_ids = set(truth.loc[truth.patient_id == pid, "lesion_id"])
+    assert s.lesion_table().empty                            # blinded: no truth rows
+    first = s.next_lesion_id()
+    assert first not in truth_ids                            # but no clash with the truth IDs
+    s.set_read(first, call="positive", krenning=4)
+    assert s.next_lesion_id() != first                      # a read alone reserves the ID
+    assert s.lesion_table()["lesion_id"].tolist() == [first]
+
+
+def test_moving_a_reference_never_erases_a_lesion_with_its_label(params, demo_study):
+    """A lesion may carry label 1 (e.g. imported from a SEG): moving the liver sphere uses the
+    liver row's own label."""
+    s = ReviewSession(params, _patient(demo_study), "AB")
+    liver = int(s.table.loc[s.table.roi == "liver", "label"].iloc[0])
+    lesion = s.table[s.table.roi == "lesion"].iloc[0]
+    relabelled = s.labels.copy()
+    relabelled[s.labels == liver] = 40
+    relabelled[s.labels == int(lesion.label)] = liver
+    s._cur.state.labels = relabelled
+    table = s.table.copy()
+    table.loc[table.roi == "liver", "label"] = 40
+    table.loc[table.lesion_id == lesion.lesion_id, "label"] = liver
+    s._cur.state.table = table
+    voxels = int((s.labels == liver).sum())
+    centre = np.argwhere(s.labels == 40).mean(axis=0)
+    s.place_reference("liver", tuple(centre + [0, 0, 1]))
+    assert int((s.labels == liver).sum()) == voxels          # the lesion is untouched
+    assert (s.labels == 40).any() and set(s.table.loc[s.table.roi == "liver", "label"]) == {40}
+
+
+def test_autosave_skips_a_conflicting_scan_and_restore_checks_the_parent(params, demo_study):
+    s = ReviewSession(params, _patient(demo_study), "AB")
+    a, b = s.scan_ids[:2]
+    lesion = s.table.loc[s.table.roi == "lesion", "lesion_id"].iloc[0]
+    s.set_read(lesion, call="positive")
+    s.open_scan(b)
+    s.set_read(lesion, call="negative")
+    other = ReviewSession(params, s.patient_id, "CD")
+    other.set_read(lesion, call="equivocal")
+    other.save("CD first")                                   # CD saves scan a meanwhile
+    saved, conflicts = s.autosave()
+    assert [v.scan_id for v in saved] == [b] and conflicts == [a]
+    assert s.dirty_scans() == [a]
+    s.open_scan(a)
+    with pytest.raises(RoiConflictError):
+        s.restore(1)                                         # would silently undo CD's save

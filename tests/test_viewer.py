@@ -499,3 +499,32 @@ def test_missing_data_and_cli(tmp_path, capsys):
     assert main(["review", "--patient", PATIENT, "-f", str(yaml_file)]) == 2
     err = capsys.readouterr().err
     assert "nethelpers demo --out" in err and "no study data" in err
+
+
+def test_review_fixes_brush_follows_selection_3d_clicks_refused_close_asks(open_patient, truth):
+    """Reviewer's findings: arrow-key selection moves the brush label; a 3D click places
+    nothing; removing a non-ROI layer does not switch off the close warning."""
+    viewer, w = open_patient(show=True)
+    s = w.session
+    labels = s.table.set_index("lesion_id")["label"]
+    w.select_lesion(f"{PATIENT}-L01", jump=False)
+    w.select_lesion(f"{PATIENT}-L02", jump=False)            # e.g. by the arrow keys
+    assert w.layers.rois.selected_label == int(labels[f"{PATIENT}-L02"])
+    w.table.selectRow(0)
+    row_id = w._lesion_ids[0]
+    if row_id in labels.index:
+        assert w.layers.rois.selected_label == int(labels[row_id])
+    w.add_lesion()
+    viewer.dims.ndisplay = 3
+    before = len(s.table)
+    assert w.handle_click((0.0, 0.0, 0.0)) is None and len(s.table) == before
+    assert "2D only" in w.messages[-1]
+    viewer.dims.ndisplay = 2
+    w.cancel_pending()
+    viewer.layers.remove(w.layers.markers)                   # a layer the reader removed
+    w.select_lesion(f"{PATIENT}-L01", jump=False)
+    w.delete_selected()
+    asked = []
+    w.ask_close = lambda scans: asked.append(list(scans)) or "cancel"
+    viewer.window._qt_window.close()
+    assert asked == [[s.current]] and s.dirty

@@ -179,7 +179,7 @@ def run_review(params_path: str | Path, patient_id: str, *, scan_id: str | None 
     try:
         viewer, widget = open_review(params, patient_id, scan_id=scan_id, reader=reader,
                                      autosave_s=autosave_s)
-    except KeyError as exc:
+    except (KeyError, ValueError) as exc:
         print(f"review: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2
     napari.run()

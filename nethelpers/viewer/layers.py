@@ -264,7 +264,8 @@ def add_scan_layers(viewer: Any, images: Any, labels: np.ndarray,
     rois.contour = 1
     data, features = _marker_data(markers)
     points = viewer.add_points(
-        data, name=f"other scans {scan_id}", features=features, symbol="ring", size=4,
+        data, name=f"other scans (approx., not registered) {scan_id}", features=features,
+        symbol="ring", size=4,
         face_color="transparent", border_color=MARKER_COLOR, border_width=0.15,
         text={"string": "{lesion_id}", "color": MARKER_COLOR, "size": 9, "anchor": "upper_left"},
         metadata={"role": "markers"}, **pet_geometry)

@@ -307,6 +307,8 @@ class ReviewWidget(QWidget):
             col = [f for f, _ in COLUMNS].index(field)
             self.table.setItemDelegateForColumn(col, _ChoiceDelegate(choices, self.table))
         self.table.cellClicked.connect(self._on_cell_clicked)
+        # arrow keys move the selection too: the brush must follow it, not the last click
+        self.table.itemSelectionChanged.connect(self._set_brush_label)
         self.table.cellChanged.connect(self._on_cell_changed)
         layout.addWidget(self.table, 1)
 
@@ -408,8 +410,11 @@ class ReviewWidget(QWidget):
         pet.contrast_limits = (0.0, float(value))
 
     def _layers_ok(self) -> bool:
-        return self.layers is not None and all(
-            layer in self.viewer.layers for layer in self.layers.all())
+        """Whether the ROI layer is still in the viewer (other layers may be removed freely)."""
+        return self.layers is not None and self.layers.rois in self.viewer.layers
+
+    def _layer_ok(self, layer: Any) -> bool:
+        return layer is not None and layer in self.viewer.layers
 
     def refresh_labels(self) -> None:
         """Show the session's label map (a copy: brush strokes go back via set_labels)."""
@@ -598,7 +603,8 @@ class ReviewWidget(QWidget):
         if not rows.empty:
             label = int(rows["label"].iloc[0])
         else:
-            label = max([10, *table["label"].astype(int).tolist()]) + 1
+            used = set(table["label"].astype(int))
+            label = next(v for v in range(11, 65536) if v not in used)
         self.layers.rois.selected_label = label
 
     # -- reads -------------------------------------------------------------------------------
@@ -703,6 +709,10 @@ class ReviewWidget(QWidget):
         """
         action, lesion_id = self.pending, self.pending_lesion
         if action is None:
+            return None
+        if self.viewer.dims.ndisplay == 3:
+            self.message("clicks place VOIs in 2D only (the depth of a 3D click is unknown): "
+                         "switch to 2D and click again")
             return None
         self.push_brush()
         pet = self.session.images.pet
@@ -863,13 +873,12 @@ class ReviewWidget(QWidget):
         self.push_brush()
         if not self.session.dirty:
             return []
-        try:
-            saved = self.session.save_all(note="autosave")
-        except RoiConflictError as exc:
-            self.message(f"autosave stopped: {exc} — press Save to choose")
-            saved = []
-        else:
+        saved, conflicts = self.session.autosave()
+        if saved:
             self.message(f"autosaved {', '.join(v.scan_id for v in saved)}")
+        for scan_id in conflicts:
+            self.message(f"autosave skipped {scan_id}: someone saved it meanwhile — press "
+                         "Save to choose")
         self.refresh_versions()
         return saved
 
@@ -892,7 +901,11 @@ class ReviewWidget(QWidget):
                 "Restore", f"Restore v{version} of {s.current}? Unsaved edits of this scan "
                 "are dropped."):
             return False
-        restored = s.restore(int(version))
+        try:
+            restored = s.restore(int(version))
+        except RoiConflictError as exc:
+            self.message(f"restore refused: {exc}")
+            return False
         self.show_scan()
         self.message(f"{s.current}: v{version} restored as v{restored.version}")
         return True
@@ -954,9 +967,10 @@ class ReviewWidget(QWidget):
 
     def _on_window_close(self, event: QEvent) -> bool:
         """The viewer window is closing: warn about unsaved edits (True: close refused)."""
-        # napari's Viewer.close() removes every layer first: a scripted close is not asked
+        # napari's Viewer.close() removes every layer first: a scripted close is not asked;
+        # a reader's close (any layer left, even with some layers removed) always is
         self.push_brush()
-        if self.session.dirty and self._layers_ok():
+        if self.session.dirty and len(self.viewer.layers) > 0:
             answer = self.ask_close(self.dirty_scans())
             if answer == "cancel" or (answer == "save" and not self.save()):
                 event.ignore()
