@@ -35,3 +35,32 @@ def test_notebook_02_writes_review_status_and_a_gallery_of_every_scan(demo_study
             assert f"{kind}_{scan_id}.png" in set(gallery)
             assert (out / "figures" / f"{kind}_{scan_id}.png").stat().st_size > 5000
     assert "<img" in (out / "02_roi_review.html").read_text()
+
+
+def test_notebook_03_writes_the_quantification_tables(demo_study, tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        f"study:\n  data_root: {demo_study}\n"
+        f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [03_quantification]\n"
+        f"quantify:\n  output: {tmp_path / 'q'}\n")
+    out = run_report(params, progress=False)
+    tables = out / "tables"
+    qc = pd.read_csv(tables / "quantification_qc.csv")
+    scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
+    assert sorted(qc["scan_id"]) == sorted(scans["scan_id"]) and (qc["status"] == "ok").all()
+    measured = pd.read_csv(tmp_path / "q" / "measurements.csv")
+    liver = pd.read_csv(tables / "liver_reference.csv")
+    assert liver["n"].sum() == (measured["roi"] == "liver").sum()
+    truth = pd.read_csv(demo_study / "truth" / "scans.csv").set_index("scan_id")
+    dota = measured[(measured.roi == "liver") & (measured.tracer == "DOTATATE")]
+    # the 3 cm liver sphere measures the true liver SUV within the noise (about 10 %)
+    ratio = dota.set_index("scan_id")["suv_mean"] / truth.loc[dota.scan_id, "true_suv_liver"]
+    assert ratio.between(0.85, 1.15).all()
+    site = pd.read_csv(tables / "uptake_by_site.csv")
+    assert site["n_lesions"].sum() == (measured["roi"] == "lesion").sum()
+    krenning = pd.read_csv(tables / "krenning_distribution.csv")
+    dota_lesions = measured[(measured.roi == "lesion") & (measured.tracer == "DOTATATE")]
+    assert krenning["n_lesions"].sum() == len(dota_lesions)
+    netpet = pd.read_csv(tables / "netpet_distribution.csv")
+    assert netpet["n_patients"].sum() == scans["patient_id"].nunique()
+    assert (out / "figures" / "liver_reference.png").is_file()

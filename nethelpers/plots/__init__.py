@@ -13,6 +13,7 @@ from nethelpers.plots.stats import (
     paired_plot,
     roc_curve,
     roc_plot,
+    strip_plot,
 )
 from nethelpers.plots.style import OKABE_ITO, STYLE, figure_style
 
@@ -27,4 +28,5 @@ __all__ = [
     "participant_flow",
     "roc_curve",
     "roc_plot",
+    "strip_plot",
 ]

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from nethelpers.plots.style import OKABE_ITO, figure_style
 
 __all__ = ["RocCurve", "bland_altman_plot", "forest_plot", "paired_plot", "roc_curve",
-           "roc_plot"]
+           "roc_plot", "strip_plot"]
 
 
 def _ci_text(estimate: float, lower: float, upper: float, digits: int = 2) -> str:
@@ -325,4 +325,55 @@ def paired_plot(table: pd.DataFrame, *, unit_id: str, condition: str, value: str
         ax.set_ylabel(ylabel or value)
         ax.legend(loc="best")
         ax.set_title(f"n = {len(wide)} paired units", fontsize=7.5)
+    return fig
+
+
+def strip_plot(table: pd.DataFrame, *, group: str, value: str, ylabel: str,
+               order: Sequence[str] | None = None, title: str = "") -> Figure:
+    """Every value as a point per group, with the median and interquartile range drawn.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy: one row per observation.
+    group : str
+        Column of the group (one column of points each).
+    value : str
+        Column of the values.
+    ylabel : str
+        y-axis label with its unit.
+    order : sequence of str, optional
+        Groups in the order drawn.
+    title : str
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Points jittered deterministically (no random state), median as a bar, IQR as a line;
+        the n of each group under its name.
+    """
+    if table.empty:
+        raise ValueError("strip_plot: the table is empty")
+    order = list(order) if order is not None else sorted(table[group].astype(str).unique())
+    with figure_style():
+        fig = Figure(figsize=(1.2 + 0.9 * len(order), 3.0), dpi=100)
+        ax = fig.add_subplot()
+        labels = []
+        for x, name in enumerate(order):
+            v = pd.to_numeric(table.loc[table[group].astype(str) == name, value],
+                              errors="coerce").dropna().to_numpy(dtype=float)
+            labels.append(f"{name}\nn = {v.size}")
+            if v.size == 0:
+                continue
+            jitter = (np.arange(v.size) % 7 - 3) * 0.04
+            ax.scatter(x + jitter, v, s=9, color=OKABE_ITO[0], alpha=0.7, linewidths=0)
+            q1, med, q3 = np.percentile(v, [25, 50, 75])
+            ax.plot([x - 0.25, x + 0.25], [med, med], color="black", linewidth=1.6)
+            ax.plot([x, x], [q1, q3], color="black", linewidth=0.9)
+        ax.set_xticks(range(len(order)), labels)
+        ax.set_xlim(-0.6, len(order) - 0.4)
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title)
     return fig
