@@ -64,3 +64,43 @@ def test_notebook_03_writes_the_quantification_tables(demo_study, tmp_path):
     netpet = pd.read_csv(tables / "netpet_distribution.csv")
     assert netpet["n_patients"].sum() == scans["patient_id"].nunique()
     assert (out / "figures" / "liver_reference.png").is_file()
+
+
+def test_notebook_05_accuracy_tables_match_the_reads(demo_study, tmp_path):
+    from nethelpers.stats import proportion_ci
+
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        f"study:\n  data_root: {demo_study}\n"
+        f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [05_diagnostic_accuracy]\n"
+        f"quantify:\n  output: {tmp_path / 'q'}\n")
+    out = run_report(params, progress=False)
+    tables = out / "tables"
+    acc = pd.read_csv(tables / "accuracy_patient_level.csv")
+    pat = pd.read_csv(tables / "patient_level_results.csv")
+    # recount one subgroup from the per-scan results and recompute its Wilson interval
+    g = pat[(pat.tracer == "DOTATATE") & (pat.modality == "PET/CT")]
+    tp = int((g.test & g.disease_present).sum())
+    fn = int((~g.test & g.disease_present).sum())
+    row = acc[(acc.tracer == "DOTATATE") & (acc.modality == "PET/CT")
+              & (acc.measure == "sensitivity")].iloc[0]
+    assert (row.tp, row.fn) == (tp, fn)
+    expected = proportion_ci(tp, tp + fn, "wilson")
+    assert (row.lower, row.upper) == pytest.approx((expected.lower, expected.upper), abs=1e-12)
+    # patient-level test = any lesion called positive by R1 (equivocal counted negative)
+    reads = pd.read_csv(demo_study / "reads" / "reads.csv")
+    r1 = reads[reads.reader == "R1"]
+    positive_scans = set(r1.loc[r1.call == "positive", "scan_id"])
+    assert set(pat.loc[pat.test, "scan_id"]) == positive_scans
+    lesion = pd.read_csv(tables / "accuracy_lesion_level.csv")
+    assert {"cluster_lower", "cluster_upper", "design_effect"} <= set(lesion.columns)
+    sens = lesion[lesion.measure == "sensitivity"]
+    assert (sens.cluster_lower <= sens.estimate).all()
+    assert (sens.estimate <= sens.cluster_upper).all()
+    auc = pd.read_csv(tables / "roc_auc.csv")
+    assert auc["auc"].dropna().between(-1, 1).all() and "youden_cutoff_exploratory" in auc
+    errors = pd.read_csv(tables / "false_calls.csv")
+    les = pd.read_csv(tables / "lesion_level_results.csv")
+    known = les[les.test.notna()]
+    n_fp = int((known.test.astype(bool) & ~known.malignant.astype(bool)).sum())
+    assert (errors.error == "FP").sum() == n_fp
