@@ -74,7 +74,8 @@ def test_demo_yaml_values():
     assert params.study.tables.reads == REPO / "data/demo/reads/reads.csv"
     assert params.study.dicom == REPO / "data/demo/dicom"
     assert params.report.output == REPO / "reports" / "demo"
-    assert params.report.notebooks == ["01_cohort"]
+    assert params.report.notebooks == ["01_cohort", "02_roi_review", "03_quantification",
+                                       "05_diagnostic_accuracy"]
     assert params.quantify.output == REPO / "derived" / "demo"
     assert params.quantify.mtv_fraction == 0.41
 
