@@ -23,7 +23,8 @@ import pandas as pd
 
 from nethelpers.cohort import Cohort, reads_joined
 
-__all__ = ["EQUIVOCAL_RULES", "accuracy_by", "false_calls", "lesion_level", "patient_level"]
+__all__ = ["EQUIVOCAL_RULES", "accuracy_by", "false_calls", "lesion_level", "paired_lesions",
+           "patient_level"]
 
 EQUIVOCAL_RULES = ("negative", "positive", "exclude")
 
@@ -195,3 +196,42 @@ def false_calls(lesions: pd.DataFrame, measurements: pd.DataFrame | None = None,
     extra = [c for c in ("diameter_mm", "suv_max", "tb_liver") if c in out.columns]
     return out[first + extra + ["cause"]].sort_values(["error", "scan_id", "lesion_id"]
                                                       ).reset_index(drop=True)
+
+
+def paired_lesions(lesions: pd.DataFrame, a: tuple[str, str], b: tuple[str, str],
+                   measurements: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Lesions read on two scan types of the same patient, side by side.
+
+    Parameters
+    ----------
+    lesions : pandas.DataFrame
+        From :func:`lesion_level`.
+    a, b : tuple of str
+        ``(tracer, modality)`` of the two scan types, e.g. ``("DOTATATE", "PET/CT")`` and
+        ``("FDG", "PET/CT")``.
+    measurements : pandas.DataFrame, optional
+        measurements.csv: adds ``suv_max_a``, ``suv_max_b`` and ``tb_liver_a/_b``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lesion with a read on both: ``patient_id, lesion_id, site, malignant,
+        call_a, call_b, test_a, test_b`` (and the SUV columns). A patient with several scans
+        of one type contributes its first scan (by scan_id) of that type.
+    """
+    def side(key: tuple[str, str], suffix: str) -> pd.DataFrame:
+        rows = lesions[(lesions["tracer"] == key[0]) & (lesions["modality"] == key[1])]
+        first = rows.groupby("patient_id")["scan_id"].transform("min")
+        rows = rows[rows["scan_id"] == first]
+        keep = rows[["patient_id", "lesion_id", "site", "malignant", "scan_id", "call", "test"]]
+        if measurements is not None:
+            m = measurements[measurements["roi"] == "lesion"][["scan_id", "lesion_id",
+                                                               "suv_max", "tb_liver"]]
+            keep = keep.merge(m, on=["scan_id", "lesion_id"], how="left")
+        return keep.rename(columns={c: f"{c}_{suffix}" for c in keep.columns
+                                    if c not in ("patient_id", "lesion_id", "site",
+                                                 "malignant")})
+
+    out = side(a, "a").merge(side(b, "b").drop(columns=["site", "malignant"]),
+                             on=["patient_id", "lesion_id"], how="inner")
+    return out.sort_values(["patient_id", "lesion_id"]).reset_index(drop=True)

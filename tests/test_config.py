@@ -75,7 +75,7 @@ def test_demo_yaml_values():
     assert params.study.dicom == REPO / "data/demo/dicom"
     assert params.report.output == REPO / "reports" / "demo"
     assert params.report.notebooks == ["01_cohort", "02_roi_review", "03_quantification",
-                                       "05_diagnostic_accuracy"]
+                                       "04_tracer_comparison", "05_diagnostic_accuracy"]
     assert params.quantify.output == REPO / "derived" / "demo"
     assert params.quantify.mtv_fraction == 0.41
 

@@ -104,3 +104,34 @@ def test_notebook_05_accuracy_tables_match_the_reads(demo_study, tmp_path):
     known = les[les.test.notna()]
     n_fp = int((known.test.astype(bool) & ~known.malignant.astype(bool)).sum())
     assert (errors.error == "FP").sum() == n_fp
+
+
+def test_notebook_04_pairs_and_tests_match_the_reads(demo_study, tmp_path):
+    from nethelpers.stats import mcnemar
+
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        f"study:\n  data_root: {demo_study}\n"
+        f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [04_tracer_comparison]\n"
+        f"quantify:\n  output: {tmp_path / 'q'}\n")
+    out = run_report(params, progress=False)
+    tables = out / "tables"
+    pairs = pd.read_csv(tables / "pairs_dotatate_fdg.csv")
+    reads = pd.read_csv(demo_study / "reads" / "reads.csv")
+    r1 = reads[reads.reader == "R1"]
+    dota = r1[r1.scan_id.str.contains("DOTATATE-PETCT")].set_index("lesion_id")["call"]
+    fdg = r1[r1.scan_id.str.contains("FDG-PETCT")].set_index("lesion_id")["call"]
+    assert sorted(pairs.lesion_id) == sorted(set(dota.index) & set(fdg.index))
+    mal = pairs[pairs.malignant.astype(bool)]
+    exact = mcnemar(mal.test_a.astype(bool), mal.test_b.astype(bool), method="exact")
+    table = pd.read_csv(tables / "mcnemar_dotatate_vs_fdg.csv").set_index("method")
+    assert table.loc["exact", "p"] == pytest.approx(exact.p, rel=1e-12)
+    assert table.loc["exact", "dotatate_only"] == int((mal.test_a & ~mal.test_b).sum())
+    assert "obuchowski" in table.index
+    agreement = pd.read_csv(tables / "agreement_petmr_petct.csv").set_index("lesions")
+    assert agreement.loc["all lesions", "n"] == len(pd.read_csv(tables / "pairs_petmr_petct.csv"))
+    # PET/MR attenuation correction underestimates bone in the demo (factor 0.85)
+    if agreement.loc["bone lesions", "n"] >= 3:
+        assert agreement.loc["bone lesions", "ratio_bias"] < agreement.loc["other lesions",
+                                                                           "ratio_bias"]
+    assert (out / "figures" / "bland_altman_petmr_petct.png").is_file()
