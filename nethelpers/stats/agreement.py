@@ -140,6 +140,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa as _sm_cohens_kappa
 
+from nethelpers.stats.paired import paired_arrays
+
 __all__ = [
     "ICC_FORMS",
     "BlandAltmanResult",
@@ -671,26 +673,6 @@ class BlandAltmanResult:
     note: str = ""
 
 
-def _paired_arrays(a: Any, b: Any, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(a, dtype=float)
-    y = np.asarray(b, dtype=float)
-    if x.ndim != 1 or y.ndim != 1:
-        raise ValueError(f"{names[0]} and {names[1]} must be one-dimensional")
-    if x.size != y.size:
-        raise ValueError(f"{names[0]} and {names[1]} differ in length ({x.size} vs {y.size})")
-    nan_x, nan_y = np.isnan(x), np.isnan(y)
-    n_nan = int(np.sum(nan_x | nan_y))
-    if n_nan:
-        raise ValueError(
-            f"{n_nan} of {x.size} pairs have a missing value ({names[0]}: {int(nan_x.sum())}, "
-            f"{names[1]}: {int(nan_y.sum())}); drop those pairs explicitly (and report them)"
-        )
-    n_inf = int(np.sum(np.isinf(x) | np.isinf(y)))
-    if n_inf:
-        raise ValueError(f"{n_inf} of {x.size} pairs have an infinite value")
-    return x, y
-
-
 def bland_altman(
     a: Sequence[float] | np.ndarray | pd.Series,
     b: Sequence[float] | np.ndarray | pd.Series,
@@ -730,7 +712,7 @@ def bland_altman(
     coverage = _check_level(coverage, "coverage")
     if loa_ci not in ("exact", "approximate"):
         raise ValueError(f"loa_ci must be 'exact' or 'approximate', got {loa_ci!r}")
-    x, y = _paired_arrays(a, b, ("a", "b"))
+    x, y = paired_arrays(a, b, ("a", "b"))
     n = int(x.size)
     if n < 3:
         raise ValueError(f"Bland-Altman needs at least 3 pairs (SD, regression), got {n}")

@@ -98,24 +98,51 @@ def _check_level(level: float) -> float:
     return level
 
 
-def _paired_differences(x: Any, y: Any) -> np.ndarray:
-    a = np.asarray(x, dtype=float)
-    b = np.asarray(y, dtype=float)
-    if a.ndim != 1 or b.ndim != 1:
-        raise ValueError("x and y must be one-dimensional")
-    if a.size != b.size:
-        raise ValueError(f"x and y differ in length ({a.size} vs {b.size})")
-    nan_a, nan_b = np.isnan(a), np.isnan(b)
-    n_nan = int(np.sum(nan_a | nan_b))
+def paired_arrays(a: Any, b: Any, names: tuple[str, str] = ("x", "y"), hint: str = ""
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Two paired samples as float arrays, refusing what cannot be paired.
+
+    Parameters
+    ----------
+    a, b : array-like
+        The paired values, same length, one-dimensional.
+    names : tuple of str
+        Their names in error messages.
+    hint : str
+        Appended to the missing-value message.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        Not one-dimensional, unequal lengths, missing values (counted, never dropped) or
+        infinite values.
+    """
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    if x.ndim != 1 or y.ndim != 1:
+        raise ValueError(f"{names[0]} and {names[1]} must be one-dimensional")
+    if x.size != y.size:
+        raise ValueError(f"{names[0]} and {names[1]} differ in length ({x.size} vs {y.size})")
+    nan_x, nan_y = np.isnan(x), np.isnan(y)
+    n_nan = int(np.sum(nan_x | nan_y))
     if n_nan:
         raise ValueError(
-            f"{n_nan} of {a.size} pairs have a missing value (x: {int(nan_a.sum())}, y: "
-            f"{int(nan_b.sum())}); drop those pairs explicitly (and report them) - R would drop "
-            "them silently"
+            f"{n_nan} of {x.size} pairs have a missing value ({names[0]}: {int(nan_x.sum())}, "
+            f"{names[1]}: {int(nan_y.sum())}); drop those pairs explicitly (and report them)"
+            + hint
         )
-    n_inf = int(np.sum(np.isinf(a) | np.isinf(b)))
+    n_inf = int(np.sum(np.isinf(x) | np.isinf(y)))
     if n_inf:
-        raise ValueError(f"{n_inf} of {a.size} pairs have an infinite value")
+        raise ValueError(f"{n_inf} of {x.size} pairs have an infinite value")
+    return x, y
+
+
+def _paired_differences(x: Any, y: Any) -> np.ndarray:
+    a, b = paired_arrays(x, y, ("x", "y"), " - R would drop them silently")
     return a - b
 
 
