@@ -4,7 +4,7 @@ Every function takes the tidy outputs of :func:`nethelpers.quantify.quantify_coh
 (``measurements``, ``patients``, ``qc``) and the cohort tables, and returns a tidy DataFrame
 with counts beside every summary, so a reader of the report can see what each number rests on.
 Continuous values are summarised as median and interquartile range (quartiles by linear
-interpolation, numpy's default).
+interpolation), by :func:`nethelpers.tables.continuous_summary` like Table 1.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from nethelpers.tables import continuous_summary
 
 __all__ = [
     "krenning_distribution",
@@ -26,11 +28,8 @@ __all__ = [
 
 
 def _median_iqr(values: pd.Series) -> dict[str, float]:
-    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-    if v.size == 0:
-        return {"n": 0, "median": np.nan, "q1": np.nan, "q3": np.nan}
-    q1, med, q3 = np.percentile(v, [25, 50, 75])
-    return {"n": int(v.size), "median": float(med), "q1": float(q1), "q3": float(q3)}
+    s = continuous_summary(values)
+    return {k: s[k] for k in ("n", "median", "q1", "q3")}
 
 
 def qc_summary(qc: pd.DataFrame) -> pd.DataFrame:
@@ -68,11 +67,10 @@ def liver_reference_summary(measurements: pd.DataFrame) -> pd.DataFrame:
     liver = measurements[measurements["roi"] == "liver"]
     rows = []
     for (tracer, modality), g in liver.groupby(["tracer", "modality"], sort=True):
-        v = pd.to_numeric(g["suv_mean"], errors="coerce").dropna()
-        row = {"tracer": tracer, "modality": modality, **_median_iqr(v)}
-        row |= {"min": float(v.min()), "max": float(v.max()),
-                "cv_pct": float(100 * v.std(ddof=1) / v.mean()) if len(v) > 1 else np.nan}
-        rows.append(row)
+        s = continuous_summary(g["suv_mean"])
+        rows.append({"tracer": tracer, "modality": modality,
+                     **{k: s[k] for k in ("n", "median", "q1", "q3", "min", "max")},
+                     "cv_pct": 100 * s["sd"] / s["mean"]})
     return pd.DataFrame(rows, columns=["tracer", "modality", "n", "median", "q1", "q3", "min",
                                        "max", "cv_pct"])
 

@@ -30,6 +30,7 @@ __all__ = [
     "OVERALL",
     "Table1",
     "bmi",
+    "continuous_summary",
     "scan_inventory",
     "scan_totals",
     "table1",
@@ -138,8 +139,12 @@ def bmi(patients: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(patients["weight_kg"], errors="coerce") / height_m**2
 
 
-def _continuous(values: pd.Series) -> dict[str, float]:
-    """Summarise a numeric series (NaN-safe; empty gives NaN)."""
+def continuous_summary(values: pd.Series) -> dict[str, float]:
+    """Summarise a numeric series: n, n_missing, mean, sd, median, q1, q3, min, max.
+
+    NaN-safe (missing values are counted, not summarised); an empty series gives NaN.
+    Quartiles by linear interpolation.
+    """
     x = pd.to_numeric(values, errors="coerce").astype("float64").dropna()
     n = len(x)
     stats = {"n": n, "n_missing": int(values.isna().sum())}
@@ -194,7 +199,8 @@ def _summarise(df: pd.DataFrame, group: str) -> list[dict[str, object]]:
             for row in _categorical(values, var.levels):
                 rows.append({"variable": var.column, "group": group} | row)
         else:
-            rows.append({"variable": var.column, "level": "", "group": group} | _continuous(values))
+            rows.append({"variable": var.column, "level": "", "group": group}
+                        | continuous_summary(values))
     return rows
 
 
