@@ -14,6 +14,8 @@ import pandas as pd
 import SimpleITK as sitk
 from matplotlib.figure import Figure
 
+from nethelpers.dicom.volume import resample_like
+from nethelpers.measures import voi_stats
 from nethelpers.plots.style import OKABE_ITO, figure_style
 
 __all__ = ["lesion_gallery", "scan_mip", "study_gallery", "suv_window"]
@@ -29,9 +31,7 @@ def suv_window(tracer: str) -> float:
 def _anatomy_on_pet(pet: sitk.Image, anatomy: sitk.Image | None) -> np.ndarray | None:
     if anatomy is None:
         return None
-    resampled = sitk.Resample(anatomy, pet, sitk.Transform(), sitk.sitkLinear, -1000.0,
-                              sitk.sitkFloat32)
-    return sitk.GetArrayFromImage(resampled)
+    return sitk.GetArrayFromImage(resample_like(anatomy, pet, default=-1000.0))
 
 
 def _grey_window(anatomy: np.ndarray, kind: str) -> tuple[float, float]:
@@ -101,9 +101,8 @@ def lesion_gallery(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *,
     for rec in lesions.itertuples():
         mask = labels == int(rec.label)
         if mask.any():
-            values = np.where(mask, suv, -np.inf)
-            k = np.unravel_index(int(np.argmax(values)), values.shape)
-            peaks.append((float(suv[k]), rec.lesion_id, int(rec.label), k))
+            stats = voi_stats(suv, mask, pet.GetSpacing())
+            peaks.append((stats.suv_max, rec.lesion_id, int(rec.label), stats.max_index))
     peaks.sort(key=lambda p: -p[0])
     peaks = peaks[:max_lesions]
     measured = (measurements.set_index("lesion_id")
@@ -178,8 +177,7 @@ def scan_mip(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *, tracer
             mask = labels == int(rec.label)
             if not mask.any():
                 continue
-            values = np.where(mask, suv, -np.inf)
-            k, _, i = np.unravel_index(int(np.argmax(values)), values.shape)
+            k, _, i = voi_stats(suv, mask, pet.GetSpacing()).max_index
             ax.plot(i * sx, k * sz, marker="o", markersize=7, markerfacecolor="none",
                     markeredgecolor=OKABE_ITO[3], markeredgewidth=1.0)
             ax.annotate(str(rec.lesion_id).split("-")[-1], (i * sx, k * sz),
