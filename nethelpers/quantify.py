@@ -112,6 +112,8 @@ class ScanJob:
         From the clinical table (SUL needs it when the header lacks PatientSize).
     sex : str or None
         Likewise.
+    anatomy : str or None
+        The CT or MR series folder of the same study (``anat_dir``), when it exists.
     """
 
     scan_id: str
@@ -123,6 +125,7 @@ class ScanJob:
     rois: str
     height_m: float | None = None
     sex: str | None = None
+    anatomy: str | None = None
 
 
 @dataclass
@@ -469,9 +472,13 @@ def scan_jobs(params: Any, cohort: Any | None = None) -> list[ScanJob]:
         height = (float(person["height_cm"]) / 100.0
                   if person is not None and pd.notna(person["height_cm"]) else None)
         sex = str(person["sex"]) if person is not None and pd.notna(person["sex"]) else None
+        anat_dir = getattr(row, "anat_dir", None)
+        anatomy = (Path(study.data_root) / anat_dir if isinstance(anat_dir, str) and anat_dir
+                   else None)
         jobs.append(ScanJob(scan_id=str(row.scan_id), patient_id=str(row.patient_id),
                             tracer=str(row.tracer), modality=str(row.modality), pet=pet,
-                            series_uid=uid, rois=str(study.rois), height_m=height, sex=sex))
+                            series_uid=uid, rois=str(study.rois), height_m=height, sex=sex,
+                            anatomy=str(anatomy) if anatomy and anatomy.is_dir() else None))
     return jobs
 
 

@@ -117,6 +117,11 @@ class _ScanState:
     undo: list[_State] = field(default_factory=list)
     dirty: bool = False
 
+    @property
+    def parent(self) -> int:
+        """The saved version the edits start from (0: none yet), for the conflict check."""
+        return self.version.version if self.version else 0
+
 
 class ReviewSession:
     """The review of one patient by one reader.
@@ -187,7 +192,7 @@ class ReviewSession:
 
         pet, _ = load_pet(job.pet, self.options.norm, series_uid=job.series_uid)
         anatomy, kind = None, ""
-        anat_dir = self._anat_dir(job)
+        anat_dir = job.anatomy
         if anat_dir is not None:
             kind = "MR" if job.modality == "PET/MR" else "CT"
             anatomy = (load_mr if kind == "MR" else load_ct)(anat_dir)
@@ -203,16 +208,6 @@ class ReviewSession:
             labels, _ = labels_on(pet, rois.labels, rois.table)
             state = _State(labels.astype(np.uint16), rois.table.copy(), rois.reads.copy())
         return _ScanState(images, state, version)
-
-    def _anat_dir(self, job: ScanJob) -> Path | None:
-        from nethelpers.cohort import load_scans
-
-        scans = load_scans(self.params.study.tables.scans, strict=False)
-        row = scans[scans["scan_id"] == job.scan_id]
-        if row.empty or "anat_dir" not in row or pd.isna(row["anat_dir"].iloc[0]):
-            return None
-        path = Path(self.params.study.data_root) / str(row["anat_dir"].iloc[0])
-        return path if path.is_dir() else None
 
     @property
     def _cur(self) -> _ScanState:
@@ -587,8 +582,7 @@ class ReviewSession:
         cur = self._cur
         if not cur.dirty:
             return None
-        parent = cur.version.version if cur.version else 0
-        return self._save(cur, note, parent)
+        return self._save(cur, note, cur.parent)
 
     def save_anyway(self, note: str = "") -> RoiVersion:
         """Save as the newest version even if someone saved in between (both are kept)."""
@@ -607,18 +601,8 @@ class ReviewSession:
         return version
 
     def save_all(self, note: str = "") -> list[RoiVersion]:
-        """Save every scan with unsaved edits (autosave uses this)."""
-        home = self.current
-        saved = []
-        try:
-            for scan_id, cur in self._scans.items():
-                if cur.dirty:
-                    self.current = scan_id
-                    saved.append(self._save(cur, note, cur.version.version if cur.version
-                                            else 0))
-        finally:
-            self.current = home
-        return saved
+        """Save every scan with unsaved edits (a conflict raises, as in :meth:`save`)."""
+        return [self._save(cur, note, cur.parent) for cur in self._scans.values() if cur.dirty]
 
     def autosave(self, note: str = "autosave") -> tuple[list[RoiVersion], list[str]]:
         """Save every edited scan that nobody else saved meanwhile.
@@ -635,7 +619,7 @@ class ReviewSession:
             if not cur.dirty:
                 continue
             try:
-                saved.append(self._save(cur, note, cur.version.version if cur.version else 0))
+                saved.append(self._save(cur, note, cur.parent))
             except RoiConflictError:
                 conflicts.append(scan_id)
         return saved, conflicts
@@ -651,7 +635,7 @@ class ReviewSession:
         scan_id = self.current
         cur = self._cur
         restored = self.store.restore(scan_id, version, reader=self.reader,
-                                      parent=cur.version.version if cur.version else 0)
+                                      parent=cur.parent)
         del self._scans[scan_id]
         self.open_scan(scan_id)
         return restored
