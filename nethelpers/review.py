@@ -28,6 +28,7 @@ from nethelpers.quantify import QuantifyOptions, ScanJob, measure_rois, scan_job
 from nethelpers.rois import (
     READ_COLUMNS,
     RoiConflictError,
+    RoiSet,
     RoiStore,
     RoiStoreError,
     RoiVersion,
@@ -161,6 +162,7 @@ class ReviewSession:
         self.jobs = {j.scan_id: j for j in jobs}
         self._scans: dict[str, _ScanState] = {}
         self.warnings: list[str] = []
+        self._stored_cache: dict[str, RoiSet] = {}
         self.current = ""
         self.open_scan(scan_id or jobs[0].scan_id)
 
@@ -317,13 +319,27 @@ class ReviewSession:
     def _reads_of(self, scan_id: str) -> pd.DataFrame:
         if scan_id in self._scans:
             return self._scans[scan_id].state.reads
-        if self.store.latest(scan_id) is None:
-            return empty_reads()
-        try:
-            return self.store.load(scan_id).reads
-        except RoiStoreError as exc:
-            self._warn(f"{scan_id}: {exc}")
-            return empty_reads()
+        stored = self._stored(scan_id)
+        return stored.reads if stored is not None else empty_reads()
+
+    def _stored(self, scan_id: str) -> RoiSet | None:
+        """The newest saved ROI set of a scan not opened here (None: none, or unreadable).
+
+        Loaded once per saved version: the lesion table, the markers and new IDs ask for
+        the other scans' tables and reads on every refresh.
+        """
+        latest = self.store.latest(scan_id)
+        if latest is None:
+            return None
+        cached = self._stored_cache.get(scan_id)
+        if cached is None or cached.version.version != latest.version:
+            try:
+                cached = self.store.load(scan_id, latest.version)
+            except RoiStoreError as exc:   # one damaged scan must not block the patient
+                self._warn(f"{scan_id}: {exc}")
+                return None
+            self._stored_cache[scan_id] = cached
+        return cached
 
     def _warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -331,13 +347,8 @@ class ReviewSession:
 
     def _stored_table(self, scan_id: str) -> pd.DataFrame:
         """The newest saved table of another scan (empty, with a warning, if unreadable)."""
-        if self.store.latest(scan_id) is None:
-            return _empty_table()
-        try:
-            return self.store.load(scan_id).table
-        except RoiStoreError as exc:       # one damaged scan must not block the patient
-            self._warn(f"{scan_id}: {exc}")
-            return _empty_table()
+        stored = self._stored(scan_id)
+        return stored.table if stored is not None else _empty_table()
 
     def add_lesion_at(self, seed_zyx: tuple[int, int, int], lesion_id: str | None = None,
                       fraction: float | None = None) -> LesionVoi:
