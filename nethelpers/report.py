@@ -38,6 +38,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from nethelpers.config import Params, load_params
+from nethelpers.files import sha256_file
 
 __all__ = [
     "DEFAULT_NOTEBOOKS_DIR",
@@ -202,14 +203,6 @@ class ReportDir:
 # --------------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def tree_digest(root: str | Path) -> dict[str, Any] | None:
     """Fingerprint a folder tree from its listing, without reading file contents.
 
@@ -288,7 +281,7 @@ def _table_fingerprint(path: Path, data_root: Path) -> dict[str, Any]:
         shown = path.name
     if not path.is_file():
         return {"path": shown, "bytes": None, "sha256": None}
-    return {"path": shown, "bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return {"path": shown, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def provenance(params: Params) -> dict[str, Any]:

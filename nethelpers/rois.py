@@ -22,7 +22,6 @@ NRRD keeps the geometry in double precision (NIfTI rounds it to float32) and ope
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import re
@@ -41,6 +40,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from nethelpers import __version__
+from nethelpers.files import sha256_file
 
 __all__ = [
     "METHODS",
@@ -321,14 +321,6 @@ def _as_label_image(labels: sitk.Image, source: str) -> sitk.Image:
     return sitk.Cast(labels, sitk.sitkUInt16)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -462,7 +454,7 @@ class RoiStore:
         meta = self._meta(scan_id, number)
         for name, digest in meta.get("files", {}).items():
             path = info.path / name
-            if not path.is_file() or _sha256(path) != digest:
+            if not path.is_file() or sha256_file(path) != digest:
                 raise RoiStoreError(f"{path}: missing or changed since it was saved (checksum "
                                     "mismatch); load another version or restore the file from "
                                     "backup")
@@ -559,7 +551,7 @@ class RoiStore:
             "restored_from": restored_from, "host": socket.gethostname(),
             "nethelpers": __version__, "geometry": geometry(image),
             "labels": table["label"].tolist(),
-            "files": {name: _sha256(staging / name) for name in files},
+            "files": {name: sha256_file(staging / name) for name in files},
         }
         for attempt in range(1000):
             numbers = self._numbers(scan_dir)
