@@ -657,6 +657,7 @@ def write_results(result: QuantifyResult, out: str | Path) -> list[Path]:
     import json
 
     from nethelpers import __version__
+    from nethelpers.files import atomic_write
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -664,15 +665,13 @@ def write_results(result: QuantifyResult, out: str | Path) -> list[Path]:
     for name, frame in (("measurements.csv", result.measurements),
                         ("patients.csv", result.patients), ("qc.csv", result.qc)):
         path = out / name
-        tmp = path.with_name(f".{name}.tmp")
-        frame.to_csv(tmp, index=False, float_format="%.10g")
-        os.replace(tmp, path)
+        with atomic_write(path, "w", encoding="utf-8") as fh:
+            frame.to_csv(fh, index=False, float_format="%.10g")
         written.append(path)
     info = dict(result.info, nethelpers=__version__)
     path = out / "quantify.json"
-    tmp = path.with_name(".quantify.json.tmp")
-    tmp.write_text(json.dumps(info, indent=1, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(info, indent=1, default=str) + "\n")
     written.append(path)
     return written
 

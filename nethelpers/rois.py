@@ -40,7 +40,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from nethelpers import __version__
-from nethelpers.files import sha256_file
+from nethelpers.files import fsync_dir, fsync_file, sha256_file
 
 __all__ = [
     "METHODS",
@@ -321,27 +321,6 @@ def _as_label_image(labels: sitk.Image, source: str) -> sitk.Image:
     return sitk.Cast(labels, sitk.sitkUInt16)
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:          # platforms without directory handles (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def geometry(image: sitk.Image) -> dict[str, list[float]]:
     """Size, spacing, origin and direction of an image as plain lists (for meta.json)."""
     return {"size": list(image.GetSize()), "spacing": list(image.GetSpacing()),
@@ -562,8 +541,8 @@ class RoiStore:
             meta["version"] = number
             (staging / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
             for name in (*files, META_FILE):
-                _fsync_file(staging / name)
-            _fsync_dir(staging)
+                fsync_file(staging / name)
+            fsync_dir(staging)
             target = scan_dir / f"v{number:06d}"
             try:
                 if target.exists():
@@ -575,7 +554,7 @@ class RoiStore:
                                         "check permissions and free space") from None
                 time.sleep(0.001 * (attempt % 10))
                 continue                       # someone else took this number: try the next
-            _fsync_dir(scan_dir)
+            fsync_dir(scan_dir)
             return number
         raise RoiStoreError(f"{scan_dir}: could not claim a version number after 1000 tries")
 

@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +80,7 @@ from pydicom.uid import generate_uid
 from nethelpers import __version__
 from nethelpers.dicom.errors import DicomInputError
 from nethelpers.dicom.volume import series_files
+from nethelpers.files import atomic_write
 from nethelpers.rois import METHODS, ROI_KINDS, TABLE_COLUMNS, validate_table
 
 __all__ = [
@@ -431,44 +431,10 @@ def _segment_description(number: int, row: pd.Series, pet: _Series, rgb: tuple[i
     return desc
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where the platform allows."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _write_atomic(dataset: pydicom.Dataset, out: Path) -> None:
-    """Write to a temporary file beside ``out``, fsync, and rename it into place."""
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            dataset.save_as(fh, enforce_file_format=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(out.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:           # platforms without directory handles
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    """Write the SEG so that no reader ever sees half a file (:func:`files.atomic_write`)."""
+    with atomic_write(out) as fh:
+        dataset.save_as(fh, enforce_file_format=True)
 
 
 def export_seg(
