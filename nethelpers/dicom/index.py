@@ -29,6 +29,7 @@ import pandas as pd
 
 from nethelpers.dicom.rawread import RawReadError, keyword_tag, read_header
 from nethelpers.dicom.tracers import radionuclide_name, tracer_name
+from nethelpers.files import atomic_write
 
 __all__ = [
     "FILE_COLUMNS",
@@ -216,12 +217,8 @@ def _load_cache(path: Path | None, root: Path) -> dict[str, Any]:
 
 def _save_cache(path: Path, cache: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with tmp.open("wb") as fh:
+    with atomic_write(path) as fh:
         pickle.dump(cache, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _read_all(
@@ -644,12 +641,11 @@ def write_index(series: pd.DataFrame, out: str | os.PathLike[str]) -> list[Path]
     )
     files_path = out_path.with_name(f"{out_path.stem}-files{out_path.suffix}")
     for frame, path in ((table, out_path), (listing, files_path)):
-        tmp = path.with_name(path.name + ".tmp")
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_write(path) as fh:
+            if path.suffix == ".parquet":
+                frame.to_parquet(fh, index=False)
+            else:
+                frame.to_csv(fh, index=False)
     return [out_path, files_path]
 
 
