@@ -12,13 +12,20 @@ from nethelpers.report import run_report
 pytestmark = pytest.mark.slow
 
 
-def test_notebook_02_writes_review_status_and_a_gallery_of_every_scan(demo_study, tmp_path):
-    shutil.copytree(demo_study / "rois", tmp_path / "rois")
+def _run(notebook: str, demo_study, tmp_path, rois=None):
+    """Run one notebook by papermill on the demo study; its report folder."""
     params = tmp_path / "p.yaml"
     params.write_text(
-        f"study:\n  data_root: {demo_study}\n  rois: {tmp_path / 'rois'}\n"
-        f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [02_roi_review]\n")
-    out = run_report(params, progress=False)
+        f"study:\n  data_root: {demo_study}\n"
+        + (f"  rois: {rois}\n" if rois else "")
+        + f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [{notebook}]\n"
+        f"quantify:\n  output: {tmp_path / 'q'}\n")
+    return run_report(params, progress=False)
+
+
+def test_notebook_02_writes_review_status_and_a_gallery_of_every_scan(demo_study, tmp_path):
+    shutil.copytree(demo_study / "rois", tmp_path / "rois")
+    out = _run("02_roi_review", demo_study, tmp_path, rois=tmp_path / "rois")
     status = pd.read_csv(out / "tables" / "review_status.csv")
     scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
     assert sorted(status["scan_id"]) == sorted(scans["scan_id"])
@@ -38,12 +45,7 @@ def test_notebook_02_writes_review_status_and_a_gallery_of_every_scan(demo_study
 
 
 def test_notebook_03_writes_the_quantification_tables(demo_study, tmp_path):
-    params = tmp_path / "p.yaml"
-    params.write_text(
-        f"study:\n  data_root: {demo_study}\n"
-        f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [03_quantification]\n"
-        f"quantify:\n  output: {tmp_path / 'q'}\n")
-    out = run_report(params, progress=False)
+    out = _run("03_quantification", demo_study, tmp_path)
     tables = out / "tables"
     qc = pd.read_csv(tables / "quantification_qc.csv")
     scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
@@ -69,12 +71,7 @@ def test_notebook_03_writes_the_quantification_tables(demo_study, tmp_path):
 def test_notebook_05_accuracy_tables_match_the_reads(demo_study, tmp_path):
     from nethelpers.stats import proportion_ci
 
-    params = tmp_path / "p.yaml"
-    params.write_text(
-        f"study:\n  data_root: {demo_study}\n"
-        f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [05_diagnostic_accuracy]\n"
-        f"quantify:\n  output: {tmp_path / 'q'}\n")
-    out = run_report(params, progress=False)
+    out = _run("05_diagnostic_accuracy", demo_study, tmp_path)
     tables = out / "tables"
     acc = pd.read_csv(tables / "accuracy_patient_level.csv")
     pat = pd.read_csv(tables / "patient_level_results.csv")
@@ -109,12 +106,7 @@ def test_notebook_05_accuracy_tables_match_the_reads(demo_study, tmp_path):
 def test_notebook_04_pairs_and_tests_match_the_reads(demo_study, tmp_path):
     from nethelpers.stats import mcnemar
 
-    params = tmp_path / "p.yaml"
-    params.write_text(
-        f"study:\n  data_root: {demo_study}\n"
-        f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [04_tracer_comparison]\n"
-        f"quantify:\n  output: {tmp_path / 'q'}\n")
-    out = run_report(params, progress=False)
+    out = _run("04_tracer_comparison", demo_study, tmp_path)
     tables = out / "tables"
     pairs = pd.read_csv(tables / "pairs_dotatate_fdg.csv")
     reads = pd.read_csv(demo_study / "reads" / "reads.csv")
