@@ -94,6 +94,14 @@ def grow_box(box: Box, margin: Sequence[int], shape: Sequence[int]) -> Box:
                  for s, m, n in zip(box, margin, shape, strict=True))
 
 
+def _squared_distances(lo: Sequence[int], hi: Sequence[int], centre: Sequence[float],
+                       sp: np.ndarray) -> np.ndarray:
+    """Squared mm distances from ``centre`` (z, y, x index) of the voxels of box [lo, hi)."""
+    z, y, x = (((np.arange(a, b) - c) * s) ** 2
+               for a, b, c, s in zip(lo, hi, centre, sp, strict=True))
+    return z[:, None, None] + y[None, :, None] + x[None, None, :]
+
+
 def sphere_mask(shape: Sequence[int], spacing: Sequence[float], center_zyx: Sequence[float],
                 radius_mm: float) -> np.ndarray:
     """Voxels whose centres lie within a sphere.
@@ -124,9 +132,7 @@ def sphere_mask(shape: Sequence[int], spacing: Sequence[float], center_zyx: Sequ
     mask = np.zeros(tuple(shape), dtype=bool)
     if np.any(hi <= lo):
         return mask
-    z, y, x = (((np.arange(a, b) - ci) * s) ** 2 for a, b, ci, s in zip(lo, hi, c, sp,
-                                                                         strict=True))
-    inside = z[:, None, None] + y[None, :, None] + x[None, None, :] <= radius_mm**2
+    inside = _squared_distances(lo, hi, c, sp) <= radius_mm**2
     mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = inside
     return mask
 
@@ -258,9 +264,7 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
     if crop[tuple(top_smooth)] >= crop[tuple(local_peak)]:     # ties: stay where we climbed
         local_peak = top_smooth
     top = float(crop[tuple(local_peak)])
-    z, y, x = (((np.arange(n) - p) * d) ** 2
-               for n, p, d in zip(crop.shape, local_peak, sp, strict=True))
-    dist2 = z[:, None, None] + y[None, :, None] + x[None, None, :]
+    dist2 = _squared_distances((0, 0, 0), crop.shape, local_peak, sp)
     bg = 0.0
     if background:
         inner, outer = background_shell_mm
