@@ -16,17 +16,9 @@ from matplotlib.figure import Figure
 
 from nethelpers.dicom.volume import resample_like
 from nethelpers.measures import voi_stats
-from nethelpers.plots.style import OKABE_ITO, figure_style
+from nethelpers.plots.style import OKABE_ITO, figure_style, suv_window
 
-__all__ = ["lesion_gallery", "scan_mip", "study_gallery", "suv_window"]
-
-_SUV_WINDOW = {"DOTATATE": 15.0, "FDG": 8.0}
-
-
-def suv_window(tracer: str) -> float:
-    """The upper SUV of the display window of a tracer (DOTATATE 15, FDG 8, other 10)."""
-    return _SUV_WINDOW.get(str(tracer).upper(), 10.0)
-
+__all__ = ["lesion_gallery", "scan_mip", "study_gallery"]
 
 def _anatomy_on_pet(pet: sitk.Image, anatomy: sitk.Image | None) -> np.ndarray | None:
     if anatomy is None:

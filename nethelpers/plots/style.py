@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import matplotlib as mpl
 from cycler import cycler
 
-__all__ = ["OKABE_ITO", "STYLE", "figure_style"]
+__all__ = ["DEFAULT_SUV_WINDOW", "OKABE_ITO", "STYLE", "SUV_WINDOW", "figure_style", "suv_window"]
 
 OKABE_ITO = (
     "#0072B2",
@@ -64,3 +64,15 @@ def figure_style() -> Iterator[None]:
     """
     with mpl.rc_context(STYLE):
         yield
+
+
+#: Upper SUV of a PET display per tracer (the lower end is 0), for figures and the viewer:
+#: DOTATATE 0-15 puts the liver (about 7) mid-scale, FDG 0-7 the liver (about 2.5) in the
+#: lower third.
+SUV_WINDOW: dict[str, float] = {"DOTATATE": 15.0, "FDG": 7.0}
+DEFAULT_SUV_WINDOW = 10.0
+
+
+def suv_window(tracer: str) -> float:
+    """Upper SUV of the PET display for a tracer (:data:`SUV_WINDOW`, default 10)."""
+    return SUV_WINDOW.get(str(tracer).upper(), DEFAULT_SUV_WINDOW)

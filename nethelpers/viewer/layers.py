@@ -41,6 +41,8 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
+from nethelpers.plots.style import SUV_WINDOW, suv_window
+
 __all__ = [
     "CT_WINDOWS",
     "SUV_WINDOW",
@@ -63,9 +65,6 @@ CT_WINDOWS: dict[str, tuple[float, float]] = {
     "bone": (1500.0, 300.0),
     "lung": (1500.0, -600.0),
 }
-#: Upper SUV of the PET display per tracer (lower is 0); see the module docstring.
-SUV_WINDOW: dict[str, float] = {"DOTATATE": 15.0, "FDG": 7.0}
-DEFAULT_SUV_WINDOW = 10.0
 #: MR window: percentiles of the voxels above zero.
 MR_PERCENTILES = (1.0, 99.5)
 
@@ -170,11 +169,6 @@ def anatomy_limits(array: np.ndarray, kind: str, preset: str = "soft tissue"
             raise ValueError(f"CT window {preset!r}: one of {', '.join(CT_WINDOWS)}")
         return window_limits(*CT_WINDOWS[preset])
     return mr_window(array)
-
-
-def suv_window(tracer: str) -> float:
-    """Upper SUV of the PET display for a tracer (:data:`SUV_WINDOW`, default 10)."""
-    return SUV_WINDOW.get(str(tracer).upper(), DEFAULT_SUV_WINDOW)
 
 
 def roi_colormap() -> Any:
