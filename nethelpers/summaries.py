@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from nethelpers.scores import SSTR_TRACERS
 from nethelpers.tables import continuous_summary
 
 __all__ = [
@@ -153,7 +154,7 @@ def krenning_distribution(lesion_rows: pd.DataFrame, group: str | None = None
         row ``krenning = "not scored"`` for lesions without a grade (no liver or spleen).
     """
     rows = lesion_rows if group is None else lesion_rows[lesion_rows["group"] == group]
-    rows = rows[rows["tracer"].isin(["DOTATATE", "DOTATOC", "DOTANOC", "HYNIC-TOC"])]
+    rows = rows[rows["tracer"].isin(SSTR_TRACERS)]
     out = []
     for (tracer, modality), g in rows.groupby(["tracer", "modality"], sort=True):
         grades = g["krenning"].astype("Int64")
