@@ -375,7 +375,7 @@ class ReviewSession:
                              "it first or edit it with the brush")
         grown = grow_from_click(self.images.suv, seed_zyx, self.images.spacing,
                                 fraction=fraction or 0.5, exclude=self.labels > 0)
-        label = self._free_label()
+        label = self.free_label()
         self._checkpoint()
         self._cur.state.labels[grown.mask] = label
         self._cur.state.table = pd.concat(
@@ -467,8 +467,9 @@ class ReviewSession:
         edited = state.table["label"].isin(changed) & state.table["roi"].eq("lesion")
         state.table.loc[edited, "method"] = "manual"        # only the VOIs the brush touched
 
-    def _free_label(self) -> int:
-        used = set(self.table["label"])
+    def free_label(self) -> int:
+        """The lowest label from 11 up that no ROI of the current scan uses (a new lesion)."""
+        used = set(self.table["label"].astype(int))
         label = _FIRST_LESION_LABEL
         while label in used:
             label += 1

@@ -603,8 +603,7 @@ class ReviewWidget(QWidget):
         if not rows.empty:
             label = int(rows["label"].iloc[0])
         else:
-            used = set(table["label"].astype(int))
-            label = next(v for v in range(11, 65536) if v not in used)
+            label = self.session.free_label()
         self.layers.rois.selected_label = label
 
     # -- reads -------------------------------------------------------------------------------
