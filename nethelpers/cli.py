@@ -27,10 +27,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from nethelpers.report import run_report
+    from nethelpers.config import ParamsError
+    from nethelpers.report import ReportError, run_report
 
-    out = run_report(args.params, output=args.output, notebooks=args.notebooks,
-                     progress=not args.quiet)
+    try:
+        out = run_report(args.params, output=args.output, notebooks=args.notebooks,
+                         progress=not args.quiet)
+    except (ParamsError, ReportError) as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 2
     print(f"report: {out / 'index.html'}")
     return 0
 

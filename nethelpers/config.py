@@ -267,6 +267,21 @@ class ScoresConfig(_Section):
     )
 
 
+class IndexTestConfig(_Section):
+    """The index test of the accuracy analyses: whose calls, and how equivocal calls count."""
+
+    reader: str = Field(
+        "R1", min_length=1, description="Reader whose visual calls are the index test."
+    )
+    equivocal: Literal["negative", "positive", "exclude"] = Field(
+        "negative", description="How an equivocal (indeterminate) call counts in the main "
+        "analysis: negative, positive or exclude.",
+    )
+    equivocal_sensitivity: Literal["negative", "positive", "exclude"] = Field(
+        "positive", description="The rule of the sensitivity analysis reported beside it."
+    )
+
+
 class DemoConfig(_Section):
     """Size and seed of the synthetic demo study."""
 
@@ -282,6 +297,7 @@ class Params(_Section):
     stats: StatsConfig = Field(default_factory=StatsConfig)
     quantify: QuantifyConfig = Field(default_factory=QuantifyConfig)
     scores: ScoresConfig = Field(default_factory=ScoresConfig)
+    index_test: IndexTestConfig = Field(default_factory=IndexTestConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
     @model_validator(mode="before")
@@ -291,7 +307,7 @@ class Params(_Section):
         # resolve against the file's directory like explicit ones.
         if isinstance(data, dict):
             data = dict(data)
-            for key in ("study", "report", "stats", "quantify", "scores", "demo"):
+            for key in ("study", "report", "stats", "quantify", "scores", "index_test", "demo"):
                 if data.get(key) is None:
                     data[key] = {}
         return data
@@ -342,7 +358,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ParamsError(
             f"{path}: the file must hold a mapping with sections study, report, stats, "
-            f"quantify, scores, demo; got {type(data).__name__}"
+            f"quantify, scores, index_test, demo; got {type(data).__name__}"
         )
     return data
 

@@ -8,9 +8,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["atomic_write", "fsync_dir", "fsync_file", "sha256_file"]
+__all__ = ["atomic_write", "fsync_dir", "fsync_file", "sha256_file", "study_fingerprint",
+           "tree_digest"]
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -106,3 +107,67 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb",
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def tree_digest(root: str | Path) -> dict[str, Any] | None:
+    """Fingerprint a folder tree from its listing, without reading file contents.
+
+    Each file contributes ``relative/path<TAB>size<TAB>mtime-seconds`` (sorted, POSIX
+    separators); the sha256 of those lines identifies the tree. Pixel data are not read, so a
+    3 GB DICOM tree is fingerprinted in the time of a directory walk. No path is returned.
+
+    Parameters
+    ----------
+    root : str or Path
+        The folder.
+
+    Returns
+    -------
+    dict or None
+        ``{"files": n, "bytes": total, "sha256": hex}``, or None if the folder is absent.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    lines = []
+    total = 0
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in files:
+            path = Path(folder, name)
+            stat = path.stat()
+            total += stat.st_size
+            lines.append(
+                f"{path.relative_to(root).as_posix()}\t{stat.st_size}\t{int(stat.st_mtime)}"
+            )
+    digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+    return {"files": len(lines), "bytes": total, "sha256": digest}
+
+
+def _table_fingerprint(path: Path, data_root: Path) -> dict[str, Any]:
+    try:
+        shown = path.relative_to(data_root).as_posix()
+    except ValueError:
+        shown = path.name
+    if not path.is_file():
+        return {"path": shown, "bytes": None, "sha256": None}
+    return {"path": shown, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def study_fingerprint(study: Any) -> dict[str, Any]:
+    """Fingerprint a study's inputs: every table's sha256, the DICOM and ROI trees' listings.
+
+    Parameters
+    ----------
+    study : nethelpers.config.StudyConfig
+        The ``study`` section of validated parameters.
+
+    Returns
+    -------
+    dict
+        ``tables`` (name → path relative to ``data_root``, bytes, sha256), ``dicom`` and
+        ``rois`` (:func:`tree_digest`). No path inside the DICOM tree is returned.
+    """
+    tables = {name: _table_fingerprint(Path(getattr(study.tables, name)), study.data_root)
+              for name in type(study.tables).model_fields}
+    return {"tables": tables, "dicom": tree_digest(study.dicom), "rois": tree_digest(study.rois)}

@@ -45,6 +45,8 @@ __all__ = [
     "QuantifyOptions",
     "QuantifyResult",
     "ScanJob",
+    "inputs_fingerprint",
+    "load_results",
     "measure_rois",
     "quantify_cohort",
     "quantify_scan",
@@ -588,7 +590,9 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
 
     options = QuantifyOptions.from_config(params.quantify)
     excluded: list[dict[str, Any]] = []
+    inputs = None
     if jobs is None:
+        inputs = inputs_fingerprint(params)
         from nethelpers.cohort import load_cohort
 
         cohort = load_cohort(params, strict=strict)
@@ -633,7 +637,66 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
         patients = scores.netpet(measurements, rules)
     info = {"scheduler": used, "scans": len(jobs), "seconds": round(time.perf_counter() - start, 2),
             "options": asdict(options)}
+    if inputs is not None:
+        info["inputs"] = inputs
     return QuantifyResult(measurements, patients, qc, info)
+
+
+def inputs_fingerprint(params: Any) -> dict[str, Any]:
+    """What a cohort quantification depends on: its parameters and the study's files.
+
+    Parameters
+    ----------
+    params : nethelpers.config.Params
+        Validated parameters.
+
+    Returns
+    -------
+    dict
+        The ``quantify`` options (without output folder, workers and scheduler), the
+        ``scores`` rules, and :func:`nethelpers.files.study_fingerprint` of the study. Saved
+        in quantify.json; :func:`load_results` reuses saved tables only when it is unchanged.
+    """
+    from nethelpers.files import study_fingerprint
+
+    options = params.quantify.model_dump(mode="json",
+                                         exclude={"output", "workers", "scheduler"})
+    return {"quantify": options, "scores": params.scores.model_dump(mode="json"),
+            "study": study_fingerprint(params.study)}
+
+
+def load_results(params: Any, *, scheduler: str | None = "sync", progress: bool = False
+                 ) -> QuantifyResult:
+    """The cohort's measurements: the saved ones if still current, else measured now.
+
+    Parameters
+    ----------
+    params : nethelpers.config.Params
+        Validated parameters; ``quantify.output`` is where :func:`write_results` saved.
+    scheduler : str, optional
+        Passed to :func:`quantify_cohort` when the saved tables are missing or stale.
+    progress : bool
+        Progress bar of that run.
+
+    Returns
+    -------
+    QuantifyResult
+        ``info["source"]`` is ``"saved"`` (read from quantify.output) or ``"measured"``
+        (the saved tables were missing, or the ROIs, DICOM, tables or parameters changed
+        since they were written; they are not overwritten).
+    """
+    import json
+
+    folder = Path(params.quantify.output)
+    names = ("measurements.csv", "patients.csv", "qc.csv", "quantify.json")
+    if all((folder / n).is_file() for n in names):
+        info = json.loads((folder / "quantify.json").read_text(encoding="utf-8"))
+        if info.get("inputs") == inputs_fingerprint(params):
+            frames = [pd.read_csv(folder / n) for n in names[:3]]
+            return QuantifyResult(*frames, info=info | {"source": "saved"})
+    result = quantify_cohort(params, scheduler=scheduler, progress=progress)
+    result.info["source"] = "measured"
+    return result
 
 
 def write_results(result: QuantifyResult, out: str | Path) -> list[Path]:

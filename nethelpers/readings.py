@@ -23,8 +23,12 @@ import pandas as pd
 
 from nethelpers.cohort import Cohort, reads_joined
 
-__all__ = ["EQUIVOCAL_RULES", "accuracy_by", "false_calls", "lesion_level", "paired_lesions",
-           "patient_level"]
+__all__ = ["EQUIVOCAL_RULES", "accuracy_by", "false_calls", "index_test_flow", "lesion_level",
+           "compare_detection", "paired_lesions", "paired_patients", "patient_level",
+           "prespecified_cutoff", "youden_cutoff"]
+
+PRESPECIFIED = "pre-specified (protocol)"
+EXPLORATORY = "exploratory (Youden J on these data)"
 
 EQUIVOCAL_RULES = ("negative", "positive", "exclude")
 
@@ -118,6 +122,60 @@ def patient_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> p
     return out[cols].sort_values("scan_id").reset_index(drop=True)
 
 
+def index_test_flow(results: pd.DataFrame, patients: pd.DataFrame,
+                    equivocal: str) -> pd.DataFrame:
+    """Count the STARD flow of every index test (tracer × modality) at patient level.
+
+    A scan's result is *positive* when the reader called a lesion positive, *indeterminate*
+    when the only non-negative calls were equivocal, otherwise *negative*; the count of each
+    is independent of the rule, which is recorded in ``counted_as``.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        :func:`patient_level` (any rule).
+    patients : pandas.DataFrame
+        The analysed patients (``cohort.patients``): the eligible, with ``reference_standard``
+        and ``disease_present``.
+    equivocal : {"negative", "positive", "exclude"}
+        The rule the analysis applied to indeterminate results.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per index test × result (positive, negative, indeterminate, in that order):
+        ``tracer, modality, eligible, patients_tested, not_tested, result, scans,
+        counted_as, histopathology, follow_up, no_reference, disease_present,
+        disease_absent``. ``scans`` exceeds the patients when a patient had the same scan
+        twice.
+    """
+    _check_rule(equivocal)
+    ref = patients[["patient_id", "reference_standard", "disease_present"]].astype(
+        {"reference_standard": "string", "disease_present": "boolean"})
+    data = results.drop(columns=["disease_present"], errors="ignore").merge(
+        ref, on="patient_id", how="left")
+    data["result"] = "negative"
+    data.loc[data["n_equivocal"] > 0, "result"] = "indeterminate"
+    data.loc[data["n_positive"] > 0, "result"] = "positive"
+    rows = []
+    for (tracer, modality), g in data.groupby(["tracer", "modality"], sort=True):
+        tested = g["patient_id"].nunique()
+        for result in ("positive", "negative", "indeterminate"):
+            r = g[g["result"] == result]
+            rows.append({
+                "tracer": tracer, "modality": modality, "eligible": len(patients),
+                "patients_tested": tested, "not_tested": len(patients) - tested,
+                "result": result, "scans": len(r),
+                "counted_as": equivocal if result == "indeterminate" else result,
+                "histopathology": int(r["reference_standard"].eq("histopathology").sum()),
+                "follow_up": int(r["reference_standard"].eq("follow-up").sum()),
+                "no_reference": int(r["disease_present"].isna().sum()),
+                "disease_present": int(r["disease_present"].eq(True).sum()),
+                "disease_absent": int(r["disease_present"].eq(False).sum()),
+            })
+    return pd.DataFrame(rows)
+
+
 def accuracy_by(df: pd.DataFrame, by: Sequence[str], *, test: str, truth: str,
                 cluster: str | None = None, method: str = "wilson", level: float = 0.95,
                 ) -> pd.DataFrame:
@@ -161,6 +219,85 @@ def accuracy_by(df: pd.DataFrame, by: Sequence[str], *, test: str, truth: str,
         table = table.assign(**counts, n_excluded=int(g[test].isna().sum()))
         frames.append(table)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def prespecified_cutoff(data: pd.DataFrame, test: str, rule: str, *, truth: str = "malignant",
+                        cluster: str | None = "patient_id", method: str = "wilson",
+                        level: float = 0.95) -> pd.DataFrame:
+    """Sensitivity and specificity of a quantitative test at its pre-specified cut-off.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per scan × lesion with ``tracer, modality``, the boolean ``test`` (the
+        protocol's rule applied, e.g. the ``positive`` column of the measurements) and
+        ``truth``.
+    test, truth : str
+        Boolean columns.
+    rule : str
+        The rule in words (e.g. :attr:`nethelpers.scores.ScoreRules.positivity_text`).
+    cluster : str, optional
+        Cluster column; the intervals are then the cluster-adjusted ones.
+    method : str
+        Proportion CI method.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per tracer × modality: ``tracer, modality, cutoff, kind`` (``"pre-specified
+        (protocol)"``), ``sensitivity, sensitivity_lower, sensitivity_upper, specificity,
+        specificity_lower, specificity_upper, tp, fp, fn, tn, ci``.
+    """
+    data = data.assign(**{test: data[test].astype("boolean")})
+    acc = accuracy_by(data, ["tracer", "modality"], test=test, truth=truth, cluster=cluster,
+                      method=method, level=level)
+    if acc.empty:
+        return pd.DataFrame()
+    lo, hi = ("cluster_lower", "cluster_upper") if cluster else ("lower", "upper")
+    rows = []
+    for (tracer, modality), g in acc.groupby(["tracer", "modality"], sort=True):
+        by = g.set_index("measure")
+        row: dict[str, Any] = {"tracer": tracer, "modality": modality, "cutoff": rule,
+                               "kind": PRESPECIFIED}
+        for measure in ("sensitivity", "specificity"):
+            row |= {measure: by.at[measure, "estimate"], f"{measure}_lower": by.at[measure, lo],
+                    f"{measure}_upper": by.at[measure, hi]}
+        row |= {k: int(by[k].iloc[0]) for k in ("tp", "fp", "fn", "tn")}
+        row["ci"] = f"{method}" + (f", cluster-adjusted ({cluster})" if cluster else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def youden_cutoff(best: Any, tracer: str, modality: str, measure: str) -> dict[str, Any]:
+    """One row of the cut-off table for an exploratory Youden cut-off.
+
+    Parameters
+    ----------
+    best : nethelpers.stats.YoudenResult
+        :meth:`nethelpers.stats.Roc.youden`, with ``ci=True`` for intervals.
+    tracer, modality, measure : str
+        The scan type and the score (e.g. ``"SUVmax"``).
+
+    Returns
+    -------
+    dict
+        The columns of :func:`prespecified_cutoff`, ``kind`` ``"exploratory (Youden J on
+        these data)"``, the cut-off as ``"<measure> >= <threshold>"`` and the bootstrap
+        intervals (NaN without them).
+    """
+    sens = best.sensitivity_ci or (float("nan"), float("nan"))
+    spec = best.specificity_ci or (float("nan"), float("nan"))
+    sign = ">=" if best.direction == "<" else "<="
+    ci = (f"percentile bootstrap, {best.n_boot} stratified replicates, seed {best.seed}"
+          if best.sensitivity_ci else "")
+    return {"tracer": tracer, "modality": modality,
+            "cutoff": f"{measure} {sign} {best.threshold:.4g}", "kind": EXPLORATORY,
+            "sensitivity": best.sensitivity, "sensitivity_lower": sens[0],
+            "sensitivity_upper": sens[1], "specificity": best.specificity,
+            "specificity_lower": spec[0], "specificity_upper": spec[1],
+            "tp": best.tp, "fp": best.fp, "fn": best.fn, "tn": best.tn, "ci": ci}
 
 
 def false_calls(lesions: pd.DataFrame, measurements: pd.DataFrame | None = None,
@@ -235,3 +372,73 @@ def paired_lesions(lesions: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]
     out = side(a, "a").merge(side(b, "b").drop(columns=["site", "malignant"]),
                              on=["patient_id", "lesion_id"], how="inner")
     return out.sort_values(["patient_id", "lesion_id"]).reset_index(drop=True)
+
+
+def paired_patients(results: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]
+                    ) -> pd.DataFrame:
+    """Patient-level results of two scan types of the same patients, side by side.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        From :func:`patient_level`.
+    a, b : tuple of str
+        ``(tracer, modality)`` of the two scan types.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient with both: ``patient_id, disease_present, scan_id_a, test_a,
+        scan_id_b, test_b`` (a patient's first scan of each type, by scan_id).
+    """
+    def side(key: tuple[str, str], suffix: str) -> pd.DataFrame:
+        rows = results[(results["tracer"] == key[0]) & (results["modality"] == key[1])]
+        rows = rows.sort_values("scan_id").drop_duplicates("patient_id")
+        keep = rows[["patient_id", "disease_present", "scan_id", "test"]]
+        return keep.rename(columns={"scan_id": f"scan_id_{suffix}", "test": f"test_{suffix}"})
+
+    out = side(a, "a").merge(side(b, "b").drop(columns="disease_present"), on="patient_id")
+    return out.sort_values("patient_id").reset_index(drop=True)
+
+
+def compare_detection(pairs: pd.DataFrame, *, truth: str = "malignant",
+                      cluster: str | None = "patient_id", level: float = 0.95
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Compare two paired index tests: McNemar on the diseased units, paired differences.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        :func:`paired_lesions` or :func:`paired_patients`: ``test_a, test_b`` and ``truth``;
+        pairs with a missing test (excluded equivocal calls) are left out.
+    truth : str
+        Boolean column of the target condition.
+    cluster : str, optional
+        Cluster column (lesions of a patient): adds the clustered McNemar test (Obuchowski)
+        and clusters the differences. None for one unit per patient.
+    level : float
+        Confidence level of the differences.
+
+    Returns
+    -------
+    detection : pandas.DataFrame
+        One row per McNemar test among the diseased units: ``method, statistic, p,
+        a_only, b_only, both, neither, units, clusters``.
+    difference : pandas.DataFrame
+        :func:`nethelpers.stats.paired_difference` (A − B sensitivity and specificity).
+    """
+    from nethelpers.stats import mcnemar, paired_difference
+
+    data = pairs.dropna(subset=["test_a", "test_b", truth])
+    diseased = data[data[truth].astype(bool)]
+    a, b = diseased["test_a"].astype(bool), diseased["test_b"].astype(bool)
+    tests = [mcnemar(a, b, method="exact")]
+    if cluster is not None:
+        tests.append(mcnemar(a, b, cluster=diseased[cluster]))
+    detection = pd.DataFrame([{"method": t.method, "statistic": t.statistic, "p": t.p,
+                               "a_only": t.b, "b_only": t.c, "both": t.a, "neither": t.d,
+                               "units": t.n, "clusters": t.n_clusters} for t in tests])
+    difference = paired_difference(
+        data["test_a"].astype(bool), data["test_b"].astype(bool), data[truth].astype(bool),
+        cluster=None if cluster is None else data[cluster], level=level)
+    return detection, difference

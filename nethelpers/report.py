@@ -18,15 +18,14 @@ the DICOM tree, is written by this module.
 from __future__ import annotations
 
 import csv
-import hashlib
 import html
 import importlib.metadata
 import json
-import os
 import platform
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,10 +37,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from nethelpers.config import Params, load_params
-from nethelpers.files import sha256_file
+from nethelpers.files import study_fingerprint, tree_digest
 
 __all__ = [
     "DEFAULT_NOTEBOOKS_DIR",
+    "alt_text",
     "ReportDir",
     "ReportError",
     "provenance",
@@ -52,6 +52,9 @@ __all__ = [
 
 DEFAULT_NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 """The notebooks shipped with nethelpers (``report.notebooks_dir`` overrides it)."""
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+"""nbconvert templates: ``nethelpers_lab`` is JupyterLab's with figures' alt text."""
 
 MARKER = ".nethelpers-report"
 """File that marks a folder as a report (only such folders are cleared for a new run)."""
@@ -179,6 +182,36 @@ class ReportDir:
                 fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None})
         return paths
 
+    def show(self, fig: Figure, name: str, alt: str | None = None, retina: bool = True,
+             **kwargs: Any) -> Any:
+        """Save a figure (:meth:`figure`) and return its PNG for display, with alt text.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+            The figure.
+        name : str
+            File name without extension.
+        alt : str, optional
+            Text alternative of the image in the HTML report; default built from the
+            figure's titles and axis labels (:func:`alt_text`).
+        retina : bool
+            Display at half the pixel size (sharp on high-resolution screens).
+        **kwargs
+            Passed to :meth:`figure` (``dpi``, ``formats``).
+
+        Returns
+        -------
+        IPython.display.Image
+            The saved PNG at screen size, carrying ``alt`` in its output metadata (nbconvert
+            writes it into the ``<img>`` tag).
+        """
+        from IPython.display import Image
+
+        paths = self.figure(fig, name, **kwargs)
+        return Image(filename=paths["png"], retina=retina,
+                     metadata={"alt": alt or alt_text(fig, name)})
+
     def summary(self, items: Mapping[str, object], notebook: str) -> Path:
         """Write the headline numbers of a notebook for ``index.html``.
 
@@ -198,44 +231,45 @@ class ReportDir:
         return self.table(frame, f"summary_{notebook}")
 
 
-# --------------------------------------------------------------------------------------------
-# provenance
-# --------------------------------------------------------------------------------------------
+def alt_text(fig: Figure, name: str = "") -> str:
+    """Describe a figure from its titles and axis labels (a default text alternative).
 
-
-def tree_digest(root: str | Path) -> dict[str, Any] | None:
-    """Fingerprint a folder tree from its listing, without reading file contents.
-
-    Each file contributes ``relative/path<TAB>size<TAB>mtime-seconds`` (sorted, POSIX
-    separators); the sha256 of those lines identifies the tree. Pixel data are not read, so a
-    3 GB DICOM tree is fingerprinted in the time of a directory walk. No path is returned.
+    A figure without axes text (a flow diagram) is described by its text boxes.
 
     Parameters
     ----------
-    root : str or Path
-        The folder.
+    fig : matplotlib.figure.Figure
+        The figure.
+    name : str
+        Its file name, used when the figure has no text.
 
     Returns
     -------
-    dict or None
-        ``{"files": n, "bytes": total, "sha256": hex}``, or None if the folder is absent.
+    str
+        E.g. ``"Liver reference (3 cm sphere) per scan: Liver SUVmean (g/ml) by scan type."``
     """
-    root = Path(root)
-    if not root.is_dir():
-        return None
-    lines = []
-    total = 0
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in files:
-            path = Path(folder, name)
-            stat = path.stat()
-            total += stat.st_size
-            lines.append(
-                f"{path.relative_to(root).as_posix()}\t{stat.st_size}\t{int(stat.st_mtime)}"
-            )
-    digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
-    return {"files": len(lines), "bytes": total, "sha256": digest}
+    parts = []
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    if title:
+        parts.append(title)
+    for ax in fig.axes:
+        x, y = ax.get_xlabel().replace("\n", " "), ax.get_ylabel().replace("\n", " ")
+        head = ax.get_title().replace("\n", " ")
+        axes = " against ".join(t for t in (y, x) if t)
+        text = ": ".join(t for t in (head, axes) if t)
+        if text:
+            parts.append(text)
+    if not parts:  # a diagram: its text boxes, in drawing order
+        parts = [" ".join(t.get_text().split()) for t in fig.texts if t.get_text().strip()]
+    if not parts:
+        return f"Figure {name}".strip()
+    text = "; ".join(dict.fromkeys(parts)) + "."
+    return text if len(text) <= 400 else text[:399].rstrip() + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# provenance
+# --------------------------------------------------------------------------------------------
 
 
 def _versions() -> dict[str, str | None]:
@@ -274,16 +308,6 @@ def _git_state() -> dict[str, Any]:
     }
 
 
-def _table_fingerprint(path: Path, data_root: Path) -> dict[str, Any]:
-    try:
-        shown = path.relative_to(data_root).as_posix()
-    except ValueError:
-        shown = path.name
-    if not path.is_file():
-        return {"path": shown, "bytes": None, "sha256": None}
-    return {"path": shown, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
-
-
 def provenance(params: Params) -> dict[str, Any]:
     """Describe what a report was made from: versions, parameters, git state, inputs.
 
@@ -299,20 +323,11 @@ def provenance(params: Params) -> dict[str, Any]:
         ``inputs``: sha256 of every input table and a listing digest of the DICOM tree and
         the ROI store (see :func:`tree_digest`).
     """
-    study = params.study
-    tables = {
-        name: _table_fingerprint(Path(getattr(study.tables, name)), study.data_root)
-        for name in type(study.tables).model_fields
-    }
     return {
         "versions": _versions(),
         "parameters": params.model_dump(mode="json"),
         "git": _git_state(),
-        "inputs": {
-            "tables": tables,
-            "dicom": tree_digest(study.dicom),
-            "rois": tree_digest(study.rois),
-        },
+        "inputs": study_fingerprint(params.study),
     }
 
 
@@ -324,7 +339,8 @@ def provenance(params: Params) -> dict[str, Any]:
 def render_html(notebook: str | Path, html_path: str | Path, title: str = "") -> Path:
     """Render an executed notebook to HTML without code input (nbconvert).
 
-    Equivalent to ``jupyter nbconvert --to html --no-input``; markdown and outputs are kept.
+    Equivalent to ``jupyter nbconvert --to html --no-input``; markdown and outputs are kept,
+    and each figure shown by :meth:`ReportDir.show` keeps its text alternative.
 
     Parameters
     ----------
@@ -345,7 +361,11 @@ def render_html(notebook: str | Path, html_path: str | Path, title: str = "") ->
     notebook, html_path = Path(notebook), Path(html_path)
     node = nbformat.read(notebook, as_version=4)
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        extra_template_basedirs=[str(TEMPLATES)],
+        template_name="nethelpers_lab",
     )
     resources = {"metadata": {"name": title or notebook.stem}}
     body, _ = exporter.from_notebook_node(node, resources=resources)
@@ -387,6 +407,7 @@ class _Run:
     started: datetime = field(default_factory=lambda: datetime.now().astimezone())
     finished: datetime | None = None
     done: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -417,11 +438,14 @@ def _execute(run: _Run, name: str, notebooks_dir: Path) -> None:
     source = notebooks_dir / f"{name}.ipynb"
     executed = run.out / "notebooks" / f"{name}.ipynb"
     report = run.params.report
+    parameters: dict[str, Any] = {"params_file": str(run.params_file), "output_dir": str(run.out)}
+    if "interactive" in papermill.inspect_notebook(str(source)):
+        parameters["interactive"] = False  # widgets degrade to static output in the report
     try:
         papermill.execute_notebook(
             str(source),
             str(executed),
-            parameters={"params_file": str(run.params_file), "output_dir": str(run.out)},
+            parameters=parameters,
             kernel_name=report.kernel,
             cwd=str(notebooks_dir),
             progress_bar=False,
@@ -458,6 +482,7 @@ def _write_provenance(run: _Run) -> Path:
         "params_file": str(run.params_file),
         "notebooks": run.notebooks,
         "notebooks_completed": run.done,
+        "notebook_seconds": run.seconds,
     } | provenance(run.params)
     path = run.out / "provenance.json"
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -477,6 +502,7 @@ table{border-collapse:collapse}td,th{padding:.15rem .8rem .15rem 0;text-align:le
 td.num{text-align:right}.meta{color:#555}.error{background:#fde8e8;border:1px solid #d55e00;
 padding:.6rem;white-space:pre-wrap}figure{display:inline-block;margin:0 1rem 1rem 0}
 figure img{max-width:28rem;border:1px solid #ddd}
+table.stard td{vertical-align:top;padding-bottom:.5rem;font-size:.92rem}.warn{color:#a33}
 """
 
 
@@ -517,16 +543,53 @@ def _section_notebooks(run: _Run) -> str:
 def _section_files(run: _Run) -> str:
     tables = sorted((run.out / "tables").glob("*.csv"))
     links = "".join(f"<li><a href='tables/{p.name}'>{html.escape(p.stem)}</a></li>" for p in tables)
+    pngs = sorted((run.out / "figures").glob("*.png"))
+    charts = [p for p in pngs if p.with_suffix(".svg").is_file()]
+    images = [p for p in pngs if not p.with_suffix(".svg").is_file()]  # galleries: PNG only
     figures = "".join(
-        f"<figure><a href='figures/{p.stem}.svg'><img src='figures/{p.name}' "
-        f"alt='{html.escape(p.stem)}'></a><figcaption>{html.escape(p.stem)} "
+        f"<figure><a href='figures/{p.stem}.svg'><img src='figures/{p.name}' loading='lazy' "
+        f"alt='Figure {html.escape(p.stem)}'></a><figcaption>{html.escape(p.stem)} "
         f"(<a href='figures/{p.name}'>PNG</a>, <a href='figures/{p.stem}.svg'>SVG</a>)"
         "</figcaption></figure>"
-        for p in sorted((run.out / "figures").glob("*.png"))
+        for p in charts
     )
+    gallery = "".join(f"<li><a href='figures/{p.name}'>{html.escape(p.stem)}</a></li>"
+                      for p in images)
+    if gallery:
+        gallery = (f"<details><summary>Image galleries ({len(images)} PNG)</summary>"
+                   f"<ul>{gallery}</ul></details>")
     return (
         f"<h2>Tables</h2><ul>{links or '<li>none</li>'}</ul>"
-        f"<h2>Figures</h2>{figures or '<p>none</p>'}"
+        f"<h2>Figures</h2>{figures or ('' if gallery else '<p>none</p>')}{gallery}"
+    )
+
+
+def _files_links(files: str) -> str:
+    links = []
+    for rel in filter(None, files.split(";")):
+        name = html.escape(Path(rel).name)
+        links.append(f"<a href='{html.escape(rel)}'>{name}</a>")
+    return ", ".join(links)
+
+
+def _section_stard(run: _Run) -> str:
+    """The STARD 2015 items addressed (also written as tables/stard_checklist.csv)."""
+    from nethelpers.stard import stard_checklist
+
+    checklist = stard_checklist(run.params, run.out, _versions())
+    ReportDir(run.out).table(checklist, "stard_checklist")
+    rows = "".join(
+        f"<tr><td>{html.escape(r.item)}</td><td>{html.escape(r.topic)}"
+        + ("" if r.status == "addressed"
+           else f"<br><em class='warn'>{html.escape(r.status)}</em>")
+        + f"</td><td>{html.escape(r.how)}</td><td>{_files_links(r.files)}</td></tr>"
+        for r in checklist.itertuples()
+    )
+    return (
+        "<h2>STARD 2015 items addressed</h2><p class='meta'>The items of the checklist "
+        "(Bossuyt et al., BMJ 2015) that come from the data and the analysis; the others "
+        "belong to the manuscript.</p><table class='stard'><tr><th>Item</th><th>Topic</th>"
+        f"<th>How the report addresses it</th><th>Where</th></tr>{rows}</table>"
     )
 
 
@@ -546,6 +609,7 @@ def _write_index(run: _Run) -> Path:
         f"<a href='provenance.json'>Provenance</a> (versions, parameters, input "
         f"fingerprints).</p>{error}"
         + _section_summary(run)
+        + _section_stard(run)
         + _section_notebooks(run)
         + _section_files(run)
     )
@@ -624,7 +688,11 @@ def run_report(
     run = _Run(params, params_file, out, names)
     try:
         for name in tqdm(names, desc="report", unit="notebook", disable=not progress):
-            _execute(run, name, folder)
+            start = time.perf_counter()
+            try:
+                _execute(run, name, folder)
+            finally:
+                run.seconds[name] = round(time.perf_counter() - start, 1)
             run.done.append(name)
     except ReportError as exc:
         run.error = str(exc)

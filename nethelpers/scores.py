@@ -163,6 +163,14 @@ class ScoreRules:
             raise ValueError(f"ScoreRules.netpet_similar must be >= 0, got {similar!r}")
 
     @property
+    def positivity_text(self) -> str:
+        """The positivity rule in words, e.g. ``"SUVmax > 1 × liver SUVmean"``."""
+        names = {"suv_max": "SUVmax", "suv_mean": "SUVmean", "suv_peak": "SUVpeak"}
+        region = self.positivity_reference.replace("_", " ")
+        return (f"{names[self.lesion_statistic]} > {self.positivity_factor:g} × {region} "
+                f"{names[self.reference_statistic]}")
+
+    @property
     def similar_bounds(self) -> tuple[float, float]:
         """The closed interval [1/(1+x), 1+x] of FDG/SSTR intensity ratios called similar."""
         high = 1.0 + self.netpet_similar

@@ -14,12 +14,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from nethelpers.scores import SSTR_TRACERS
+from nethelpers.scores import NETPET_GRADES, SSTR_TRACERS
 from nethelpers.tables import continuous_summary
 
 __all__ = [
+    "flip_flop_summary",
     "krenning_distribution",
     "lesion_measurements",
+    "netpet_by_grade",
     "liver_reference_summary",
     "netpet_distribution",
     "prrt_eligibility",
@@ -213,3 +215,82 @@ def netpet_distribution(patients_netpet: pd.DataFrame, patients: pd.DataFrame) -
                                                      "not graded: " + df["reason"].fillna(""))
     counts = df.groupby(["group", "netpet"], sort=True).size().rename("n_patients")
     return counts.reset_index()
+
+
+QUADRANTS = ("sstr_only", "both", "fdg_only", "neither")
+"""Uptake patterns of a lesion on SSTR and FDG PET (``fdg_only`` is the flip-flop pattern)."""
+
+
+def flip_flop_summary(pairs: pd.DataFrame, patients: pd.DataFrame, threshold: float = 1.0
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """SSTR-versus-FDG uptake of malignant lesions by tumour grade (the flip-flop pattern).
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        :func:`nethelpers.readings.paired_lesions` of an SSTR scan type (``a``) and an FDG
+        scan type (``b``) with measurements (``tb_liver_a``, ``tb_liver_b``).
+    patients : pandas.DataFrame
+        ``patient_id, grade`` (missing grade: ``"no grade"``, e.g. TIO).
+    threshold : float
+        Lesion-to-liver ratio above which a lesion counts as avid (the positivity rule).
+
+    Returns
+    -------
+    lesions : pandas.DataFrame
+        The malignant lesions measured on both: ``patient_id, lesion_id, site, grade,
+        tb_sstr, tb_fdg, pattern`` (one of :data:`QUADRANTS`).
+    summary : pandas.DataFrame
+        Per grade (G1, G2, G3, no grade): ``patients, lesions``, median [IQR] of both
+        ratios, the lesions of each pattern and the flip-flop percentage of the lesions.
+    """
+    grade = patients[["patient_id", "grade"]].astype({"grade": "string"})
+    data = pairs[pairs["malignant"].astype("boolean").fillna(False).astype(bool)]
+    data = data.dropna(subset=["tb_liver_a", "tb_liver_b"]).merge(grade, on="patient_id",
+                                                                  how="left")
+    data = data.assign(grade=data["grade"].fillna("no grade"), tb_sstr=data["tb_liver_a"],
+                       tb_fdg=data["tb_liver_b"])
+    sstr, fdg = data["tb_sstr"] > threshold, data["tb_fdg"] > threshold
+    data["pattern"] = np.select([sstr & ~fdg, sstr & fdg, ~sstr & fdg], QUADRANTS[:3],
+                                QUADRANTS[3])
+    lesions = data[["patient_id", "lesion_id", "site", "grade", "tb_sstr", "tb_fdg",
+                    "pattern"]].reset_index(drop=True)
+    rows = []
+    for g, part in lesions.groupby("grade", sort=True):
+        row: dict[str, object] = {"grade": g, "patients": part["patient_id"].nunique(),
+                                  "lesions": len(part)}
+        for col in ("tb_sstr", "tb_fdg"):
+            row |= {f"{col}_{k}": v for k, v in _median_iqr(part[col]).items()}
+        counts = part["pattern"].value_counts()
+        row |= {p: int(counts.get(p, 0)) for p in QUADRANTS}
+        row["fdg_only_percent"] = 100.0 * row["fdg_only"] / len(part)
+        rows.append(row)
+    return lesions, pd.DataFrame(rows)
+
+
+def netpet_by_grade(patients_netpet: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """Patients of each NETPET grade by WHO tumour grade (graded patients only).
+
+    Parameters
+    ----------
+    patients_netpet : pandas.DataFrame
+        ``patient_id, netpet`` (patients.csv of the quantification).
+    patients : pandas.DataFrame
+        ``patient_id, grade`` (missing: ``"no grade"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tumour grade: ``grade``, a column per NETPET grade P0-P5 (patients),
+        ``patients``; patients without a NETPET grade are left out (see
+        :func:`netpet_distribution` for why).
+    """
+    df = patients_netpet.dropna(subset=["netpet"]).merge(
+        patients[["patient_id", "grade"]].astype({"grade": "string"}), on="patient_id",
+        how="left")
+    df["grade"] = df["grade"].fillna("no grade")
+    table = pd.crosstab(df["grade"], pd.Categorical(df["netpet"], categories=NETPET_GRADES))
+    table = table.reindex(columns=list(NETPET_GRADES), fill_value=0)
+    table.columns = [str(c) for c in table.columns]
+    table["patients"] = table.sum(axis=1)
+    return table.rename_axis(None, axis=1).reset_index()

@@ -33,3 +33,27 @@ def ideal_study(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ideal") / "ideal3"
     return generate_demo(out, n_patients=3, seed=0, progress=False,
                          options=ImagingOptions(blur=False, noise=False))
+
+
+ALL_NOTEBOOKS = ["01_cohort", "02_roi_review", "03_quantification", "04_tracer_comparison",
+                 "05_diagnostic_accuracy"]
+
+
+def write_demo_params(path: Path, data_root: Path, out: Path, quantify: Path) -> Path:
+    """Parameters running every notebook on a demo study (quantification into ``quantify``)."""
+    path.write_text(
+        f"study:\n  name: demo6\n  data_root: {data_root}\n"
+        f"report:\n  output: {out}\n  notebooks: [{', '.join(ALL_NOTEBOOKS)}]\n"
+        f"quantify:\n  output: {quantify}\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_report(demo_study, tmp_path_factory) -> dict[str, Path]:
+    """The full report (all five notebooks) of the 6-patient demo, run once (about 1 min)."""
+    from nethelpers.report import run_report
+
+    tmp = tmp_path_factory.mktemp("demo_report")
+    params = write_demo_params(tmp / "p.yaml", demo_study, tmp / "out", tmp / "q")
+    out = run_report(params, progress=False)
+    return {"out": out, "params": params, "quantify": tmp / "q", "tmp": tmp}

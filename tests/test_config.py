@@ -63,7 +63,7 @@ def test_write_json_schema(tmp_path):
     schema = json.loads(path.read_text())
     assert schema["additionalProperties"] is False
     assert set(schema["properties"]) == {"study", "report", "stats", "quantify", "scores",
-                                         "demo"}
+                                         "index_test", "demo"}
 
 
 def test_demo_yaml_values():
@@ -78,6 +78,8 @@ def test_demo_yaml_values():
                                        "04_tracer_comparison", "05_diagnostic_accuracy"]
     assert params.quantify.output == REPO / "derived" / "demo"
     assert params.quantify.mtv_fraction == 0.41
+    assert (params.index_test.reader, params.index_test.equivocal) == ("R1", "negative")
+    assert params.index_test.equivocal_sensitivity == "positive"
 
 
 def test_template_documents_every_key():
@@ -145,7 +147,7 @@ def test_unknown_nested_and_top_level_keys(tmp_path):
     assert "study.tables.patient: unknown key" in message
     assert "patients, scans, lesions, reads" in message
     assert ("stat: unknown key; allowed keys here: study, report, stats, quantify, scores, "
-            "demo") in message
+            "index_test, demo") in message
 
 
 def test_bad_ci_level_names_key_and_range(tmp_path):

@@ -1,4 +1,4 @@
-"""Notebook 02 (lesion review) executed by papermill on the small demo study."""
+"""Notebooks 02-05 executed by papermill on the small demo study: the tables they write."""
 
 from __future__ import annotations
 
@@ -23,9 +23,8 @@ def _run(notebook: str, demo_study, tmp_path, rois=None):
     return run_report(params, progress=False)
 
 
-def test_notebook_02_writes_review_status_and_a_gallery_of_every_scan(demo_study, tmp_path):
-    shutil.copytree(demo_study / "rois", tmp_path / "rois")
-    out = _run("02_roi_review", demo_study, tmp_path, rois=tmp_path / "rois")
+def test_notebook_02_writes_review_status_and_a_gallery_of_every_scan(demo_study, demo_report):
+    out = demo_report["out"]
     status = pd.read_csv(out / "tables" / "review_status.csv")
     scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
     assert sorted(status["scan_id"]) == sorted(scans["scan_id"])
@@ -44,13 +43,13 @@ def test_notebook_02_writes_review_status_and_a_gallery_of_every_scan(demo_study
     assert "<img" in (out / "02_roi_review.html").read_text()
 
 
-def test_notebook_03_writes_the_quantification_tables(demo_study, tmp_path):
-    out = _run("03_quantification", demo_study, tmp_path)
+def test_notebook_03_writes_the_quantification_tables(demo_study, demo_report):
+    out = demo_report["out"]
     tables = out / "tables"
     qc = pd.read_csv(tables / "quantification_qc.csv")
     scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
     assert sorted(qc["scan_id"]) == sorted(scans["scan_id"]) and (qc["status"] == "ok").all()
-    measured = pd.read_csv(tmp_path / "q" / "measurements.csv")
+    measured = pd.read_csv(demo_report["quantify"] / "measurements.csv")
     liver = pd.read_csv(tables / "liver_reference.csv")
     assert liver["n"].sum() == (measured["roi"] == "liver").sum()
     truth = pd.read_csv(demo_study / "truth" / "scans.csv").set_index("scan_id")
@@ -68,10 +67,10 @@ def test_notebook_03_writes_the_quantification_tables(demo_study, tmp_path):
     assert (out / "figures" / "liver_reference.png").is_file()
 
 
-def test_notebook_05_accuracy_tables_match_the_reads(demo_study, tmp_path):
+def test_notebook_05_accuracy_tables_match_the_reads(demo_study, demo_report):
     from nethelpers.stats import proportion_ci
 
-    out = _run("05_diagnostic_accuracy", demo_study, tmp_path)
+    out = demo_report["out"]
     tables = out / "tables"
     acc = pd.read_csv(tables / "accuracy_patient_level.csv")
     pat = pd.read_csv(tables / "patient_level_results.csv")
@@ -103,10 +102,10 @@ def test_notebook_05_accuracy_tables_match_the_reads(demo_study, tmp_path):
     assert (errors.error == "FP").sum() == n_fp
 
 
-def test_notebook_04_pairs_and_tests_match_the_reads(demo_study, tmp_path):
+def test_notebook_04_pairs_and_tests_match_the_reads(demo_study, demo_report):
     from nethelpers.stats import mcnemar
 
-    out = _run("04_tracer_comparison", demo_study, tmp_path)
+    out = demo_report["out"]
     tables = out / "tables"
     pairs = pd.read_csv(tables / "pairs_dotatate_fdg.csv")
     reads = pd.read_csv(demo_study / "reads" / "reads.csv")
@@ -127,3 +126,128 @@ def test_notebook_04_pairs_and_tests_match_the_reads(demo_study, tmp_path):
         assert agreement.loc["bone lesions", "ratio_bias"] < agreement.loc["other lesions",
                                                                            "ratio_bias"]
     assert (out / "figures" / "bland_altman_petmr_petct.png").is_file()
+
+
+def test_notebook_04_flip_flop_and_netpet_tables(demo_study, demo_report):
+    tables = demo_report["out"] / "tables"
+    pairs = pd.read_csv(tables / "pairs_dotatate_fdg.csv")
+    both = pairs[pairs.malignant.astype(bool)].dropna(subset=["tb_liver_a", "tb_liver_b"])
+    flip = pd.read_csv(tables / "flip_flop_lesions.csv")
+    assert sorted(flip.lesion_id) == sorted(both.lesion_id)
+    grade = pd.read_csv(demo_study / "clinical" / "patients.csv").set_index("patient_id")["grade"]
+    assert (flip.grade == flip.patient_id.map(grade).fillna("no grade")).all()
+    tb = both.set_index("lesion_id")
+    fdg_only = (tb.tb_liver_b > 1.0) & ~(tb.tb_liver_a > 1.0)
+    assert set(flip.loc[flip.pattern == "fdg_only", "lesion_id"]) == set(fdg_only[fdg_only].index)
+    by_grade = pd.read_csv(tables / "flip_flop_by_grade.csv")
+    assert by_grade["lesions"].sum() == len(both)
+    netpet = pd.read_csv(tables / "netpet_by_grade.csv")
+    graded = pd.read_csv(demo_report["quantify"] / "patients.csv").dropna(subset=["netpet"])
+    assert netpet["patients"].sum() == len(graded)
+    for p in ("P0", "P1", "P2", "P3", "P4", "P5"):
+        assert netpet[p].sum() == (graded.netpet == p).sum()
+    wilcoxon = pd.read_csv(tables / "wilcoxon_suvmax_dotatate_vs_fdg.csv").set_index("unit")
+    assert wilcoxon.loc["lesions", "pairs"] == len(pairs.dropna(subset=["suv_max_a",
+                                                                        "suv_max_b"]))
+    assert wilcoxon.loc["patients (median per patient)", "pairs"] == pairs.patient_id.nunique()
+    page = (demo_report["out"] / "04_tracer_comparison.html").read_text()
+    assert "No patient had both a HYNIC-TOC SPECT/CT and a DOTATATE PET/CT read" in page
+    for figure in ("flip_flop_scatter", "netpet_by_grade"):
+        assert (demo_report["out"] / "figures" / f"{figure}.svg").is_file()
+
+
+def test_notebook_05_flow_and_cutoffs_recounted_from_the_inputs(demo_study, demo_report):
+    tables = demo_report["out"] / "tables"
+    reads = pd.read_csv(demo_study / "reads" / "reads.csv")
+    scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
+    patients = pd.read_csv(demo_study / "clinical" / "patients.csv").set_index("patient_id")
+    r1 = reads[reads.reader == "R1"]
+    calls = r1.groupby("scan_id")["call"].agg(
+        lambda c: "positive" if (c == "positive").any()
+        else "indeterminate" if (c == "equivocal").any() else "negative")
+    scans["result"] = scans.scan_id.map(calls).fillna("negative")
+    scans["present"] = scans.patient_id.map(patients.disease_present)
+    flow = pd.read_csv(tables / "index_test_flow.csv")
+    for row in flow.itertuples():
+        mine = scans[(scans.tracer == row.tracer) & (scans.modality == row.modality)]
+        assert row.patients_tested == mine.patient_id.nunique()
+        assert row.eligible == len(patients)
+        hits = mine[mine.result == row.result]
+        assert row.scans == len(hits), row
+        assert row.disease_present == int(hits.present.astype(bool).sum())
+        assert row.counted_as == ("negative" if row.result == "indeterminate" else row.result)
+        name = f"flow_{row.tracer}_{row.modality.replace('/', '')}.svg"
+        assert (demo_report["out"] / "figures" / name).is_file()
+    # the pre-specified cut-off: the protocol's positivity (SUVmax > liver SUVmean) per lesion
+    m = pd.read_csv(demo_report["quantify"] / "measurements.csv")
+    lesions = pd.read_csv(demo_study / "truth" / "lesions.csv").set_index("lesion_id")
+    cut = pd.read_csv(tables / "cutoffs.csv")
+    pre = cut[cut.kind == "pre-specified (protocol)"].set_index(["tracer", "modality"])
+    assert set(pre.cutoff) == {"SUVmax > 1 × liver SUVmean"}
+    read_ids = set(zip(r1.scan_id, r1.lesion_id, strict=True))
+    lesion_rows = m[(m.roi == "lesion") & m.tb_liver.notna()]
+    lesion_rows = lesion_rows[[k in read_ids for k in zip(lesion_rows.scan_id,
+                                                          lesion_rows.lesion_id, strict=True)]]
+    for (tracer, modality), g in lesion_rows.groupby(["tracer", "modality"]):
+        positive = g.suv_max > g.liver_suv_mean
+        malignant = g.lesion_id.map(lesions.malignant).astype(bool)
+        row = pre.loc[(tracer, modality)]
+        assert row.tp == int((positive & malignant).sum())
+        assert row.tn == int((~positive & ~malignant).sum())
+        assert row.sensitivity == pytest.approx((positive & malignant).sum() / malignant.sum())
+    youden = cut[cut.kind.str.startswith("exploratory")]
+    assert len(youden) == 2 * len(pre)
+    assert youden.ci.str.contains("seed 20240601").all()
+
+
+def test_notebook_04_compares_hynic_toc_spect_when_present(demo_study, tmp_path):
+    """HYNIC-TOC SPECT/CT reads added to the demo: detection against DOTATATE PET/CT."""
+    from nethelpers.stats import mcnemar
+
+    root = tmp_path / "study"
+    for folder in ("clinical", "truth", "reads"):
+        shutil.copytree(demo_study / folder, root / folder)
+    for folder in ("dicom", "rois"):  # scans.csv names DICOM folders relative to the root
+        (root / folder).symlink_to(demo_study / folder)
+    scans = pd.read_csv(root / "clinical" / "scans.csv")
+    reads = pd.read_csv(root / "reads" / "reads.csv")
+    dota = reads[reads.scan_id.str.endswith("-DOTATATE-PETCT")]
+    patients = sorted(dota.scan_id.str[:4].unique())[:4]
+    new_scans, new_reads = [], []
+    for pid in patients:
+        scan_id = f"{pid}-HYNIC-SPECTCT"
+        new_scans.append({"scan_id": scan_id, "patient_id": pid, "tracer": "HYNIC-TOC",
+                          "modality": "SPECT/CT", "scan_date": "2025-06-01"})
+        mine = dota[dota.scan_id == f"{pid}-DOTATATE-PETCT"].copy()
+        # SPECT misses every other lesion reader R1 called positive on the PET
+        hits = mine.index[(mine.call == "positive") & (mine.reader == "R1")]
+        mine.loc[hits[::2], "call"] = "negative"
+        new_reads.append(mine.assign(scan_id=scan_id))
+    pd.concat([scans, pd.DataFrame(new_scans)]).to_csv(root / "clinical" / "scans.csv",
+                                                       index=False)
+    pd.concat([reads, *new_reads]).to_csv(root / "reads" / "reads.csv", index=False)
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        f"study:\n  data_root: {root}\n"
+        f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [04_tracer_comparison]\n"
+        f"quantify:\n  output: {tmp_path / 'q'}\n")
+    out = run_report(params, progress=False)
+    tables = out / "tables"
+    pairs = pd.read_csv(tables / "pairs_dotatate_hynic.csv")
+    hynic_reads = pd.concat(new_reads)
+    r1 = hynic_reads[hynic_reads.reader == "R1"]
+    assert sorted(pairs.lesion_id) == sorted(r1.lesion_id)
+    mal = pairs[pairs.malignant.astype(bool)]
+    exact = mcnemar(mal.test_a.astype(bool), mal.test_b.astype(bool), method="exact")
+    table = pd.read_csv(tables / "mcnemar_dotatate_vs_hynic.csv")
+    lesion_exact = table[(table.unit == "lesions") & (table.method == "exact")].iloc[0]
+    assert lesion_exact.p == pytest.approx(exact.p, rel=1e-12)
+    assert lesion_exact.dotatate_only == int((mal.test_a & ~mal.test_b).sum()) > 0
+    assert lesion_exact.hynic_only == 0
+    per_patient = table[table.unit == "patients"]
+    assert per_patient.method.tolist() == ["exact"]
+    diff = pd.read_csv(tables / "difference_dotatate_minus_hynic.csv")
+    sens = diff[(diff.unit == "lesions") & (diff.measure == "sensitivity")].iloc[0]
+    assert sens.difference == pytest.approx(mal.test_a.mean() - mal.test_b.mean())
+    summary = pd.read_csv(tables / "summary_04_tracer_comparison.csv").set_index("item")
+    assert int(summary.loc["HYNIC-TOC vs DOTATATE lesion pairs", "value"]) == len(pairs)

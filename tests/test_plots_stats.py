@@ -13,9 +13,13 @@ from nethelpers.plots import (
     RocCurve,
     bland_altman_plot,
     forest_plot,
+    index_test_flow,
     paired_plot,
     roc_plot,
+    stacked_bar,
+    uptake_scatter,
 )
+from tests.test_cohort import assert_no_overlap
 
 
 def _png(fig) -> bytes:
@@ -117,3 +121,55 @@ def test_roc_curve_from_a_fitted_roc():
     assert len(curve.band) == 51
     fig = roc_plot([curve])
     assert "SUVmax: AUC" in fig.axes[0].get_legend().get_texts()[0].get_text()
+
+
+def test_uptake_scatter_points_groups_and_quadrant_counts():
+    table = pd.DataFrame({"sstr": [3.0, 2.0, 0.5, 0.8, 4.0, -1.0],
+                          "fdg": [0.5, 1.5, 4.0, 0.7, 6.0, 2.0],
+                          "grade": ["G1", "G1", "G3", "G3", "G2", "G3"]})
+    fig = uptake_scatter(table, x="sstr", y="fdg", group="grade", threshold=1.0,
+                         xlabel="SSTR lesion/liver", ylabel="FDG lesion/liver")
+    ax = fig.axes[0]
+    sizes = [len(c.get_offsets()) for c in ax.collections]
+    assert sizes == [2, 1, 2]  # G1, G2, G3 (the negative value is left out)
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == ["n = 1", "n = 1", "n = 1", "n = 2"]  # both, fdg-only, neither, sstr-only
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "SSTR lesion/liver"
+    assert "1 without positive values left out" in ax.get_title()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["G1 (n = 2)", "G2 (n = 1)", "G3 (n = 2)", "identity"]
+    assert _png(fig)[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="no lesion"):
+        uptake_scatter(table.iloc[[5]], x="sstr", y="fdg", group="grade", xlabel="", ylabel="")
+
+
+def test_stacked_bar_sums_to_100_percent_per_group():
+    table = pd.DataFrame({"grade": ["G1", "G3"], "P1": [3, 0], "P5": [1, 4]})
+    fig = stacked_bar(table, group="grade", categories=["P1", "P5"], xlabel="Patients (%)")
+    ax = fig.axes[0]
+    widths = np.array([p.get_width() for p in ax.patches]).reshape(2, 2)  # category x group
+    np.testing.assert_allclose(widths.sum(axis=0), [100.0, 100.0])
+    np.testing.assert_allclose(widths[:, 0], [75.0, 25.0])
+    at = {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True)}
+    assert at == {"G1 (n = 4)": 1, "G3 (n = 4)": 0}  # the first group at the top
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "3", "4"]  # no label on 0 %
+
+
+def test_index_test_flow_diagram_texts():
+    flow = pd.DataFrame({
+        "tracer": ["FDG"] * 3, "modality": ["PET/CT"] * 3, "eligible": 10,
+        "patients_tested": 8, "not_tested": 2, "result": ["positive", "negative",
+                                                          "indeterminate"],
+        "scans": [5, 2, 1], "counted_as": ["positive", "negative", "exclude"],
+        "histopathology": [4, 0, 1], "follow_up": [1, 2, 0], "no_reference": 0,
+        "disease_present": [4, 1, 1], "disease_absent": [1, 1, 0]})
+    fig = index_test_flow(flow, "FDG", "PET/CT")
+    texts = [t.get_text() for t in fig.texts]
+    assert "Eligible patients\nn = 10\nIndex test FDG PET/CT: 8" in texts
+    assert "No FDG PET/CT scan\nn = 2" in texts
+    assert "Indeterminate\nn = 1\n(counted exclude)" in texts
+    assert "Target condition\nPresent: 4\nAbsent: 1" in texts
+    assert "Reference standard\nHistopathology: 0\nFollow-up: 2\nNone: 0" in texts
+    assert_no_overlap(fig)
+    with pytest.raises(ValueError, match="no DOTATATE PET/MR"):
+        index_test_flow(flow, "DOTATATE", "PET/MR")

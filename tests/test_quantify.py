@@ -21,6 +21,7 @@ from nethelpers.quantify import (
     MEASUREMENT_COLUMNS,
     QuantifyError,
     QuantifyOptions,
+    load_results,
     quantify_cohort,
     quantify_scan,
     scan_jobs,
@@ -341,3 +342,42 @@ def test_nan_voxels_and_missing_liver_are_named_not_hidden():
     assert np.isnan(rows.loc["L2", "tb_liver"])
     assert "no liver reference" in rows.loc["L2", "note"]
     assert "shell keeps hot organs" in rows.loc["L2", "note"]
+
+
+def test_saved_results_are_reused_only_while_their_inputs_are_unchanged(demo_study, demo_sync,
+                                                                          tmp_path):
+    import os
+    import shutil
+
+    from nethelpers.quantify import write_results
+
+    shutil.copytree(demo_study / "rois", tmp_path / "rois")
+    data = {"study": {"data_root": str(demo_study), "rois": str(tmp_path / "rois")},
+            "quantify": {"output": str(tmp_path / "q")}}
+    params = params_from_dict(data)
+    assert load_results(params).info["source"] == "measured"  # nothing saved yet
+    result = quantify_cohort(params, scheduler="sync", progress=False)
+    write_results(result, tmp_path / "q")
+    saved = load_results(params)
+    assert saved.info["source"] == "saved"
+    assert saved.patients["netpet"].fillna("").tolist() == (
+        result.patients["netpet"].astype(object).fillna("").tolist())
+    expected = demo_sync[1].measurements  # the same ROIs, measured separately
+    assert saved.measurements["suv_max"].to_numpy() == pytest.approx(
+        expected["suv_max"].to_numpy(), rel=1e-9)
+    # a parameter that changes the numbers
+    other = params_from_dict(data | {"quantify": {"output": str(tmp_path / "q"),
+                                                  "mtv_fraction": 0.5}})
+    assert load_results(other).info["source"] == "measured"
+    scores = params_from_dict(data | {"scores": {"positivity_factor": 2.0}})
+    scores.quantify.output = tmp_path / "q"
+    assert load_results(scores).info["source"] == "measured"
+    # where the results go, and how many workers, do not matter
+    moved = params_from_dict(data | {"quantify": {"output": str(tmp_path / "q"), "workers": 3}})
+    assert load_results(moved).info["source"] == "saved"
+    # an ROI saved since (here: a file of the store touched) makes them stale
+    first = next(p for p in sorted((tmp_path / "rois").rglob("*")) if p.is_file())
+    os.utime(first, (1e9, 1e9))
+    fresh = load_results(params)
+    assert fresh.info["source"] == "measured"
+    assert (tmp_path / "q" / "measurements.csv").stat().st_mtime > 1e9  # not overwritten

@@ -250,6 +250,24 @@ def test_invalid_params_fail_before_anything_runs(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_names_the_bad_key_and_runs_nothing(tmp_path, capsys):
+    from nethelpers.cli import main
+
+    study = write_study(tmp_path / "study")
+    params = write_params(tmp_path / "p.yaml", study, tmp_path / "out",
+                          index_test={"equivocal": "maybe"}, stat={"seed": 1})
+    assert main(["report", "-f", str(params), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"report: {params}: invalid parameters:")
+    assert "index_test.equivocal: Input should be 'negative', 'positive' or 'exclude'" in err
+    assert "stat: unknown key; allowed keys here: study, report" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    params.write_text("study: [unclosed\n")
+    assert main(["report", "-f", str(params), "-q"]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+
+
 def test_missing_notebook_lists_available(tmp_path):
     params = write_params(tmp_path / "p.yaml", tmp_path, tmp_path / "out")
     with pytest.raises(ReportError, match=r"02_nothing not found .* available: .*01_cohort"):
@@ -294,48 +312,104 @@ def test_tree_digest_reads_listing_only(tmp_path):
     assert tree_digest(tmp_path / "absent") is None
 
 
-def test_committed_notebook_is_clean():
-    nb = nbformat.read(REPO / "notebooks/01_cohort.ipynb", as_version=4)
+@pytest.mark.parametrize("path", sorted((REPO / "notebooks").glob("*.ipynb")),
+                         ids=lambda p: p.stem)
+def test_committed_notebooks_are_clean(path):
+    nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert nb.cells[0].cell_type == "markdown"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     params = nb.cells[1]
     assert params.metadata["tags"] == ["parameters"]
-    assert params.source.splitlines()[1:] == [
+    assert params.source.splitlines()[1:3] == [
         'params_file = "../parameters/demo.yaml"',
         'output_dir = "../reports/interactive"',
     ]
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
+    assert "report.summary(" in nb.cells[-1].source  # the headline numbers come last
 
 
-def test_report_on_demo_study(request, tmp_path):
-    """The full report on the lead's generated 6-patient demo (skipped if not available)."""
-    try:
-        root = request.getfixturevalue("demo_study")
-    except pytest.FixtureLookupError:
-        pytest.skip("demo_study fixture not available")
-    params = write_params(tmp_path / "demo.yaml", root, tmp_path / "out")
-    out = run_report(params, progress=False)
-    patients = pd.read_csv(root / "clinical/patients.csv")
-    numeric = pd.read_csv(out / "tables/table1_numeric.csv")
-    counts = numeric[numeric.variable == "patients"].set_index("group")["n"]
-    assert counts["Overall"] == len(patients)
-    for group, n in patients.groupby("group").size().items():
-        assert counts[group] == n
-    totals = pd.read_csv(out / "tables/scan_totals.csv").set_index("group")
-    assert totals.loc["Overall", "total"] == len(pd.read_csv(root / "clinical/scans.csv"))
-    assert pd.read_csv(out / "tables/exclusions.csv").empty
-    prov = json.loads((out / "provenance.json").read_text())
-    assert prov["inputs"]["dicom"]["files"] > 0
-    # the DICOM headers hold fake names and IDs; none may reach the report
-    import pydicom
+def test_notebook_01_parameters():
+    nb = nbformat.read(REPO / "notebooks/01_cohort.ipynb", as_version=4)
+    assert nb.cells[1].source.splitlines()[3] == (
+        "interactive = True     # False under papermill: the cohort browser prints static output")
 
-    first = next(p for p in sorted((root / "dicom").rglob("*")) if p.is_file())
-    ds = pydicom.dcmread(first, stop_before_pixels=True)
-    phi = {str(ds.PatientName), str(ds.PatientID)}
-    for path in out.rglob("*"):
-        if path.is_file() and path.suffix in {".html", ".json", ".csv", ".ipynb"}:
-            text = path.read_text(errors="replace")
-            assert not any(value and value in text for value in phi), path
+
+def test_alt_text_from_titles_labels_or_boxes():
+    from matplotlib.figure import Figure
+
+    from nethelpers.report import alt_text
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.set(title="Liver", xlabel="scan", ylabel="SUVmean (g/ml)")
+    assert alt_text(fig) == "Liver: SUVmean (g/ml) against scan."
+    fig.suptitle("Patient level")
+    assert alt_text(fig) == "Patient level; Liver: SUVmean (g/ml) against scan."
+    diagram = Figure()
+    diagram.text(0, 0, "Eligible\nn = 6")
+    diagram.text(0, 0, "Positive n = 4")
+    assert alt_text(diagram) == "Eligible n = 6; Positive n = 4."
+    assert alt_text(Figure(), "flow") == "Figure flow"
+    long = Figure()
+    long.text(0, 0, "x" * 500)
+    assert len(alt_text(long)) == 400 and alt_text(long).endswith("…")
+
+
+def test_report_dir_show_saves_and_carries_alt(tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().set_xlabel("SUV")
+    image = ReportDir(tmp_path).show(fig, "f1", alt="A described figure")
+    assert (tmp_path / "figures/f1.png").is_file() and (tmp_path / "figures/f1.svg").is_file()
+    assert image.data == (tmp_path / "figures/f1.png").read_bytes()
+    assert image._repr_png_()[1]["alt"] == "A described figure"
+    default = ReportDir(tmp_path).show(fig, "f2", formats=("png",))
+    assert default._repr_png_()[1]["alt"] == "SUV."
+    assert not (tmp_path / "figures/f2.svg").exists()
+
+
+def test_render_html_writes_alt_into_img(tmp_path):
+    import base64
+
+    from nethelpers.report import render_html
+
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"image/png": png},
+                               metadata={"image/png": {"alt": 'SUV "max" <b>'}}),
+        nbformat.v4.new_output("display_data", data={"image/png": png}),
+    ]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    from bs4 import BeautifulSoup
+
+    page = render_html(tmp_path / "n.ipynb", tmp_path / "n.html").read_text()
+    alts = [img["alt"] for img in BeautifulSoup(page, "html.parser").find_all("img")]
+    assert alts == ['SUV "max" <b>', "No description has been provided for this image"]
+
+
+def test_stard_checklist_marks_missing_files(tmp_path):
+    from nethelpers.config import params_from_dict
+    from nethelpers.stard import STARD_ITEMS, stard_checklist
+
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables/table1.csv").write_text("x\n")
+    params = params_from_dict({"index_test": {"equivocal": "exclude"},
+                               "stats": {"ci_method": "clopper-pearson", "ci_level": 0.9}})
+    table = stard_checklist(params, tmp_path, {"numpy": "9.9", "python": "3.11.2"})
+    assert len(table) == len(STARD_ITEMS)
+    row = table.set_index("topic").loc["Baseline characteristics"]
+    assert row["status"] == "addressed" and row["files"] == "tables/table1.csv"
+    cut = table[table.item == "12a, 12b"].iloc[0]
+    assert cut["status"].startswith("incomplete: tables/cutoffs.csv, tables/roc_auc.csv missing")
+    assert "05_diagnostic_accuracy" in cut["status"] and cut["files"] == ""
+    how = " ".join(table["how"])
+    assert "Main analysis: counted exclude" in how
+    assert "90% confidence intervals: proportions clopper-pearson" in how
+    assert "numpy 9.9" in how and "Python 3.11.2" in how

@@ -5,7 +5,7 @@
 - :mod:`~nethelpers.plots.stats`: ROC curves, forest plots, Bland-Altman, paired plots.
 """
 
-from nethelpers.plots.flow import participant_flow
+from nethelpers.plots.flow import index_test_flow, participant_flow
 from nethelpers.plots.stats import (
     RocCurve,
     bland_altman_plot,
@@ -13,7 +13,9 @@ from nethelpers.plots.stats import (
     paired_plot,
     roc_curve,
     roc_plot,
+    stacked_bar,
     strip_plot,
+    uptake_scatter,
 )
 from nethelpers.plots.style import OKABE_ITO, STYLE, figure_style
 
@@ -24,9 +26,12 @@ __all__ = [
     "bland_altman_plot",
     "figure_style",
     "forest_plot",
+    "index_test_flow",
     "paired_plot",
     "participant_flow",
     "roc_curve",
     "roc_plot",
+    "stacked_bar",
     "strip_plot",
+    "uptake_scatter",
 ]

@@ -1,10 +1,11 @@
-"""The participant flow diagram (STARD): enrolled → groups → scans → reference → diagnosis."""
+"""Flow diagrams (STARD 2015): the participant flow, and the flow of each index test."""
 
 from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
 
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
@@ -13,8 +14,9 @@ from matplotlib.text import Text
 from nethelpers.cohort import GROUP_LABELS, MODALITIES, TRACERS, Cohort
 from nethelpers.plots.style import figure_style
 
-__all__ = ["participant_flow"]
+__all__ = ["index_test_flow", "participant_flow"]
 
+_HEAD = "#e8f1f8"
 _BOX = {"boxstyle": "round,pad=0.45", "linewidth": 0.8, "edgecolor": "#333333"}
 _COLUMN_GAP = 0.18  # inches between boxes of one row
 _ROW_GAP = 0.32  # inches between rows
@@ -204,29 +206,84 @@ def participant_flow(cohort: Cohort, wrap: int = 20) -> Figure:
         raise ValueError("participant_flow: the cohort has no patients to draw")
     groups = [str(g) for g in patients["group"].cat.categories if (patients["group"] == g).any()]
     n_excluded = len(cohort.excluded_patients)
+    columns = []
+    for group in groups:
+        label = textwrap.fill(GROUP_LABELS.get(group, group), wrap)
+        n = int((patients["group"] == group).sum())
+        columns.append([(f"{label}\nn = {n}", _HEAD), *((t, "white")
+                                                       for t in _group_texts(cohort, group))])
+    side = f"Excluded: data problems\nn = {n_excluded}\n(see exclusions table)"
+    return _draw(f"Patients enrolled\nn = {len(patients) + n_excluded}",
+                 side if n_excluded else None, columns, ROW_LABELS)
+
+
+def _draw(top_text: str, side_text: str | None, columns: list[list[tuple[str, str]]],
+          row_labels: tuple[str, ...] | list[str]) -> Figure:
+    """Draw a flow diagram: one top box (and an exclusion box beside it) over columns.
+
+    ``columns`` holds, per column, ``(text, face colour)`` of its boxes from row 1 down.
+    """
     with figure_style():
         fig = Figure(dpi=100)
-        top = _add_box(fig, f"Patients enrolled\nn = {len(patients) + n_excluded}", 0, 0, "white")
-        side = None
-        if n_excluded:
-            text = f"Excluded: data problems\nn = {n_excluded}\n(see exclusions table)"
-            side = _add_box(fig, text, 0, 0, "#f7f7f7")
-        heads, columns = [], []
-        for i, group in enumerate(groups):
-            label = textwrap.fill(GROUP_LABELS.get(group, group), wrap)
-            n = int((patients["group"] == group).sum())
-            column = [_add_box(fig, f"{label}\nn = {n}", i, 1, "#e8f1f8")]
-            column += [
-                _add_box(fig, text, i, row, "white")
-                for row, text in enumerate(_group_texts(cohort, group), start=2)
-            ]
-            heads.append(column[0])
-            columns.append(column)
-        boxes = [top, *([side] if side else []), *(b for c in columns for b in c)]
+        top = _add_box(fig, top_text, 0, 0, "white")
+        side = _add_box(fig, side_text, 0, 0, "#f7f7f7") if side_text else None
+        placed = [[_add_box(fig, text, i, row, face)
+                   for row, (text, face) in enumerate(column, start=1)]
+                  for i, column in enumerate(columns)]
+        boxes = [top, *([side] if side else []), *(b for c in placed for b in c)]
         _measure(fig, boxes)
         size = _layout(boxes, top, side)
         _apply(fig, boxes, size)
-        _connect(fig, top, side, heads, columns)
-        ys = [max(b.y for b in boxes if b.row == r) for r in range(len(ROW_LABELS))]
-        _row_labels(fig, ys, list(ROW_LABELS))
+        _connect(fig, top, side, [c[0] for c in placed], placed)
+        ys = [max(b.y for b in boxes if b.row == r) for r in range(len(row_labels))]
+        _row_labels(fig, ys, list(row_labels))
     return fig
+
+
+INDEX_TEST_ROWS = ("Eligible", "Index test", "Reference\nstandard", "Target\ncondition")
+_RESULT_TEXT = {"positive": "Positive", "negative": "Negative",
+                "indeterminate": "Indeterminate"}
+
+
+def index_test_flow(flow: pd.DataFrame, tracer: str, modality: str) -> Figure:
+    """Draw the STARD 2015 flow diagram of one index test (a tracer on a modality).
+
+    Eligible patients (those without this scan beside them) → index test positive, negative
+    or indeterminate (with the rule that counted indeterminate results) → reference standard
+    (histopathology, follow-up, none) → target condition present or absent.
+
+    Parameters
+    ----------
+    flow : pandas.DataFrame
+        :func:`nethelpers.readings.index_test_flow` (every index test; one is drawn).
+    tracer, modality : str
+        The index test, e.g. ``"DOTATATE"``, ``"PET/CT"``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The diagram; the top box names the index test.
+
+    Raises
+    ------
+    ValueError
+        ``flow`` has no row for this index test.
+    """
+    rows = flow[(flow["tracer"] == tracer) & (flow["modality"] == modality)]
+    if rows.empty:
+        raise ValueError(f"index_test_flow: no {tracer} {modality} scans in the flow table")
+    first = rows.iloc[0]
+    columns = []
+    for rec in rows.itertuples():
+        head = f"{_RESULT_TEXT[rec.result]}\nn = {rec.scans}"
+        if rec.result == "indeterminate":
+            head += f"\n(counted {rec.counted_as})"
+        reference = _lines({"Histopathology": rec.histopathology, "Follow-up": rec.follow_up,
+                            "None": rec.no_reference}, "Reference standard")
+        target = _lines({"Present": rec.disease_present, "Absent": rec.disease_absent},
+                        "Target condition")
+        columns.append([(head, _HEAD), (reference, "white"), (target, "white")])
+    top = (f"Eligible patients\nn = {first.eligible}\n"
+           f"Index test {tracer} {modality}: {first.patients_tested}")
+    side = f"No {tracer} {modality} scan\nn = {first.not_tested}" if first.not_tested else None
+    return _draw(top, side, columns, INDEX_TEST_ROWS)

@@ -328,6 +328,140 @@ def paired_plot(table: pd.DataFrame, *, unit_id: str, condition: str, value: str
     return fig
 
 
+def uptake_scatter(table: pd.DataFrame, *, x: str, y: str, group: str, xlabel: str,
+                   ylabel: str, threshold: float | None = None,
+                   order: Sequence[str] | None = None, title: str = "") -> Figure:
+    """Log-log scatter of two uptake measures per lesion, coloured by group.
+
+    Drawn for the flip-flop pattern: SSTR against FDG lesion-to-liver ratio by tumour grade.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per lesion.
+    x, y : str
+        Columns of the two measures (positive values; others are left out and counted).
+    group : str
+        Column of the colour groups (e.g. grade).
+    xlabel, ylabel : str
+        Axis labels with units.
+    threshold : float, optional
+        Positivity threshold on both axes: dashed lines split the plot into quadrants,
+        each labelled with its count.
+    order : sequence of str, optional
+        Groups in legend order (default sorted).
+    title : str
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The scatter, the identity line dotted; the legend gives each group's lesions.
+    """
+    data = table[[x, y, group]].copy()
+    data[group] = data[group].astype(str)
+    valid = (data[x] > 0) & (data[y] > 0)
+    data = data[valid]
+    if data.empty:
+        raise ValueError("uptake_scatter: no lesion has positive values on both axes")
+    order = list(order) if order is not None else sorted(data[group].unique())
+    with figure_style():
+        fig = Figure(figsize=(3.6, 3.4), dpi=100)
+        ax = fig.add_subplot()
+        markers = "osD^v<>P"
+        for k, name in enumerate(order):
+            part = data[data[group] == name]
+            if part.empty:
+                continue
+            ax.scatter(part[x], part[y], s=12, marker=markers[k % len(markers)],
+                       color=OKABE_ITO[k % len(OKABE_ITO)], alpha=0.75, linewidths=0,
+                       label=f"{name} (n = {len(part)})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        low = min(data[x].min(), data[y].min()) / 1.3
+        high = max(data[x].max(), data[y].max()) * 1.3
+        ax.plot([low, high], [low, high], color="#888888", linestyle=":", linewidth=0.8,
+                label="identity")
+        if threshold is not None:
+            ax.axvline(threshold, color="black", linestyle="--", linewidth=0.7)
+            ax.axhline(threshold, color="black", linestyle="--", linewidth=0.7)
+            above_x, above_y = data[x] > threshold, data[y] > threshold
+            for (cx, cy), n in {((high, high)): int((above_x & above_y).sum()),
+                                ((high, low)): int((above_x & ~above_y).sum()),
+                                ((low, high)): int((~above_x & above_y).sum()),
+                                ((low, low)): int((~above_x & ~above_y).sum())}.items():
+                ax.annotate(f"n = {n}", (cx, cy), xytext=(-3 if cx == high else 3,
+                                                         -3 if cy == high else 3),
+                            textcoords="offset points", fontsize=6.5, color="#444444",
+                            ha="right" if cx == high else "left",
+                            va="top" if cy == high else "bottom")
+        ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if low <= t <= high]
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_ticks(ticks, [f"{t:g}" for t in ticks])
+            axis.set_ticks([], minor=True)
+        ax.set_xlim(low, high)
+        ax.set_ylim(low, high)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        dropped = int((~valid).sum())
+        note = f"; {dropped} without positive values left out" if dropped else ""
+        ax.set_title(title or f"{len(data)} lesions{note}", fontsize=7.5)
+    return fig
+
+
+def stacked_bar(table: pd.DataFrame, *, group: str, categories: Sequence[str], xlabel: str,
+                title: str = "") -> Figure:
+    """Horizontal bars of percentages, one bar per group, stacked by category.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per group with a count column per category.
+    group : str
+        Column naming the group (one bar each, in table order, first at the top).
+    categories : sequence of str
+        Count columns, stacked left to right.
+    xlabel : str
+        Label of the percentage axis.
+    title : str
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Each bar sums to 100 %; its n is written beside it, each segment's count inside it.
+    """
+    if table.empty:
+        raise ValueError("stacked_bar: the table is empty")
+    counts = table[list(categories)].to_numpy(dtype=float)
+    totals = counts.sum(axis=1)
+    shares = np.divide(100 * counts, totals[:, None], out=np.zeros_like(counts),
+                       where=totals[:, None] > 0)
+    y = np.arange(len(table))[::-1]
+    with figure_style():
+        fig = Figure(figsize=(4.2, 0.9 + 0.38 * len(table)), dpi=100)
+        ax = fig.add_subplot()
+        left = np.zeros(len(table))
+        for k, name in enumerate(categories):
+            colour = OKABE_ITO[k % len(OKABE_ITO)]
+            ax.barh(y, shares[:, k], left=left, color=colour, height=0.7, label=name,
+                    edgecolor="white", linewidth=0.5)
+            for yi, x0, w, n in zip(y, left, shares[:, k], counts[:, k], strict=True):
+                if w >= 6:
+                    ax.text(x0 + w / 2, yi, f"{n:.0f}", ha="center", va="center",
+                            fontsize=6.5, color="white" if k in (0, 3, 7) else "black")
+            left += shares[:, k]
+        ax.set_yticks(y, [f"{g} (n = {t:.0f})" for g, t in zip(table[group], totals,
+                                                                 strict=True)])
+        ax.set_xlim(0, 100)
+        ax.set_xlabel(xlabel)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        if title:
+            ax.set_title(title)
+    return fig
+
+
 def strip_plot(table: pd.DataFrame, *, group: str, value: str, ylabel: str,
                order: Sequence[str] | None = None, title: str = "") -> Figure:
     """Every value as a point per group, with the median and interquartile range drawn.

@@ -1,0 +1,196 @@
+"""Index-test results: STARD flow counts, cut-off tables, paired detection comparisons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nethelpers import readings, summaries
+from nethelpers.cohort import load_cohort
+from nethelpers.config import load_params
+from nethelpers.scores import ScoreRules
+from nethelpers.stats import mcnemar, paired_difference, roc
+from tests.test_cohort import write_params, write_study
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    study = write_study(tmp_path / "study")
+    return load_cohort(load_params(write_params(tmp_path / "p.yaml", study, tmp_path / "o")))
+
+
+def _results() -> pd.DataFrame:
+    """Patient-level results of 5 scans of one index test and 1 of another."""
+    return pd.DataFrame({
+        "patient_id": ["A", "B", "C", "D", "E", "A"],
+        "group": ["g"] * 6,
+        "scan_id": ["A1", "B1", "C1", "D1", "E1", "A2"],
+        "tracer": ["DOTATATE"] * 5 + ["FDG"],
+        "modality": ["PET/CT"] * 6,
+        "test": pd.array([True, False, False, True, False, True], dtype="boolean"),
+        "disease_present": pd.array([True, True, False, False, True, True], dtype="boolean"),
+        "n_positive": [2, 0, 0, 1, 0, 1],
+        "n_equivocal": [1, 1, 0, 0, 0, 0],
+    })
+
+
+def _patients() -> pd.DataFrame:
+    return pd.DataFrame({
+        "patient_id": list("ABCDEF"),
+        "reference_standard": ["histopathology", "histopathology", "follow-up", "follow-up",
+                               "histopathology", "follow-up"],
+        "disease_present": pd.array([True, True, False, False, True, False], dtype="boolean"),
+        "grade": ["G1", "G3", None, "G2", "G3", None],
+    })
+
+
+def test_index_test_flow_counts_each_branch():
+    flow = readings.index_test_flow(_results(), _patients(), "negative")
+    dota = flow[flow.tracer == "DOTATATE"].set_index("result")
+    assert list(dota.index) == ["positive", "negative", "indeterminate"]
+    assert (dota["eligible"] == 6).all() and (dota["patients_tested"] == 5).all()
+    assert (dota["not_tested"] == 1).all()
+    # A (2 positive calls) and D positive; B only equivocal -> indeterminate; C, E negative
+    assert dota["scans"].tolist() == [2, 2, 1]
+    assert dota.loc["positive", ["disease_present", "disease_absent"]].tolist() == [1, 1]
+    assert dota.loc["negative", ["disease_present", "disease_absent"]].tolist() == [1, 1]
+    assert dota.loc["indeterminate", "disease_present"] == 1
+    assert dota.loc["indeterminate", "counted_as"] == "negative"
+    assert dota.loc["positive", ["histopathology", "follow_up"]].tolist() == [1, 1]
+    assert dota.loc["negative", ["histopathology", "follow_up"]].tolist() == [1, 1]
+    fdg = flow[flow.tracer == "FDG"].set_index("result")
+    assert fdg["scans"].tolist() == [1, 0, 0] and fdg["not_tested"].iloc[0] == 5
+    # the rule is recorded, the counts do not depend on it
+    other = readings.index_test_flow(_results(), _patients(), "exclude")
+    assert other["scans"].tolist() == flow["scans"].tolist()
+    assert set(other.loc[other.result == "indeterminate", "counted_as"]) == {"exclude"}
+    with pytest.raises(ValueError, match="equivocal must be one of"):
+        readings.index_test_flow(_results(), _patients(), "maybe")
+
+
+def test_index_test_flow_of_the_handmade_cohort(cohort):
+    results = readings.patient_level(cohort, "R1")
+    flow = readings.index_test_flow(results, cohort.patients, "negative")
+    assert flow.groupby(["tracer", "modality"])["scans"].sum().to_dict() == (
+        cohort.scans.astype({"tracer": str, "modality": str})
+        .groupby(["tracer", "modality"]).size().to_dict())
+    total = flow[["disease_present", "disease_absent", "no_reference"]].sum(axis=1)
+    assert (total == flow["scans"]).all()
+
+
+def test_prespecified_cutoff_equals_the_accuracy_of_the_rule():
+    data = pd.DataFrame({
+        "tracer": ["DOTATATE"] * 8, "modality": ["PET/CT"] * 8,
+        "patient_id": ["A", "A", "B", "B", "C", "C", "D", "D"],
+        "positive": [True, True, False, True, False, False, True, np.nan],
+        "malignant": [True, True, True, False, False, False, True, True],
+    })
+    table = readings.prespecified_cutoff(data, "positive", "SUVmax > 1 × liver SUVmean",
+                                         cluster=None)
+    row = table.iloc[0]
+    assert row["kind"] == "pre-specified (protocol)"
+    assert row["cutoff"] == "SUVmax > 1 × liver SUVmean"
+    # the NaN test is left out: 4 malignant with a result, 3 positive; 3 benign, 1 positive
+    assert (row.tp, row.fn, row.fp, row.tn) == (3, 1, 1, 2)
+    assert row["sensitivity"] == pytest.approx(0.75)
+    assert row["specificity"] == pytest.approx(2 / 3)
+    from nethelpers.stats import proportion_ci
+
+    ci = proportion_ci(3, 4, method="wilson")
+    assert (row.sensitivity_lower, row.sensitivity_upper) == pytest.approx((ci.lower, ci.upper))
+    clustered = readings.prespecified_cutoff(data, "positive", "rule").iloc[0]
+    assert "cluster-adjusted (patient_id)" in clustered["ci"]
+    assert clustered["sensitivity"] == pytest.approx(0.75)
+
+
+def test_youden_cutoff_row():
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1, 1, 0], dtype=bool)
+    score = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 2.5])
+    best = roc(y, score, direction="<").youden(ci=True, seed=1, n_boot=200)
+    row = readings.youden_cutoff(best, "FDG", "PET/CT", "SUVmax")
+    assert row["kind"] == "exploratory (Youden J on these data)"
+    assert row["cutoff"] == f"SUVmax >= {best.threshold:.4g}"
+    assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (best.tp, best.fp, best.fn, best.tn)
+    assert row["sensitivity_lower"] <= row["sensitivity"] <= row["sensitivity_upper"]
+    assert "seed 1" in row["ci"]
+    plain = readings.youden_cutoff(roc(y, score, direction="<").youden(), "FDG", "PET/CT", "x")
+    assert np.isnan(plain["sensitivity_lower"]) and plain["ci"] == ""
+
+
+def test_compare_detection_equals_direct_tests():
+    rng = np.random.default_rng(3)
+    n = 40
+    pairs = pd.DataFrame({
+        "patient_id": [f"P{i // 4}" for i in range(n)],
+        "malignant": rng.random(n) < 0.7,
+        "test_a": rng.random(n) < 0.8,
+        "test_b": rng.random(n) < 0.5,
+    })
+    pairs["test_b"] = pairs["test_b"].astype("boolean")
+    pairs.loc[3, "test_b"] = pd.NA  # an excluded equivocal call
+    detection, difference = readings.compare_detection(pairs)
+    kept = pairs.drop(index=3)
+    mal = kept[kept.malignant]
+    exact = mcnemar(mal.test_a.astype(bool), mal.test_b.astype(bool), method="exact")
+    clustered = mcnemar(mal.test_a.astype(bool), mal.test_b.astype(bool),
+                        cluster=mal.patient_id)
+    assert detection["method"].tolist() == [exact.method, clustered.method]
+    assert detection["p"].tolist() == pytest.approx([exact.p, clustered.p], rel=1e-12)
+    assert detection.loc[0, "a_only"] == int((mal.test_a & ~mal.test_b.astype(bool)).sum())
+    direct = paired_difference(kept.test_a.astype(bool), kept.test_b.astype(bool),
+                               kept.malignant, cluster=kept.patient_id)
+    pd.testing.assert_frame_equal(difference, direct)
+    single, _ = readings.compare_detection(pairs, cluster=None)
+    assert single["method"].tolist() == ["exact"]
+
+
+def test_paired_patients_first_scan_of_each_type():
+    results = _results()
+    extra = results.iloc[[0]].assign(scan_id="A0", test=pd.array([False], dtype="boolean"))
+    pairs = readings.paired_patients(pd.concat([results, extra]), ("DOTATATE", "PET/CT"),
+                                     ("FDG", "PET/CT"))
+    assert pairs["patient_id"].tolist() == ["A"]
+    assert pairs.loc[0, "scan_id_a"] == "A0" and not pairs.loc[0, "test_a"]
+    assert pairs.loc[0, "scan_id_b"] == "A2" and pairs.loc[0, "test_b"]
+
+
+def test_positivity_text():
+    assert ScoreRules().positivity_text == "SUVmax > 1 × liver SUVmean"
+    rules = ScoreRules(lesion_statistic="suv_peak", positivity_reference="blood_pool",
+                       positivity_factor=1.5)
+    assert rules.positivity_text == "SUVpeak > 1.5 × blood pool SUVmean"
+
+
+def test_flip_flop_summary_quadrants_by_grade():
+    pairs = pd.DataFrame({
+        "patient_id": ["A", "A", "B", "C", "E", "E", "F"],
+        "lesion_id": ["A1", "A2", "B1", "C1", "E1", "E2", "F1"],
+        "site": ["liver"] * 7,
+        "malignant": [True, True, True, True, True, False, True],
+        "tb_liver_a": [3.0, 2.0, 0.5, 2.0, 0.8, 5.0, np.nan],
+        "tb_liver_b": [0.5, 1.5, 4.0, 0.9, 0.7, 5.0, 2.0],
+    })
+    lesions, table = summaries.flip_flop_summary(pairs, _patients(), threshold=1.0)
+    # E2 is benign, F1 lacks a DOTATATE value: both left out
+    assert sorted(lesions["lesion_id"]) == ["A1", "A2", "B1", "C1", "E1"]
+    pattern = lesions.set_index("lesion_id")["pattern"]
+    assert pattern.to_dict() == {"A1": "sstr_only", "A2": "both", "B1": "fdg_only",
+                                 "C1": "sstr_only", "E1": "neither"}
+    t = table.set_index("grade")
+    assert list(t.index) == ["G1", "G3", "no grade"]
+    assert t.loc["G1", ["lesions", "sstr_only", "both", "fdg_only"]].tolist() == [2, 1, 1, 0]
+    assert t.loc["G3", ["patients", "lesions", "fdg_only", "neither"]].tolist() == [2, 2, 1, 1]
+    assert t.loc["G3", "fdg_only_percent"] == pytest.approx(50.0)
+    assert t.loc["G1", "tb_sstr_median"] == pytest.approx(2.5)
+
+
+def test_netpet_by_grade_crosstab():
+    netpet = pd.DataFrame({"patient_id": list("ABCDE"),
+                           "netpet": ["P1", "P5", None, "P2", "P5"]})
+    table = summaries.netpet_by_grade(netpet, _patients()).set_index("grade")
+    assert list(table.columns) == ["P0", "P1", "P2", "P3", "P4", "P5", "patients"]
+    assert table.loc["G1"].tolist() == [0, 1, 0, 0, 0, 0, 1]
+    assert table.loc["G3", "P5"] == 2 and table.loc["G3", "patients"] == 2
+    assert table.loc["G2", "P2"] == 1
+    assert table["patients"].sum() == 4  # C has no NETPET grade

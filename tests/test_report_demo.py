@@ -1,0 +1,157 @@
+"""The full report of the 6-patient demo: reproducible, PHI-free, STARD items, provenance."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pydicom
+import pytest
+
+from nethelpers.report import run_report
+from tests.conftest import ALL_NOTEBOOKS
+
+pytestmark = pytest.mark.slow
+
+
+def _phi_values(study: Path) -> dict[str, set[str]]:
+    """PatientName, PatientID and PatientBirthDate of every scan's DICOM headers."""
+    scans = pd.read_csv(study / "clinical" / "scans.csv")
+    names, ids, births = set(), set(), set()
+    for folder in pd.concat([scans["pet_dir"], scans["anat_dir"]]).dropna():
+        first = min(p for p in (study / folder).iterdir() if p.is_file())
+        ds = pydicom.dcmread(first, stop_before_pixels=True)
+        name = ds.PatientName
+        names |= {str(name), f"{name.given_name} {name.family_name}",
+                  f"{name.family_name}, {name.given_name}", name.family_name}
+        ids.add(str(ds.PatientID))
+        births.add(str(ds.PatientBirthDate))
+    return {"PatientName": names, "PatientID": ids, "PatientBirthDate": births}
+
+
+def _patterns(values: dict[str, set[str]]) -> dict[str, re.Pattern[bytes]]:
+    """Byte patterns of each value, birth dates in the usual written forms too."""
+    out = {}
+    for field, found in values.items():
+        forms = set()
+        for v in found:
+            if field == "PatientBirthDate":
+                y, m, d = v[:4], v[4:6], v[6:8]
+                forms |= {v, f"{y}-{m}-{d}", f"{d}.{m}.{y}", f"{d}/{m}/{y}", f"{m}/{d}/{y}"}
+            else:
+                forms.add(v)
+        alternatives = b"|".join(re.escape(f.encode()) for f in sorted(forms))
+        out[field] = re.compile(rb"(?<![0-9A-Za-z])(?:" + alternatives + rb")(?![0-9A-Za-z])")
+    return out
+
+
+def test_demo_headers_carry_phi_to_look_for(demo_study):
+    values = _phi_values(demo_study)
+    patients = pd.read_csv(demo_study / "clinical" / "patients.csv")
+    assert len(values["PatientID"]) == len(patients)  # one MRN per patient, not the pseudonym
+    assert not values["PatientID"] & set(patients["patient_id"])
+    assert all(re.fullmatch(r"\d{8}", b) for b in values["PatientBirthDate"])
+    assert sum("^" in n for n in values["PatientName"]) == len(patients)  # Family^Given
+
+
+def test_no_patient_identifier_in_any_report_file(demo_study, demo_report):
+    patterns = _patterns(_phi_values(demo_study))
+    files = [p for p in demo_report["out"].rglob("*") if p.is_file()]
+    assert len(files) > 100  # notebooks, HTML, CSV, PNG, SVG, provenance
+    for path in files:
+        content = path.read_bytes()
+        for field, pattern in patterns.items():
+            hit = pattern.search(content)
+            assert hit is None, f"{field} {hit.group().decode()} in {path.name}"
+
+
+def test_two_runs_give_identical_tables_and_figures(demo_report):
+    first = demo_report["out"]
+    second = run_report(demo_report["params"], output=demo_report["tmp"] / "again",
+                        progress=False)
+
+    def files(root: Path) -> dict[str, bytes]:
+        paths = [*root.glob("tables/*.csv"), *root.glob("figures/*")]
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in paths}
+
+    a, b = files(first), files(second)
+    assert len(a) > 60 and set(a) == set(b)
+    differ = sorted(name for name in a if a[name] != b[name])
+    assert differ == []
+    # the seeded bootstraps: Youden intervals and ROC bands are in the tables above
+    assert "exploratory (Youden J on these data)" in a["tables/cutoffs.csv"].decode()
+
+
+def test_every_notebook_ran_and_rendered_with_alt_text(demo_report):
+    out = demo_report["out"]
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["status"] == "ok" and prov["notebooks_completed"] == ALL_NOTEBOOKS
+    assert list(prov["notebook_seconds"]) == ALL_NOTEBOOKS
+    assert all(0 < t < 600 for t in prov["notebook_seconds"].values())
+    for name in ALL_NOTEBOOKS:
+        page = (out / f"{name}.html").read_text()
+        assert "<img" in page, name
+        assert "No description has been provided for this image" not in page, name
+        assert "params_file" not in page, name  # no code
+    flow = (out / "05_diagnostic_accuracy.html").read_text()
+    assert re.search(r'<img alt="Eligible patients n = 6 Index test DOTATATE PET/CT: \d', flow)
+
+
+def test_report_runner_passes_interactive_false_for_static_output(demo_study, demo_report):
+    out = demo_report["out"]
+    for name in ALL_NOTEBOOKS:  # 01 (cohort browser) and 02 (napari) declare it
+        nb = nbformat.read(out / "notebooks" / f"{name}.ipynb", as_version=4)
+        cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+        declares = name in ("01_cohort", "02_roi_review")
+        assert ("interactive = False" in cell.source) == declares, name
+        assert ("interactive" in cell.source) == declares, name
+    page = (out / "01_cohort.html").read_text()
+    assert "Cohort index" in page
+    scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
+    for scan_id in scans.loc[scans.patient_id == "P001", "scan_id"]:
+        assert scan_id in page
+    assert "jupyter-widgets" not in page  # static, not a widget placeholder
+
+
+def test_index_lists_stard_items_with_their_files(demo_report):
+    out = demo_report["out"]
+    checklist = pd.read_csv(out / "tables" / "stard_checklist.csv", dtype=str)
+    assert checklist["item"].tolist() == ["12a, 12b", "14", "14", "15", "16", "19", "20", "23",
+                                          "24"]
+    assert (checklist["status"] == "addressed").all()
+    for files in checklist["files"]:
+        for rel in files.split(";"):
+            assert (out / rel).is_file(), rel
+    flows = checklist.set_index("item").loc["19", "files"].split(";")
+    assert sum(f.startswith("figures/flow_") for f in flows) == 3  # one per index test
+    how = dict(zip(checklist["topic"], checklist["how"], strict=True))
+    assert "counted negative; sensitivity analysis: counted positive" in how[
+        "Indeterminate index test results and how they were handled"]
+    software = how["Methods: confidence intervals and software versions"]
+    prov = json.loads((out / "provenance.json").read_text())
+    assert f"numpy {prov['versions']['numpy']}" in software
+    assert "proportions wilson" in software and "seeded (20240601)" in software
+    assert "SUVmax > 1 × liver SUVmean" in how[
+        "Index test positivity cut-offs: pre-specified vs exploratory"]
+    page = (out / "index.html").read_text()
+    assert "<h2>STARD 2015 items addressed</h2>" in page
+    assert "href='figures/flow_FDG_PETCT.png'" in page
+    assert "Image galleries (" in page  # PNG-only galleries are listed, not thumbnailed
+    assert "href='figures/gallery_P001-DOTATATE-PETCT.svg'" not in page
+
+
+def test_provenance_fingerprints_the_demo_inputs(demo_study, demo_report):
+    prov = json.loads((demo_report["out"] / "provenance.json").read_text())
+    inputs = prov["inputs"]
+    n_dicom = sum(1 for p in (demo_study / "dicom").rglob("*") if p.is_file())
+    assert inputs["dicom"]["files"] == n_dicom
+    assert inputs["rois"]["files"] == sum(1 for p in (demo_study / "rois").rglob("*")
+                                          if p.is_file())
+    assert inputs["tables"]["reads"]["path"] == "reads/reads.csv"
+    assert prov["parameters"]["index_test"] == {"reader": "R1", "equivocal": "negative",
+                                                "equivocal_sensitivity": "positive"}
+    quantified = json.loads((demo_report["quantify"] / "quantify.json").read_text())
+    assert quantified["inputs"]["study"] == inputs  # what notebooks 04-05 reuse is current
