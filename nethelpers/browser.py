@@ -131,8 +131,11 @@ class _Browser:
                 labels, table = labels_on(pet, rois.labels, rois.table)[0], rois.table
             fig = scan_mip(pet, labels, table, tracer=job.tracer, title=scan_id)
         except Exception as exc:  # noqa: BLE001 - one unreadable scan must not stop the browser
-            problem = exc.problem if isinstance(exc, DicomInputError) else str(exc)
-            return f"no PET image: {type(exc).__name__}: {_redact(problem)}"
+            # A DicomInputError's problem names the element, not the file; any other message
+            # may quote a path (folders are often named after the patient): not shown.
+            if isinstance(exc, DicomInputError):
+                return f"no PET image: {type(exc).__name__}: {_redact(exc.problem)}"
+            return f"no PET image: {type(exc).__name__} (message withheld: it may quote a path)"
         width, height = fig.get_size_inches()
         fig.set_size_inches(_THUMB_WIDTH_IN, _THUMB_WIDTH_IN * height / width)
         buffer = BytesIO()

@@ -33,9 +33,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         out = run_report(args.params, output=args.output, notebooks=args.notebooks,
                          progress=not args.quiet)
-    except (ParamsError, ReportError) as exc:
+    except ParamsError as exc:  # nothing was run
         print(f"report: {exc}", file=sys.stderr)
         return 2
+    except ReportError as exc:  # a notebook failed; the partial report is kept
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
     print(f"report: {out / 'index.html'}")
     return 0
 

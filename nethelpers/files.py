@@ -112,9 +112,11 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb",
 def tree_digest(root: str | Path) -> dict[str, Any] | None:
     """Fingerprint a folder tree from its listing, without reading file contents.
 
-    Each file contributes ``relative/path<TAB>size<TAB>mtime-seconds`` (sorted, POSIX
-    separators); the sha256 of those lines identifies the tree. Pixel data are not read, so a
-    3 GB DICOM tree is fingerprinted in the time of a directory walk. No path is returned.
+    Each file contributes ``relative/path<TAB>size<TAB>mtime-nanoseconds`` (sorted, POSIX
+    separators); the sha256 of those lines identifies the tree. Symbolic links to folders
+    are followed (each folder once). Pixel data are not read, so a 3 GB DICOM tree is
+    fingerprinted in the time of a directory walk; an edit that keeps a file's size and
+    restores its mtime goes unnoticed. No path is returned.
 
     Parameters
     ----------
@@ -131,14 +133,20 @@ def tree_digest(root: str | Path) -> dict[str, Any] | None:
         return None
     lines = []
     total = 0
-    for folder, dirs, files in os.walk(root):
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        here = os.stat(folder)
+        if (here.st_dev, here.st_ino) in seen:  # a symlink loop: walk each folder once
+            dirs[:] = []
+            continue
+        seen.add((here.st_dev, here.st_ino))
         dirs.sort()
         for name in files:
             path = Path(folder, name)
             stat = path.stat()
             total += stat.st_size
             lines.append(
-                f"{path.relative_to(root).as_posix()}\t{stat.st_size}\t{int(stat.st_mtime)}"
+                f"{path.relative_to(root).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}"
             )
     digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
     return {"files": len(lines), "bytes": total, "sha256": digest}

@@ -653,16 +653,33 @@ def inputs_fingerprint(params: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        The ``quantify`` options (without output folder, workers and scheduler), the
-        ``scores`` rules, and :func:`nethelpers.files.study_fingerprint` of the study. Saved
-        in quantify.json; :func:`load_results` reuses saved tables only when it is unchanged.
+        A digest of nethelpers' source code, the ``quantify`` options (without output
+        folder, workers and scheduler), the ``scores`` rules, and
+        :func:`nethelpers.files.study_fingerprint` of the study (without the reads table).
+        Saved in quantify.json; :func:`load_results` reuses saved tables only when it is
+        unchanged. The DICOM tree is fingerprinted from its listing (names, sizes, mtimes):
+        a header edited in place to the same size with its mtime restored goes unnoticed.
     """
     from nethelpers.files import study_fingerprint
 
     options = params.quantify.model_dump(mode="json",
                                          exclude={"output", "workers", "scheduler"})
-    return {"quantify": options, "scores": params.scores.model_dump(mode="json"),
-            "study": study_fingerprint(params.study)}
+    study = study_fingerprint(params.study)
+    study["tables"].pop("reads", None)  # the readers' calls are not measured
+    return {"code": _code_digest(), "quantify": options,
+            "scores": params.scores.model_dump(mode="json"), "study": study}
+
+
+def _code_digest() -> str:
+    """sha256 of the package's Python sources: a code change makes saved results stale."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def load_results(params: Any, *, scheduler: str | None = "sync", progress: bool = False
@@ -682,16 +699,19 @@ def load_results(params: Any, *, scheduler: str | None = "sync", progress: bool 
     -------
     QuantifyResult
         ``info["source"]`` is ``"saved"`` (read from quantify.output) or ``"measured"``
-        (the saved tables were missing, or the ROIs, DICOM, tables or parameters changed
-        since they were written; they are not overwritten).
+        (the saved tables were missing or changed since written, or the code, ROIs, DICOM,
+        tables or parameters changed since they were measured; they are not overwritten).
     """
     import json
 
     folder = Path(params.quantify.output)
     names = ("measurements.csv", "patients.csv", "qc.csv", "quantify.json")
     if all((folder / n).is_file() for n in names):
+        from nethelpers.files import sha256_file
+
         info = json.loads((folder / "quantify.json").read_text(encoding="utf-8"))
-        if info.get("inputs") == inputs_fingerprint(params):
+        same_files = info.get("files") == {n: sha256_file(folder / n) for n in names[:3]}
+        if same_files and info.get("inputs") == inputs_fingerprint(params):
             frames = [pd.read_csv(folder / n) for n in names[:3]]
             return QuantifyResult(*frames, info=info | {"source": "saved"})
     result = quantify_cohort(params, scheduler=scheduler, progress=progress)
@@ -731,7 +751,10 @@ def write_results(result: QuantifyResult, out: str | Path) -> list[Path]:
         with atomic_write(path, "w", encoding="utf-8") as fh:
             frame.to_csv(fh, index=False, float_format="%.10g")
         written.append(path)
-    info = dict(result.info, nethelpers=__version__)
+    from nethelpers.files import sha256_file
+
+    info = dict(result.info, nethelpers=__version__,
+                files={p.name: sha256_file(p) for p in written})
     path = out / "quantify.json"
     with atomic_write(path, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(info, indent=1, default=str) + "\n")

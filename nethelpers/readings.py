@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nethelpers.cohort import Cohort, reads_joined
@@ -26,6 +27,12 @@ from nethelpers.cohort import Cohort, reads_joined
 __all__ = ["EQUIVOCAL_RULES", "accuracy_by", "false_calls", "index_test_flow", "lesion_level",
            "compare_detection", "paired_lesions", "paired_patients", "patient_level",
            "prespecified_cutoff", "youden_cutoff"]
+
+MEASURED = ("suv_max", "tb_liver", "lesion_to_liver", "positive")
+"""Measurement columns :func:`paired_lesions` carries for each side."""
+
+COUNTED = {"negative": "negative", "positive": "positive", "exclude": "excluded"}
+"""How an indeterminate result is counted under each rule, in words."""
 
 PRESPECIFIED = "pre-specified (protocol)"
 EXPLORATORY = "exploratory (Youden J on these data)"
@@ -87,15 +94,18 @@ def lesion_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> pd
 def patient_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> pd.DataFrame:
     """One row per scan: positive when the reader called any lesion positive.
 
-    A scan whose lesions were all called negative (or that has no lesion read) is negative.
-    With ``equivocal="exclude"``, a scan whose only non-negative calls are equivocal is
-    excluded (test NA).
+    A scan whose lesions were all called negative is negative, and so is the scan of a
+    patient without any reference lesion when nothing was read on it. A scan of a patient
+    with reference lesions that this reader did not read at all is *not read*: ``read`` is
+    False and the test NA (left out of the analysis and counted in the flow). With
+    ``equivocal="exclude"``, a scan whose only non-negative calls are equivocal is excluded
+    (test NA).
 
     Returns
     -------
     pandas.DataFrame
-        ``patient_id, group, scan_id, tracer, modality, test, disease_present,
-        n_positive, n_equivocal``.
+        ``patient_id, group, scan_id, tracer, modality, test, disease_present, read,
+        n_reads, n_positive, n_equivocal``.
     """
     _check_rule(equivocal)
     lesions = lesion_level(cohort, reader, equivocal="exclude")
@@ -104,21 +114,26 @@ def patient_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> p
     patients = cohort.patients[["patient_id", "group", "disease_present"]].astype(
         {"group": str})
     counts = lesions.groupby("scan_id").agg(
+        n_reads=("call", "size"),
         n_positive=("call", lambda c: int((c == "positive").sum())),
         n_equivocal=("call", lambda c: int((c == "equivocal").sum())))
     out = scans.merge(patients, on="patient_id", how="left").merge(
         counts, left_on="scan_id", right_index=True, how="left")
-    out[["n_positive", "n_equivocal"]] = out[["n_positive", "n_equivocal"]].fillna(0).astype(int)
+    numbers = ["n_reads", "n_positive", "n_equivocal"]
+    out[numbers] = out[numbers].fillna(0).astype(int)
     test = pd.Series(out["n_positive"] > 0, dtype="boolean")
     only_equivocal = (out["n_positive"] == 0) & (out["n_equivocal"] > 0)
     if equivocal == "positive":
         test[only_equivocal] = True
     elif equivocal == "exclude":
         test[only_equivocal] = pd.NA
+    with_lesions = set(cohort.lesions["patient_id"].astype(str))
+    out["read"] = ~((out["n_reads"] == 0) & out["patient_id"].astype(str).isin(with_lesions))
+    test[~out["read"]] = pd.NA
     out["test"] = test
     out["disease_present"] = out["disease_present"].astype("boolean")
     cols = ["patient_id", "group", "scan_id", "tracer", "modality", "test", "disease_present",
-            "n_positive", "n_equivocal"]
+            "read", "n_reads", "n_positive", "n_equivocal"]
     return out[cols].sort_values("scan_id").reset_index(drop=True)
 
 
@@ -127,8 +142,10 @@ def index_test_flow(results: pd.DataFrame, patients: pd.DataFrame,
     """Count the STARD flow of every index test (tracer × modality) at patient level.
 
     A scan's result is *positive* when the reader called a lesion positive, *indeterminate*
-    when the only non-negative calls were equivocal, otherwise *negative*; the count of each
-    is independent of the rule, which is recorded in ``counted_as``.
+    when the only non-negative calls were equivocal, *not read* when :func:`patient_level`
+    says so (a row only where it happens), otherwise *negative*; the counts do not depend on
+    the rule, which is recorded in ``counted_as`` (``negative``, ``positive`` or
+    ``excluded``).
 
     Parameters
     ----------
@@ -143,7 +160,7 @@ def index_test_flow(results: pd.DataFrame, patients: pd.DataFrame,
     Returns
     -------
     pandas.DataFrame
-        One row per index test × result (positive, negative, indeterminate, in that order):
+        One row per index test × result (positive, negative, indeterminate[, not read]):
         ``tracer, modality, eligible, patients_tested, not_tested, result, scans,
         counted_as, histopathology, follow_up, no_reference, disease_present,
         disease_absent``. ``scans`` exceeds the patients when a patient had the same scan
@@ -157,16 +174,21 @@ def index_test_flow(results: pd.DataFrame, patients: pd.DataFrame,
     data["result"] = "negative"
     data.loc[data["n_equivocal"] > 0, "result"] = "indeterminate"
     data.loc[data["n_positive"] > 0, "result"] = "positive"
+    if "read" in data:
+        data.loc[~data["read"].astype(bool), "result"] = "not read"
     rows = []
     for (tracer, modality), g in data.groupby(["tracer", "modality"], sort=True):
         tested = g["patient_id"].nunique()
-        for result in ("positive", "negative", "indeterminate"):
+        results = ["positive", "negative", "indeterminate"]
+        results += ["not read"] if (g["result"] == "not read").any() else []
+        for result in results:
             r = g[g["result"] == result]
             rows.append({
                 "tracer": tracer, "modality": modality, "eligible": len(patients),
                 "patients_tested": tested, "not_tested": len(patients) - tested,
                 "result": result, "scans": len(r),
-                "counted_as": equivocal if result == "indeterminate" else result,
+                "counted_as": {"indeterminate": COUNTED[equivocal],
+                               "not read": "excluded"}.get(result, result),
                 "histopathology": int(r["reference_standard"].eq("histopathology").sum()),
                 "follow_up": int(r["reference_standard"].eq("follow-up").sum()),
                 "no_reference": int(r["disease_present"].isna().sum()),
@@ -221,6 +243,29 @@ def accuracy_by(df: pd.DataFrame, by: Sequence[str], *, test: str, truth: str,
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _operating_point(g: pd.DataFrame, test: pd.Series, cutoff: str, kind: str, *, truth: str,
+                     cluster: str | None, method: str, level: float) -> dict[str, Any]:
+    """Sensitivity and specificity of one boolean test (NA: excluded) in one scan type."""
+    from nethelpers.stats import diagnostic_accuracy
+
+    first = g.iloc[0]
+    row: dict[str, Any] = {"tracer": first["tracer"], "modality": first["modality"],
+                           "cutoff": cutoff, "kind": kind}
+    kept = g.assign(_test=test.astype("boolean"))
+    excluded = int(kept["_test"].isna().sum())
+    kept = kept[kept["_test"].notna()]
+    res = diagnostic_accuracy(kept, "_test", truth, cluster=cluster, method=method, level=level)
+    by = res.table.set_index("measure")
+    lo, hi = ("cluster_lower", "cluster_upper") if cluster else ("lower", "upper")
+    for measure in ("sensitivity", "specificity"):
+        row |= {measure: by.at[measure, "estimate"], f"{measure}_lower": by.at[measure, lo],
+                f"{measure}_upper": by.at[measure, hi]}
+    row |= {k.lower(): int(v) for k, v in res.counts.items()}
+    row["n_excluded"] = excluded
+    row["ci"] = method + (f", cluster-adjusted ({cluster})" if cluster else "")
+    return row
+
+
 def prespecified_cutoff(data: pd.DataFrame, test: str, rule: str, *, truth: str = "malignant",
                         cluster: str | None = "patient_id", method: str = "wilson",
                         level: float = 0.95) -> pd.DataFrame:
@@ -229,9 +274,9 @@ def prespecified_cutoff(data: pd.DataFrame, test: str, rule: str, *, truth: str 
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per scan × lesion with ``tracer, modality``, the boolean ``test`` (the
-        protocol's rule applied, e.g. the ``positive`` column of the measurements) and
-        ``truth``.
+        One row per scan × lesion read, with ``tracer, modality``, the boolean ``test`` (the
+        protocol's rule applied, e.g. the ``positive`` column of the measurements; NA for a
+        lesion without a measurement, which is excluded and counted) and ``truth``.
     test, truth : str
         Boolean columns.
     rule : str
@@ -248,56 +293,69 @@ def prespecified_cutoff(data: pd.DataFrame, test: str, rule: str, *, truth: str 
     pandas.DataFrame
         Per tracer × modality: ``tracer, modality, cutoff, kind`` (``"pre-specified
         (protocol)"``), ``sensitivity, sensitivity_lower, sensitivity_upper, specificity,
-        specificity_lower, specificity_upper, tp, fp, fn, tn, ci``.
+        specificity_lower, specificity_upper, tp, fp, fn, tn, n_excluded, ci``.
     """
-    data = data.assign(**{test: data[test].astype("boolean")})
-    acc = accuracy_by(data, ["tracer", "modality"], test=test, truth=truth, cluster=cluster,
-                      method=method, level=level)
-    if acc.empty:
-        return pd.DataFrame()
-    lo, hi = ("cluster_lower", "cluster_upper") if cluster else ("lower", "upper")
-    rows = []
-    for (tracer, modality), g in acc.groupby(["tracer", "modality"], sort=True):
-        by = g.set_index("measure")
-        row: dict[str, Any] = {"tracer": tracer, "modality": modality, "cutoff": rule,
-                               "kind": PRESPECIFIED}
-        for measure in ("sensitivity", "specificity"):
-            row |= {measure: by.at[measure, "estimate"], f"{measure}_lower": by.at[measure, lo],
-                    f"{measure}_upper": by.at[measure, hi]}
-        row |= {k: int(by[k].iloc[0]) for k in ("tp", "fp", "fn", "tn")}
-        row["ci"] = f"{method}" + (f", cluster-adjusted ({cluster})" if cluster else "")
-        rows.append(row)
+    rows = [_operating_point(g, g[test], rule, PRESPECIFIED, truth=truth, cluster=cluster,
+                             method=method, level=level)
+            for _, g in data.groupby(["tracer", "modality"], sort=True)]
     return pd.DataFrame(rows)
 
 
-def youden_cutoff(best: Any, tracer: str, modality: str, measure: str) -> dict[str, Any]:
+def _printed_threshold(threshold: float, scores: np.ndarray, direction: str) -> float:
+    """The threshold rounded to the fewest significant digits that classify alike."""
+    def classify(t: float) -> np.ndarray:
+        return scores >= t if direction == "<" else scores <= t
+
+    exact = classify(threshold)
+    for digits in range(3, 18):
+        rounded = float(f"{threshold:.{digits}g}")
+        if np.array_equal(classify(rounded), exact):
+            return rounded
+    return threshold
+
+
+def youden_cutoff(data: pd.DataFrame, score: str, best: Any, measure: str, *,
+                  truth: str = "malignant", cluster: str | None = "patient_id",
+                  method: str = "wilson", level: float = 0.95) -> dict[str, Any]:
     """One row of the cut-off table for an exploratory Youden cut-off.
+
+    The cut-off is printed with the fewest digits that classify every observed score as
+    the exact threshold does, and the operating point is re-counted at that printed value,
+    so applying the printed rule gives the printed 2×2 table. Its intervals are those of a
+    fixed cut-off (cluster-adjusted, like the pre-specified one); they do not carry the
+    uncertainty of choosing the cut-off on the same data, so the estimates are optimistic.
 
     Parameters
     ----------
+    data : pandas.DataFrame
+        One scan type's lesion reads with ``tracer, modality``, ``score`` (NaN: excluded and
+        counted) and ``truth``.
+    score : str
+        The score column, e.g. ``suv_max``.
     best : nethelpers.stats.YoudenResult
-        :meth:`nethelpers.stats.Roc.youden`, with ``ci=True`` for intervals.
-    tracer, modality, measure : str
-        The scan type and the score (e.g. ``"SUVmax"``).
+        :meth:`nethelpers.stats.Roc.youden` of that score in these data.
+    measure : str
+        The score's name in the printed rule, e.g. ``"SUVmax"``.
+    truth, cluster, method, level
+        As in :func:`prespecified_cutoff`.
 
     Returns
     -------
     dict
-        The columns of :func:`prespecified_cutoff`, ``kind`` ``"exploratory (Youden J on
-        these data)"``, the cut-off as ``"<measure> >= <threshold>"`` and the bootstrap
-        intervals (NaN without them).
+        The columns of :func:`prespecified_cutoff` with ``kind`` ``"exploratory (Youden J
+        on these data)"`` and ``cutoff`` ``"<measure> >= <threshold>"`` (``<=`` for a
+        decreasing score).
     """
-    sens = best.sensitivity_ci or (float("nan"), float("nan"))
-    spec = best.specificity_ci or (float("nan"), float("nan"))
+    values = pd.to_numeric(data[score], errors="coerce")
+    observed = values.dropna().to_numpy(dtype=float)
+    threshold = _printed_threshold(best.threshold, observed, best.direction)
+    test = (values >= threshold) if best.direction == "<" else (values <= threshold)
+    test = test.astype("boolean").mask(values.isna())
     sign = ">=" if best.direction == "<" else "<="
-    ci = (f"percentile bootstrap, {best.n_boot} stratified replicates, seed {best.seed}"
-          if best.sensitivity_ci else "")
-    return {"tracer": tracer, "modality": modality,
-            "cutoff": f"{measure} {sign} {best.threshold:.4g}", "kind": EXPLORATORY,
-            "sensitivity": best.sensitivity, "sensitivity_lower": sens[0],
-            "sensitivity_upper": sens[1], "specificity": best.specificity,
-            "specificity_lower": spec[0], "specificity_upper": spec[1],
-            "tp": best.tp, "fp": best.fp, "fn": best.fn, "tn": best.tn, "ci": ci}
+    row = _operating_point(data, test, f"{measure} {sign} {threshold!r}", EXPLORATORY,
+                           truth=truth, cluster=cluster, method=method, level=level)
+    row["ci"] += "; fixed cut-off, chosen on these data (optimistic)"
+    return row
 
 
 def false_calls(lesions: pd.DataFrame, measurements: pd.DataFrame | None = None,
@@ -347,7 +405,8 @@ def paired_lesions(lesions: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]
         ``(tracer, modality)`` of the two scan types, e.g. ``("DOTATATE", "PET/CT")`` and
         ``("FDG", "PET/CT")``.
     measurements : pandas.DataFrame, optional
-        measurements.csv: adds ``suv_max_a``, ``suv_max_b`` and ``tb_liver_a/_b``.
+        measurements.csv: adds ``suv_max``, ``tb_liver``, ``lesion_to_liver`` and
+        ``positive`` (the protocol's positivity rule) of each side, suffixed ``_a``/``_b``.
 
     Returns
     -------
@@ -362,8 +421,8 @@ def paired_lesions(lesions: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]
         rows = rows[rows["scan_id"] == first]
         keep = rows[["patient_id", "lesion_id", "site", "malignant", "scan_id", "call", "test"]]
         if measurements is not None:
-            m = measurements[measurements["roi"] == "lesion"][["scan_id", "lesion_id",
-                                                               "suv_max", "tb_liver"]]
+            cols = [c for c in MEASURED if c in measurements]
+            m = measurements[measurements["roi"] == "lesion"][["scan_id", "lesion_id", *cols]]
             keep = keep.merge(m, on=["scan_id", "lesion_id"], how="left")
         return keep.rename(columns={c: f"{c}_{suffix}" for c in keep.columns
                                     if c not in ("patient_id", "lesion_id", "site",
@@ -423,7 +482,8 @@ def compare_detection(pairs: pd.DataFrame, *, truth: str = "malignant",
     -------
     detection : pandas.DataFrame
         One row per McNemar test among the diseased units: ``method, statistic, p,
-        a_only, b_only, both, neither, units, clusters``.
+        a_only, b_only, both, neither, units, clusters, note`` (which one is primary, and
+        the test's own note, e.g. why p is missing).
     difference : pandas.DataFrame
         :func:`nethelpers.stats.paired_difference` (A − B sensitivity and specificity).
     """
@@ -433,11 +493,16 @@ def compare_detection(pairs: pd.DataFrame, *, truth: str = "malignant",
     diseased = data[data[truth].astype(bool)]
     a, b = diseased["test_a"].astype(bool), diseased["test_b"].astype(bool)
     tests = [mcnemar(a, b, method="exact")]
+    notes = ["statistic: pairs positive on A only" + (
+        "; units treated as independent (clustering ignored)" if cluster else "")]
     if cluster is not None:
         tests.append(mcnemar(a, b, cluster=diseased[cluster]))
+        notes.append("primary: accounts for several units per cluster")
     detection = pd.DataFrame([{"method": t.method, "statistic": t.statistic, "p": t.p,
                                "a_only": t.b, "b_only": t.c, "both": t.a, "neither": t.d,
-                               "units": t.n, "clusters": t.n_clusters} for t in tests])
+                               "units": t.n, "clusters": t.n_clusters,
+                               "note": "; ".join(filter(None, (note, t.note)))}
+                              for t, note in zip(tests, notes, strict=True)])
     difference = paired_difference(
         data["test_a"].astype(bool), data["test_b"].astype(bool), data[truth].astype(bool),
         cluster=None if cluster is None else data[cluster], level=level)

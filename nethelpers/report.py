@@ -249,7 +249,7 @@ def alt_text(fig: Figure, name: str = "") -> str:
         E.g. ``"Liver reference (3 cm sphere) per scan: Liver SUVmean (g/ml) by scan type."``
     """
     parts = []
-    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    title = fig.get_suptitle()
     if title:
         parts.append(title)
     for ax in fig.axes:
@@ -439,9 +439,9 @@ def _execute(run: _Run, name: str, notebooks_dir: Path) -> None:
     executed = run.out / "notebooks" / f"{name}.ipynb"
     report = run.params.report
     parameters: dict[str, Any] = {"params_file": str(run.params_file), "output_dir": str(run.out)}
-    if "interactive" in papermill.inspect_notebook(str(source)):
-        parameters["interactive"] = False  # widgets degrade to static output in the report
     try:
+        if "interactive" in papermill.inspect_notebook(str(source)):
+            parameters["interactive"] = False  # widgets degrade to static output in a report
         papermill.execute_notebook(
             str(source),
             str(executed),

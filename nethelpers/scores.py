@@ -107,6 +107,7 @@ SSTR_ORDER = ("DOTATATE", "DOTATOC", "DOTANOC", "HYNIC-TOC")
 KEY_COLUMNS = ("patient_id", "scan_id", "tracer", "modality", "roi", "lesion_id")
 NETPET_DTYPE = pd.CategoricalDtype(list(NETPET_GRADES), ordered=True)
 _SHOW = 5  # offending rows shown in an error message
+_NAMES = {"suv_max": "SUVmax", "suv_mean": "SUVmean", "suv_peak": "SUVpeak"}
 
 
 @dataclass(frozen=True)
@@ -165,10 +166,14 @@ class ScoreRules:
     @property
     def positivity_text(self) -> str:
         """The positivity rule in words, e.g. ``"SUVmax > 1 × liver SUVmean"``."""
-        names = {"suv_max": "SUVmax", "suv_mean": "SUVmean", "suv_peak": "SUVpeak"}
         region = self.positivity_reference.replace("_", " ")
-        return (f"{names[self.lesion_statistic]} > {self.positivity_factor:g} × {region} "
-                f"{names[self.reference_statistic]}")
+        return (f"{_NAMES[self.lesion_statistic]} > {self.positivity_factor:g} × {region} "
+                f"{_NAMES[self.reference_statistic]}")
+
+    @property
+    def ratio_text(self) -> str:
+        """The lesion-to-liver ratio in words, e.g. ``"SUVmax / liver SUVmean"``."""
+        return f"{_NAMES[self.lesion_statistic]} / liver {_NAMES[self.reference_statistic]}"
 
     @property
     def similar_bounds(self) -> tuple[float, float]:

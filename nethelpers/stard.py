@@ -31,7 +31,7 @@ class StardItem:
     Attributes
     ----------
     item : str
-        STARD 2015 item number(s), e.g. ``"12a, 12b"`` (one item may have several rows).
+        STARD 2015 item number, e.g. ``"12a"`` (one item may have several rows).
     topic : str
         The item in short.
     text : str or callable
@@ -62,12 +62,16 @@ CROSS_TAB = ("2×2 tables (TP, FP, FN, TN) of every index test against the refer
 
 
 def _indeterminate(p: Params, v: dict[str, str | None]) -> str:
+    def how(rule: str) -> str:
+        return "excluded" if rule == "exclude" else f"counted {rule}"
+
     rule = p.index_test
-    return (f"An equivocal call is an indeterminate index-test result. Main analysis: counted "
-            f"{rule.equivocal}; sensitivity analysis: counted {rule.equivocal_sensitivity}. At "
-            "patient level a scan whose only non-negative calls are equivocal is "
-            "indeterminate; the flow diagrams show that branch and the rule applied. "
-            "Equivocal calls are counted per scan type.")
+    return (f"An equivocal call is an indeterminate index-test result. Main analysis: "
+            f"{how(rule.equivocal)}; sensitivity analysis at lesion level: "
+            f"{how(rule.equivocal_sensitivity)}. At patient level a scan whose only "
+            "non-negative calls are equivocal is indeterminate; the flow diagrams show that "
+            "branch and the rule applied, and a branch for scans not read. Equivocal calls "
+            "are counted per scan type.")
 
 
 MISSING = ("Rows failing the data checks are excluded with everything that depends on them, "
@@ -99,7 +103,8 @@ def _cutoffs(p: Params, v: dict[str, str | None]) -> str:
     rule = ScoreRules(**p.scores.model_dump()).positivity_text
     return ("Visual calls: positive, negative or equivocal, by the reader. Quantitative test: "
             f"pre-specified cut-off of the protocol, {rule}. Youden cut-offs of SUVmax and T/B "
-            "are exploratory (chosen on the same data, optimistic) and labelled so.")
+            "are exploratory (chosen on the same data, optimistic), labelled so and printed "
+            "with the digits that reproduce their 2×2 tables.")
 
 
 BASELINE = ("Table 1 per protocol group: demographics, body size, final diagnosis and "
@@ -112,7 +117,7 @@ ESTIMATES = ("Sensitivity, specificity, PPV, NPV, accuracy, LR+, LR− and DOR w
 
 
 STARD_ITEMS = (
-    StardItem("12a, 12b", "Index test positivity cut-offs: pre-specified vs exploratory",
+    StardItem("12a", "Index test positivity cut-offs: pre-specified vs exploratory",
               _cutoffs, ("tables/cutoffs.csv", "tables/roc_auc.csv"), "05_diagnostic_accuracy"),
     StardItem("14", "Methods for estimating and comparing accuracy: units of analysis, "
               "clustering", UNITS,
@@ -129,7 +134,7 @@ STARD_ITEMS = (
               "01_cohort, 03_quantification"),
     StardItem("19", "Flow of participants (diagram), per index test", FLOW,
               ("figures/participant_flow.png", "figures/flow_*.png",
-               "tables/index_test_flow.csv"), "05_diagnostic_accuracy"),
+               "tables/index_test_flow.csv"), "01_cohort, 05_diagnostic_accuracy"),
     StardItem("20", "Baseline characteristics", BASELINE, ("tables/table1.csv",), "01_cohort"),
     StardItem("23", "Cross tabulation of index test and reference standard (2×2)", CROSS_TAB,
               ("tables/accuracy_patient_level.csv", "tables/accuracy_lesion_level.csv",

@@ -221,36 +221,39 @@ QUADRANTS = ("sstr_only", "both", "fdg_only", "neither")
 """Uptake patterns of a lesion on SSTR and FDG PET (``fdg_only`` is the flip-flop pattern)."""
 
 
-def flip_flop_summary(pairs: pd.DataFrame, patients: pd.DataFrame, threshold: float = 1.0
+def flip_flop_summary(pairs: pd.DataFrame, patients: pd.DataFrame
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """SSTR-versus-FDG uptake of malignant lesions by tumour grade (the flip-flop pattern).
+
+    Each lesion's pattern follows the protocol's positivity rule on each scan (the
+    ``positive`` column of the measurements): ``fdg_only`` is the flip-flop pattern, FDG
+    uptake above the reference without SSTR uptake above it (which includes Krenning 1-2).
 
     Parameters
     ----------
     pairs : pandas.DataFrame
         :func:`nethelpers.readings.paired_lesions` of an SSTR scan type (``a``) and an FDG
-        scan type (``b``) with measurements (``tb_liver_a``, ``tb_liver_b``).
+        scan type (``b``) with measurements (``positive_a/_b``, ``lesion_to_liver_a/_b``).
     patients : pandas.DataFrame
         ``patient_id, grade`` (missing grade: ``"no grade"``, e.g. TIO).
-    threshold : float
-        Lesion-to-liver ratio above which a lesion counts as avid (the positivity rule).
 
     Returns
     -------
     lesions : pandas.DataFrame
-        The malignant lesions measured on both: ``patient_id, lesion_id, site, grade,
-        tb_sstr, tb_fdg, pattern`` (one of :data:`QUADRANTS`).
+        The malignant lesions scored on both: ``patient_id, lesion_id, site, grade,
+        tb_sstr, tb_fdg`` (lesion-to-liver ratios), ``pattern`` (one of :data:`QUADRANTS`).
     summary : pandas.DataFrame
         Per grade (G1, G2, G3, no grade): ``patients, lesions``, median [IQR] of both
-        ratios, the lesions of each pattern and the flip-flop percentage of the lesions.
+        ratios, the lesions of each pattern, the flip-flop percentage of the lesions and
+        ``patients_fdg_only`` (patients with at least one flip-flop lesion).
     """
     grade = patients[["patient_id", "grade"]].astype({"grade": "string"})
     data = pairs[pairs["malignant"].astype("boolean").fillna(False).astype(bool)]
-    data = data.dropna(subset=["tb_liver_a", "tb_liver_b"]).merge(grade, on="patient_id",
+    data = data.dropna(subset=["positive_a", "positive_b"]).merge(grade, on="patient_id",
                                                                   how="left")
-    data = data.assign(grade=data["grade"].fillna("no grade"), tb_sstr=data["tb_liver_a"],
-                       tb_fdg=data["tb_liver_b"])
-    sstr, fdg = data["tb_sstr"] > threshold, data["tb_fdg"] > threshold
+    data = data.assign(grade=data["grade"].fillna("no grade"),
+                       tb_sstr=data["lesion_to_liver_a"], tb_fdg=data["lesion_to_liver_b"])
+    sstr, fdg = data["positive_a"].astype(bool), data["positive_b"].astype(bool)
     data["pattern"] = np.select([sstr & ~fdg, sstr & fdg, ~sstr & fdg], QUADRANTS[:3],
                                 QUADRANTS[3])
     lesions = data[["patient_id", "lesion_id", "site", "grade", "tb_sstr", "tb_fdg",
@@ -264,6 +267,8 @@ def flip_flop_summary(pairs: pd.DataFrame, patients: pd.DataFrame, threshold: fl
         counts = part["pattern"].value_counts()
         row |= {p: int(counts.get(p, 0)) for p in QUADRANTS}
         row["fdg_only_percent"] = 100.0 * row["fdg_only"] / len(part)
+        row["patients_fdg_only"] = part.loc[part["pattern"] == "fdg_only",
+                                            "patient_id"].nunique()
         rows.append(row)
     return lesions, pd.DataFrame(rows)
 

@@ -211,6 +211,18 @@ def test_paths_are_removed_from_reasons():
     assert _redact(text) == "cannot read '…' or … in PET/CT"
 
 
+def test_other_errors_show_no_message_that_could_quote_a_path(demo, monkeypatch):
+    import nethelpers.browser as browser
+
+    def broken(*args, **kwargs):
+        raise OSError("cannot read /data/Doe John 19600101/PT/IM1.dcm: truncated")
+
+    monkeypatch.setattr(browser, "load_pet", broken)
+    view = browser._Browser(demo["params"], demo["cohort"], None, None)
+    reason = view.thumbnail("P001-DOTATATE-PETCT")
+    assert reason == "no PET image: OSError (message withheld: it may quote a path)"
+
+
 def test_study_without_images_gives_reasons_for_every_scan(tmp_path):
     study = write_study(tmp_path / "study")
     params = load_params(write_params(tmp_path / "p.yaml", study, tmp_path / "out"))

@@ -132,8 +132,10 @@ def test_uptake_scatter_points_groups_and_quadrant_counts():
     ax = fig.axes[0]
     sizes = [len(c.get_offsets()) for c in ax.collections]
     assert sizes == [2, 1, 2]  # G1, G2, G3 (the negative value is left out)
-    texts = sorted(t.get_text() for t in ax.texts)
-    assert texts == ["n = 1", "n = 1", "n = 1", "n = 2"]  # both, fdg-only, neither, sstr-only
+    # each count in its corner: (x above threshold, y above threshold) -> n
+    corners = {(t.xy[0] > 1.0, t.xy[1] > 1.0): t.get_text() for t in ax.texts}
+    assert corners == {(True, True): "n = 2", (True, False): "n = 1",
+                       (False, True): "n = 1", (False, False): "n = 1"}
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "SSTR lesion/liver"
     assert "1 without positive values left out" in ax.get_title()
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -160,14 +162,14 @@ def test_index_test_flow_diagram_texts():
         "tracer": ["FDG"] * 3, "modality": ["PET/CT"] * 3, "eligible": 10,
         "patients_tested": 8, "not_tested": 2, "result": ["positive", "negative",
                                                           "indeterminate"],
-        "scans": [5, 2, 1], "counted_as": ["positive", "negative", "exclude"],
+        "scans": [5, 2, 1], "counted_as": ["positive", "negative", "excluded"],
         "histopathology": [4, 0, 1], "follow_up": [1, 2, 0], "no_reference": 0,
         "disease_present": [4, 1, 1], "disease_absent": [1, 1, 0]})
     fig = index_test_flow(flow, "FDG", "PET/CT")
     texts = [t.get_text() for t in fig.texts]
     assert "Eligible patients\nn = 10\nIndex test FDG PET/CT: 8" in texts
     assert "No FDG PET/CT scan\nn = 2" in texts
-    assert "Indeterminate\nn = 1\n(counted exclude)" in texts
+    assert "Indeterminate\nn = 1\n(excluded)" in texts
     assert "Target condition\nPresent: 4\nAbsent: 1" in texts
     assert "Reference standard\nHistopathology: 0\nFollow-up: 2\nNone: 0" in texts
     assert_no_overlap(fig)

@@ -352,8 +352,10 @@ def test_saved_results_are_reused_only_while_their_inputs_are_unchanged(demo_stu
     from nethelpers.quantify import write_results
 
     shutil.copytree(demo_study / "rois", tmp_path / "rois")
-    data = {"study": {"data_root": str(demo_study), "rois": str(tmp_path / "rois")},
-            "quantify": {"output": str(tmp_path / "q")}}
+    shutil.copy(demo_study / "clinical" / "patients.csv", tmp_path / "patients.csv")
+    study = {"data_root": str(demo_study), "rois": str(tmp_path / "rois"),
+             "tables": {"patients": str(tmp_path / "patients.csv")}}
+    data = {"study": study, "quantify": {"output": str(tmp_path / "q")}}
     params = params_from_dict(data)
     assert load_results(params).info["source"] == "measured"  # nothing saved yet
     result = quantify_cohort(params, scheduler="sync", progress=False)
@@ -365,19 +367,36 @@ def test_saved_results_are_reused_only_while_their_inputs_are_unchanged(demo_stu
     expected = demo_sync[1].measurements  # the same ROIs, measured separately
     assert saved.measurements["suv_max"].to_numpy() == pytest.approx(
         expected["suv_max"].to_numpy(), rel=1e-9)
-    # a parameter that changes the numbers
+    # parameters that change the numbers
     other = params_from_dict(data | {"quantify": {"output": str(tmp_path / "q"),
                                                   "mtv_fraction": 0.5}})
     assert load_results(other).info["source"] == "measured"
     scores = params_from_dict(data | {"scores": {"positivity_factor": 2.0}})
     scores.quantify.output = tmp_path / "q"
     assert load_results(scores).info["source"] == "measured"
-    # where the results go, and how many workers, do not matter
+    # where the results go, how many workers, and the readers' calls do not matter
     moved = params_from_dict(data | {"quantify": {"output": str(tmp_path / "q"), "workers": 3}})
     assert load_results(moved).info["source"] == "saved"
+    reads = params_from_dict({"study": study | {"tables": study["tables"] | {
+        "reads": str(demo_study / "clinical" / "patients.csv")}},
+        "quantify": {"output": str(tmp_path / "q")}})
+    assert load_results(reads).info["source"] == "saved"
+    saved_at = (tmp_path / "q" / "measurements.csv").stat().st_mtime_ns
+    # a clinical value changed (a weight: the SUL depends on it)
+    text = (tmp_path / "patients.csv").read_text()
+    (tmp_path / "patients.csv").write_text(text.replace(",F,", ",F,1", 1))
+    assert load_results(params).info["source"] == "measured"
+    (tmp_path / "patients.csv").write_text(text)
+    assert load_results(params).info["source"] == "saved"
+    # a saved table edited by hand
+    table = tmp_path / "q" / "measurements.csv"
+    original = table.read_bytes()
+    table.write_bytes(original.replace(b",", b";", 1))
+    assert load_results(params).info["source"] == "measured"
+    table.write_bytes(original)
+    saved_at = table.stat().st_mtime_ns
     # an ROI saved since (here: a file of the store touched) makes them stale
     first = next(p for p in sorted((tmp_path / "rois").rglob("*")) if p.is_file())
     os.utime(first, (1e9, 1e9))
-    fresh = load_results(params)
-    assert fresh.info["source"] == "measured"
-    assert (tmp_path / "q" / "measurements.csv").stat().st_mtime > 1e9  # not overwritten
+    assert load_results(params).info["source"] == "measured"
+    assert table.stat().st_mtime_ns == saved_at  # stale results are not overwritten

@@ -64,7 +64,15 @@ def test_index_test_flow_counts_each_branch():
     # the rule is recorded, the counts do not depend on it
     other = readings.index_test_flow(_results(), _patients(), "exclude")
     assert other["scans"].tolist() == flow["scans"].tolist()
-    assert set(other.loc[other.result == "indeterminate", "counted_as"]) == {"exclude"}
+    assert set(other.loc[other.result == "indeterminate", "counted_as"]) == {"excluded"}
+    # a scan not read at all by the reader is its own branch, left out of the analysis
+    unread = _results().assign(read=[True, True, True, False, True, True])
+    branch = readings.index_test_flow(unread, _patients(), "negative").set_index(
+        ["tracer", "result"])
+    assert branch.loc[("DOTATATE", "not read"), ["scans", "counted_as"]].tolist() == [
+        1, "excluded"]
+    assert branch.loc[("DOTATATE", "positive"), "scans"] == 1  # D is no longer positive
+    assert ("FDG", "not read") not in branch.index
     with pytest.raises(ValueError, match="equivocal must be one of"):
         readings.index_test_flow(_results(), _patients(), "maybe")
 
@@ -99,23 +107,50 @@ def test_prespecified_cutoff_equals_the_accuracy_of_the_rule():
 
     ci = proportion_ci(3, 4, method="wilson")
     assert (row.sensitivity_lower, row.sensitivity_upper) == pytest.approx((ci.lower, ci.upper))
-    clustered = readings.prespecified_cutoff(data, "positive", "rule").iloc[0]
-    assert "cluster-adjusted (patient_id)" in clustered["ci"]
-    assert clustered["sensitivity"] == pytest.approx(0.75)
+    assert row["n_excluded"] == 1
 
 
-def test_youden_cutoff_row():
-    y = np.array([0, 0, 0, 1, 0, 1, 1, 1, 1, 0], dtype=bool)
-    score = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 2.5])
-    best = roc(y, score, direction="<").youden(ci=True, seed=1, n_boot=200)
-    row = readings.youden_cutoff(best, "FDG", "PET/CT", "SUVmax")
+def test_prespecified_cutoff_takes_the_cluster_adjusted_interval():
+    rng = np.random.default_rng(7)
+    patients = np.repeat([f"P{i}" for i in range(12)], 6)
+    # lesions of one patient agree: a design effect above 1
+    agrees = np.repeat(rng.random(12) < 0.6, 6)
+    data = pd.DataFrame({"tracer": "DOTATATE", "modality": "PET/CT", "patient_id": patients,
+                         "malignant": True, "positive": agrees})
+    data.loc[data.index % 6 == 0, "malignant"] = False
+    row = readings.prespecified_cutoff(data, "positive", "rule").iloc[0]
+    acc = readings.accuracy_by(data, ["tracer", "modality"], test="positive",
+                               truth="malignant", cluster="patient_id").set_index("measure")
+    assert acc.at["sensitivity", "design_effect"] > 1.5
+    assert (row.sensitivity_lower, row.sensitivity_upper) == pytest.approx(
+        (acc.at["sensitivity", "cluster_lower"], acc.at["sensitivity", "cluster_upper"]))
+    assert row.sensitivity_lower < acc.at["sensitivity", "lower"]  # wider than naive
+
+
+def test_youden_cutoff_printed_rule_gives_the_printed_table():
+    # two neighbours 2e-4 apart: a 4-digit threshold would classify one of them wrongly
+    scores = np.array([1.0, 2.0, 2.445048, 2.445263, 3.0, 4.0, 5.0, 0.5, np.nan])
+    malignant = np.array([False, False, False, True, True, True, False, False, True])
+    data = pd.DataFrame({"tracer": "FDG", "modality": "PET/CT", "suv_max": scores,
+                         "malignant": malignant,
+                         "patient_id": ["A", "A", "B", "B", "C", "C", "D", "D", "E"]})
+    ok = ~np.isnan(scores)
+    best = roc(malignant[ok], scores[ok], direction="<").youden()
+    assert best.threshold == pytest.approx((2.445048 + 2.445263) / 2)
+    row = readings.youden_cutoff(data, "suv_max", best, "SUVmax", cluster=None)
     assert row["kind"] == "exploratory (Youden J on these data)"
-    assert row["cutoff"] == f"SUVmax >= {best.threshold:.4g}"
+    printed = float(row["cutoff"].removeprefix("SUVmax >= "))
+    assert printed == 2.4452  # fewest digits that classify the observed values alike
+    called = scores[ok] >= printed
+    m = malignant[ok]
+    assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (
+        int((called & m).sum()), int((called & ~m).sum()), int((~called & m).sum()),
+        int((~called & ~m).sum()))
     assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (best.tp, best.fp, best.fn, best.tn)
-    assert row["sensitivity_lower"] <= row["sensitivity"] <= row["sensitivity_upper"]
-    assert "seed 1" in row["ci"]
-    plain = readings.youden_cutoff(roc(y, score, direction="<").youden(), "FDG", "PET/CT", "x")
-    assert np.isnan(plain["sensitivity_lower"]) and plain["ci"] == ""
+    assert row["n_excluded"] == 1  # the lesion without a score
+    assert "optimistic" in row["ci"]
+    clustered = readings.youden_cutoff(data, "suv_max", best, "SUVmax")
+    assert "cluster-adjusted (patient_id)" in clustered["ci"]
 
 
 def test_compare_detection_equals_direct_tests():
@@ -160,29 +195,37 @@ def test_positivity_text():
     rules = ScoreRules(lesion_statistic="suv_peak", positivity_reference="blood_pool",
                        positivity_factor=1.5)
     assert rules.positivity_text == "SUVpeak > 1.5 × blood pool SUVmean"
+    assert rules.ratio_text == "SUVpeak / liver SUVmean"
 
 
 def test_flip_flop_summary_quadrants_by_grade():
+    sstr = [3.0, 2.0, 0.5, 2.0, 0.8, 5.0, np.nan]
+    fdg = [0.5, 1.5, 4.0, 0.9, 0.7, 5.0, 2.0]
     pairs = pd.DataFrame({
         "patient_id": ["A", "A", "B", "C", "E", "E", "F"],
         "lesion_id": ["A1", "A2", "B1", "C1", "E1", "E2", "F1"],
         "site": ["liver"] * 7,
         "malignant": [True, True, True, True, True, False, True],
-        "tb_liver_a": [3.0, 2.0, 0.5, 2.0, 0.8, 5.0, np.nan],
-        "tb_liver_b": [0.5, 1.5, 4.0, 0.9, 0.7, 5.0, 2.0],
+        "lesion_to_liver_a": sstr, "lesion_to_liver_b": fdg,
+        # the protocol's rule decides, not a threshold on the ratio: C1 is positive on FDG
+        # (e.g. against another reference region) although its ratio is 0.9
+        "positive_a": [True, True, False, True, False, True, None],
+        "positive_b": [False, True, True, True, False, True, True],
     })
-    lesions, table = summaries.flip_flop_summary(pairs, _patients(), threshold=1.0)
-    # E2 is benign, F1 lacks a DOTATATE value: both left out
+    lesions, table = summaries.flip_flop_summary(pairs, _patients())
+    # E2 is benign, F1 lacks an SSTR result: both left out
     assert sorted(lesions["lesion_id"]) == ["A1", "A2", "B1", "C1", "E1"]
     pattern = lesions.set_index("lesion_id")["pattern"]
     assert pattern.to_dict() == {"A1": "sstr_only", "A2": "both", "B1": "fdg_only",
-                                 "C1": "sstr_only", "E1": "neither"}
+                                 "C1": "both", "E1": "neither"}
     t = table.set_index("grade")
     assert list(t.index) == ["G1", "G3", "no grade"]
     assert t.loc["G1", ["lesions", "sstr_only", "both", "fdg_only"]].tolist() == [2, 1, 1, 0]
     assert t.loc["G3", ["patients", "lesions", "fdg_only", "neither"]].tolist() == [2, 2, 1, 1]
     assert t.loc["G3", "fdg_only_percent"] == pytest.approx(50.0)
+    assert t.loc["G3", "patients_fdg_only"] == 1
     assert t.loc["G1", "tb_sstr_median"] == pytest.approx(2.5)
+    assert lesions.set_index("lesion_id").loc["C1", "tb_fdg"] == 0.9
 
 
 def test_netpet_by_grade_crosstab():

@@ -312,6 +312,20 @@ def test_tree_digest_reads_listing_only(tmp_path):
     assert tree_digest(tmp_path / "absent") is None
 
 
+def test_tree_digest_follows_folder_links_once(tmp_path):
+    archive = tmp_path / "archive" / "P001"
+    archive.mkdir(parents=True)
+    (archive / "IM1").write_bytes(b"x" * 10)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "P001").symlink_to(archive)
+    (archive / "loop").symlink_to(archive)  # a cycle must not hang the walk
+    first = tree_digest(tree)
+    assert first["files"] == 1 and first["bytes"] == 10
+    (archive / "IM2").write_bytes(b"y")
+    assert tree_digest(tree)["files"] == 2
+
+
 @pytest.mark.parametrize("path", sorted((REPO / "notebooks").glob("*.ipynb")),
                          ids=lambda p: p.stem)
 def test_committed_notebooks_are_clean(path):
@@ -406,10 +420,10 @@ def test_stard_checklist_marks_missing_files(tmp_path):
     assert len(table) == len(STARD_ITEMS)
     row = table.set_index("topic").loc["Baseline characteristics"]
     assert row["status"] == "addressed" and row["files"] == "tables/table1.csv"
-    cut = table[table.item == "12a, 12b"].iloc[0]
+    cut = table[table.item == "12a"].iloc[0]
     assert cut["status"].startswith("incomplete: tables/cutoffs.csv, tables/roc_auc.csv missing")
     assert "05_diagnostic_accuracy" in cut["status"] and cut["files"] == ""
     how = " ".join(table["how"])
-    assert "Main analysis: counted exclude" in how
+    assert "Main analysis: excluded; sensitivity analysis at lesion level: counted positive" in how
     assert "90% confidence intervals: proportions clopper-pearson" in how
     assert "numpy 9.9" in how and "Python 3.11.2" in how

@@ -242,7 +242,7 @@ def _draw(top_text: str, side_text: str | None, columns: list[list[tuple[str, st
 
 INDEX_TEST_ROWS = ("Eligible", "Index test", "Reference\nstandard", "Target\ncondition")
 _RESULT_TEXT = {"positive": "Positive", "negative": "Negative",
-                "indeterminate": "Indeterminate"}
+                "indeterminate": "Indeterminate", "not read": "Not read"}
 
 
 def index_test_flow(flow: pd.DataFrame, tracer: str, modality: str) -> Figure:
@@ -276,8 +276,9 @@ def index_test_flow(flow: pd.DataFrame, tracer: str, modality: str) -> Figure:
     columns = []
     for rec in rows.itertuples():
         head = f"{_RESULT_TEXT[rec.result]}\nn = {rec.scans}"
-        if rec.result == "indeterminate":
-            head += f"\n(counted {rec.counted_as})"
+        if rec.result in ("indeterminate", "not read"):
+            how = rec.counted_as
+            head += "\n(excluded)" if how == "excluded" else f"\n(counted {how})"
         reference = _lines({"Histopathology": rec.histopathology, "Follow-up": rec.follow_up,
                             "None": rec.no_reference}, "Reference standard")
         target = _lines({"Present": rec.disease_present, "Absent": rec.disease_absent},
