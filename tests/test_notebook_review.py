@@ -150,6 +150,12 @@ def test_notebook_04_flip_flop_and_netpet_tables(demo_study, demo_report):
     assert wilcoxon.loc["lesions", "pairs"] == len(pairs.dropna(subset=["suv_max_a",
                                                                         "suv_max_b"]))
     assert wilcoxon.loc["patients (median per patient)", "pairs"] == pairs.patient_id.nunique()
+    summary = pd.read_csv(tables / "summary_04_tracer_comparison.csv").set_index("item")["value"]
+    g3 = by_grade.set_index("grade").loc["G3"] if "G3" in set(by_grade.grade) else None
+    assert summary["Flip-flop (FDG-only) malignant lesions in G3"] == (
+        "no G3 lesions" if g3 is None else
+        f"{g3.fdg_only:.0f}/{g3.lesions:.0f} lesions ({g3.fdg_only_percent:.0f} %), "
+        f"{g3.patients_fdg_only:.0f} of {g3.patients:.0f} patients")
     page = (demo_report["out"] / "04_tracer_comparison.html").read_text()
     assert "No patient had both a HYNIC-TOC SPECT/CT and a DOTATATE PET/CT read" in page
     for figure in ("flip_flop_scatter", "netpet_by_grade"):
