@@ -246,22 +246,20 @@ def accuracy_by(df: pd.DataFrame, by: Sequence[str], *, test: str, truth: str,
 def _operating_point(g: pd.DataFrame, test: pd.Series, cutoff: str, kind: str, *, truth: str,
                      cluster: str | None, method: str, level: float) -> dict[str, Any]:
     """Sensitivity and specificity of one boolean test (NA: excluded) in one scan type."""
-    from nethelpers.stats import diagnostic_accuracy
-
-    first = g.iloc[0]
-    row: dict[str, Any] = {"tracer": first["tracer"], "modality": first["modality"],
+    acc = accuracy_by(g.assign(_test=test.astype("boolean")), ["tracer", "modality"],
+                      test="_test", truth=truth, cluster=cluster, method=method, level=level)
+    if acc.empty:
+        first = g.iloc[0]
+        raise ValueError(f"{first['tracer']} {first['modality']}: no lesion has a result "
+                         f"for {cutoff!r}")
+    by = acc.set_index("measure")
+    row: dict[str, Any] = {"tracer": by["tracer"].iloc[0], "modality": by["modality"].iloc[0],
                            "cutoff": cutoff, "kind": kind}
-    kept = g.assign(_test=test.astype("boolean"))
-    excluded = int(kept["_test"].isna().sum())
-    kept = kept[kept["_test"].notna()]
-    res = diagnostic_accuracy(kept, "_test", truth, cluster=cluster, method=method, level=level)
-    by = res.table.set_index("measure")
     lo, hi = ("cluster_lower", "cluster_upper") if cluster else ("lower", "upper")
     for measure in ("sensitivity", "specificity"):
         row |= {measure: by.at[measure, "estimate"], f"{measure}_lower": by.at[measure, lo],
                 f"{measure}_upper": by.at[measure, hi]}
-    row |= {k.lower(): int(v) for k, v in res.counts.items()}
-    row["n_excluded"] = excluded
+    row |= {k: int(by[k].iloc[0]) for k in ("tp", "fp", "fn", "tn", "n_excluded")}
     row["ci"] = method + (f", cluster-adjusted ({cluster})" if cluster else "")
     return row
 

@@ -145,34 +145,35 @@ def _fmt(value: Any, digits: int) -> str:
     return "" if math.isnan(number) else f"{number:.{digits}f}"
 
 
-def _ask_close_dialog(parent: QWidget, scans: list[str]) -> str:
+def _ask_warning(parent: QWidget, title: str, text: str, info: str,
+                 choices: list[tuple[str, str, QMessageBox.ButtonRole]]) -> str:
+    """A warning box with the given buttons and Cancel; the chosen answer, else "cancel"."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Unsaved lesion edits")
-    box.setText("Unsaved edits on " + ", ".join(scans) + ".")
-    box.setInformativeText("Save them before closing?")
-    save = box.addButton("Save", QMessageBox.ButtonRole.AcceptRole)
-    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    box.setWindowTitle(title)
+    box.setText(text)
+    box.setInformativeText(info)
+    buttons = {box.addButton(label, role): answer for label, answer, role in choices}
     box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
     box.exec()
-    clicked = box.clickedButton()
-    return "save" if clicked is save else "discard" if clicked is discard else "cancel"
+    return buttons.get(box.clickedButton(), "cancel")
+
+
+def _ask_close_dialog(parent: QWidget, scans: list[str]) -> str:
+    return _ask_warning(
+        parent, "Unsaved lesion edits", "Unsaved edits on " + ", ".join(scans) + ".",
+        "Save them before closing?",
+        [("Save", "save", QMessageBox.ButtonRole.AcceptRole),
+         ("Discard", "discard", QMessageBox.ButtonRole.DestructiveRole)])
 
 
 def _ask_conflict_dialog(parent: QWidget, scan_id: str, error: Exception) -> str:
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Someone saved this scan meanwhile")
-    box.setText(str(error))
-    box.setInformativeText(
+    return _ask_warning(
+        parent, "Someone saved this scan meanwhile", str(error),
         "Reload: drop your edits of this scan and show the newest version.\n"
-        "Keep both: save yours as the newest; the other version stays in the history.")
-    reload_ = box.addButton("Reload", QMessageBox.ButtonRole.DestructiveRole)
-    keep = box.addButton("Keep both", QMessageBox.ButtonRole.AcceptRole)
-    box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
-    box.exec()
-    clicked = box.clickedButton()
-    return "reload" if clicked is reload_ else "keep" if clicked is keep else "cancel"
+        "Keep both: save yours as the newest; the other version stays in the history.",
+        [("Reload", "reload", QMessageBox.ButtonRole.DestructiveRole),
+         ("Keep both", "keep", QMessageBox.ButtonRole.AcceptRole)])
 
 
 def _ask_confirm_dialog(parent: QWidget, title: str, text: str) -> bool:
