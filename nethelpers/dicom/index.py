@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from nethelpers.dicom.rawread import RawReadError, keyword_tag, read_header
+from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE, SliceGridError, fit_slices
 from nethelpers.dicom.tracers import radionuclide_name, tracer_name
 from nethelpers.files import atomic_write
 
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: Bump when the file records or the series assembly change: old caches are then rebuilt.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 #: Fewer files than this are read in-process (starting workers would cost more).
 SERIAL_BELOW = 400
 #: File name suffixes that are never DICOM (skipped without reading).
@@ -83,7 +84,8 @@ SERIES_COLUMNS: tuple[str, ...] = (
     "series_number", "modality", "series_description", "tracer", "radionuclide", "system",
     "companion_series_uid", "manufacturer", "model", "station", "frame_of_reference_uid",
     "n_files", "n_slices", "expected_slices", "rows", "columns", "pixel_spacing_x_mm",
-    "pixel_spacing_y_mm", "slice_spacing_mm", "slice_thickness_mm", "orientation",
+    "pixel_spacing_y_mm", "slice_spacing_mm", "slice_deviation_mm", "slice_thickness_mm",
+    "orientation",
     "origin_x", "origin_y", "origin_z", "extent_z_mm", "series_datetime",
     "acquisition_start", "acquisition_end", "units", "directory", "qc", "qc_reasons",
 )
@@ -258,15 +260,17 @@ def _files_cache_path(cache_path: Path) -> Path:
 
 
 def _file_table(
-    root: Path, cache_path: Path | None, workers: int, progress: bool
+    root: Path, cache_path: Path | None, workers: int, progress: bool, settings: str = ""
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str, dict[str, Any]]:
     """The per-file table (None when the cached series table still holds) and stats.
+
+    ``settings`` (the QC settings) is part of the fingerprint: other settings, other table.
 
     The cache is two files: ``cache`` (fingerprint of the tree and the series table, small)
     and ``cache.files`` (one header record per file). An unchanged tree needs only the first.
     """
     rels, sizes, mtimes = _walk(root)
-    fingerprint = _fingerprint(rels, sizes, mtimes)
+    fingerprint = _fingerprint(rels, sizes, mtimes) + settings
     stats = {"files": len(rels), "read": 0, "cached": 0}
     summary = _load_cache(cache_path, root)
     if summary.get("fingerprint") == fingerprint and "series" in summary:
@@ -318,7 +322,8 @@ def _first(values: pd.Series) -> Any:
     return present.iloc[0] if len(present) else None
 
 
-def _geometry(group: pd.DataFrame, reasons: list[str], warnings: list[str]) -> dict[str, Any]:
+def _geometry(group: pd.DataFrame, reasons: list[str], warnings: list[str],
+              tolerance: float = DEFAULT_SLICE_TOLERANCE) -> dict[str, Any]:
     """Sort slices along the normal and check spacing, orientation, size and duplicates."""
     out: dict[str, Any] = {}
     files = group["path"].tolist()
@@ -378,30 +383,38 @@ def _geometry(group: pd.DataFrame, reasons: list[str], warnings: list[str]) -> d
                 reasons.append(f"duplicate slice positions: {int((counts > 1).sum())} "
                                "positions hold different instances")
     if len(unique) >= 2:
-        steps = np.diff(unique)
-        step = float(np.median(steps))
-        out["slice_spacing_mm"] = step
-        tol = max(1e-3, 0.01 * step)
-        off = np.abs(steps - step) > tol
-        if off.any():
-            multiples = steps / step
-            gaps = off & (np.abs(multiples - np.round(multiples)) <= 0.02) & (multiples > 1.5)
-            if gaps.any():
-                missing = int(np.round(multiples[gaps] - 1).sum())
-                k = int(np.argmax(gaps))
-                reasons.append(
-                    f"missing slices: {missing} gap(s) along the normal, first between "
-                    f"{unique[k]:.2f} and {unique[k + 1]:.2f} mm (spacing {step:g} mm)"
-                )
-            if (off & ~gaps).any():
-                reasons.append(
-                    f"non-uniform spacing: {steps.min():.3g} to {steps.max():.3g} mm "
-                    f"(median {step:g} mm)"
-                )
+        _spacing(unique, tolerance, out, reasons, warnings)
     return out
 
 
-def _series_rows(files: pd.DataFrame) -> list[dict[str, Any]]:
+def _spacing(unique: np.ndarray, tolerance: float, out: dict[str, Any], reasons: list[str],
+             warnings: list[str]) -> None:
+    """Slice spacing QC: regular, placed on a uniform grid (warn), or gaps/non-uniform (fail)."""
+    steps = np.diff(unique)
+    step = float(np.median(steps))
+    out["slice_spacing_mm"] = step
+    try:
+        grid = fit_slices(unique, tolerance)
+    except SliceGridError as exc:
+        if exc.kind != "missing":
+            reasons.append(exc.problem)
+            return
+        multiples = steps / step
+        gaps = multiples > 1.5
+        missing = int(np.round(multiples[gaps] - 1).sum())
+        k = int(np.argmax(gaps))
+        reasons.append(
+            f"missing slices: {missing} gap(s) along the normal, first between "
+            f"{unique[k]:.2f} and {unique[k + 1]:.2f} mm (spacing {step:g} mm)"
+        )
+        return
+    out["slice_spacing_mm"] = grid.step
+    out["slice_deviation_mm"] = grid.max_deviation_mm
+    if grid.placed:
+        warnings.append(grid.note())
+
+
+def _series_rows(files: pd.DataFrame, tolerance: float) -> list[dict[str, Any]]:
     ok = files[files["error"].isna() & files["SeriesInstanceUID"].notna()]
     bad = files[files["error"].notna() | files["SeriesInstanceUID"].isna()]
     # unreadable files belong to the one series of their directory, if there is one
@@ -432,7 +445,7 @@ def _series_rows(files: pd.DataFrame) -> list[dict[str, Any]]:
         frames = group["NumberOfFrames"].dropna()
         if len(frames) and (frames > 1).any():
             warnings.append("multi-frame (enhanced) object: one file holds several frames")
-        geometry = _geometry(group, reasons, warnings)
+        geometry = _geometry(group, reasons, warnings, tolerance)
         modality = _first(group["Modality"]) or ""
         expected = _first(group["NumberOfSlices"]) if modality == "PT" else None
         n_slices = geometry.get("n_slices", len(group))
@@ -538,8 +551,8 @@ def _seconds(iso: Any) -> float:
     return pd.Timestamp(iso).timestamp()
 
 
-def _series_table(files: pd.DataFrame) -> pd.DataFrame:
-    rows = _series_rows(files)
+def _series_table(files: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    rows = _series_rows(files, tolerance)
     series = pd.DataFrame(rows, columns=[*SERIES_COLUMNS, "files"])
     if len(series):
         _link_companions(series)
@@ -563,6 +576,7 @@ def index_tree(
     cache: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     progress: bool = False,
+    slice_tolerance: float = DEFAULT_SLICE_TOLERANCE,
 ) -> pd.DataFrame:
     """Index every DICOM series under ``root``.
 
@@ -577,6 +591,10 @@ def index_tree(
         Processes reading headers; default all cores.
     progress : bool
         Show a progress bar.
+    slice_tolerance : float
+        Largest deviation of a slice from a uniform grid, as a fraction of the slice
+        spacing: such a series is ``warn`` with the measured deviation
+        (``slice_deviation_mm``), beyond it ``fail`` (see :mod:`nethelpers.dicom.slicegrid`).
 
     Returns
     -------
@@ -591,10 +609,11 @@ def index_tree(
         raise FileNotFoundError(f"{root_path}: not a folder")
     cache_path = None if cache is None else Path(cache)
     n_workers = workers or os.cpu_count() or 1
-    files, series, fingerprint, stats = _file_table(root_path, cache_path, n_workers, progress)
+    files, series, fingerprint, stats = _file_table(root_path, cache_path, n_workers, progress,
+                                                    f"slice_tolerance={slice_tolerance!r}")
     if series is None:
         assert files is not None
-        series = _series_table(files)
+        series = _series_table(files, slice_tolerance)
         if cache_path is not None:
             head = {"format": CACHE_FORMAT, "root": str(root_path)}
             if stats["read"]:

@@ -79,6 +79,7 @@ from pydicom.uid import generate_uid
 
 from nethelpers import __version__
 from nethelpers.dicom.errors import DicomInputError
+from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE, SliceGridError, fit_slices
 from nethelpers.dicom.volume import series_files
 from nethelpers.files import atomic_write
 from nethelpers.rois import METHODS, ROI_KINDS, TABLE_COLUMNS, validate_table
@@ -103,6 +104,10 @@ _ST_MAX = 1024            # SegmentDescription is ST
 _LO_MAX = 64              # SegmentLabel is LO
 
 _POS_TOL_MM = 1e-3        # geometry comparison: origin, spacing
+#: Frames without a usable source-image reference are placed by position when they lie
+#: within this fraction of a voxel (per axis) of a grid plane: float32 positions written by
+#: Slicer/dcmqi are 0.01-0.05 mm off, a real mismatch is half a voxel or more.
+SEG_POSITION_TOLERANCE = 0.25
 _DIR_TOL = 1e-5           # geometry comparison: direction cosines
 
 _CATEGORY = {
@@ -273,7 +278,8 @@ def _floats(ds: pydicom.Dataset, keyword: str, n: int, file: Path) -> np.ndarray
     return arr
 
 
-def _series_geometry(items: list[tuple[Path, pydicom.Dataset]]) -> _Series:
+def _series_geometry(items: list[tuple[Path, pydicom.Dataset]],
+                     tolerance: float = DEFAULT_SLICE_TOLERANCE) -> _Series:
     """Sort slices along the normal and derive the grid the way volume.load_pet does."""
     f0, ds0 = items[0]
     iop = _floats(ds0, "ImageOrientationPatient", 6, f0)
@@ -296,22 +302,16 @@ def _series_geometry(items: list[tuple[Path, pydicom.Dataset]]) -> _Series:
     ipp = np.array([_floats(ds, "ImagePositionPatient", 3, f) for f, ds in items])
     along = ipp @ normal
     order = np.argsort(along, kind="stable")
-    pos = along[order]
+    origin = ipp[order[0]]
     if len(items) > 1:
-        steps = np.diff(pos)
-        if np.any(np.abs(steps) < 1e-3):
-            k = int(np.flatnonzero(np.abs(steps) < 1e-3)[0])
-            raise DicomInputError(f"two slices at the same position ({pos[k]:.3f} mm): "
-                                  f"{items[order[k]][0].name} and "
-                                  f"{items[order[k + 1]][0].name}", file=items[order[k]][0],
-                                  tag="ImagePositionPatient (0020,0032)",
-                                  fix="remove duplicates or pass series_uid=")
-        step = float(np.median(steps))
-        if np.any(np.abs(steps - step) > max(1e-3, 0.01 * step)):
-            raise DicomInputError("slices are not evenly spaced (a slice is missing?), so "
-                                  "no label map can share their grid", file=f0,
-                                  tag="ImagePositionPatient (0020,0032)",
-                                  fix="restore the missing files")
+        try:
+            placement = fit_slices(along, tolerance)
+        except SliceGridError as exc:
+            k = min(exc.index, len(order) - 1)
+            raise DicomInputError(exc.problem, file=items[order[k]][0],
+                                  tag="ImagePositionPatient (0020,0032)", fix=exc.fix) from None
+        step = placement.step
+        origin = placement.origin(ipp[order[0]], normal)
     else:
         step = float(ds0.get("SpacingBetweenSlices") or ds0.get("SliceThickness") or 0.0)
         if step <= 0:
@@ -327,7 +327,7 @@ def _series_geometry(items: list[tuple[Path, pydicom.Dataset]]) -> _Series:
         datasets=tuple(ds for _, ds in ordered),
         size=(cols, rows, len(items)),
         spacing=(float(pixel[1]), float(pixel[0]), step),
-        origin=tuple(float(v) for v in ipp[order[0]]),  # type: ignore[arg-type]
+        origin=tuple(float(v) for v in origin),  # type: ignore[arg-type]
         direction=tuple(float(v) for v in direction),
     )
 
@@ -643,8 +643,28 @@ class _Grid:
         return img
 
 
-def _frame_slices(seg: pydicom.Dataset, grid: _Grid, path: Path) -> list[int]:
-    """The reference slice k of each SEG frame, checking its plane lies on the grid."""
+def _frame_source(seg: pydicom.Dataset, index: int) -> str | None:
+    """The SOPInstanceUID of the image frame ``index`` was derived from, if it says so."""
+    per_frame = seg.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is None or index >= len(per_frame):
+        return None
+    uids = {str(source.ReferencedSOPInstanceUID)
+            for derivation in per_frame[index].get("DerivationImageSequence", [])
+            for source in derivation.get("SourceImageSequence", [])
+            if "ReferencedSOPInstanceUID" in source}
+    return uids.pop() if len(uids) == 1 else None
+
+
+def _frame_slices(seg: pydicom.Dataset, grid: _Grid, path: Path,
+                  sop_index: dict[str, int] | None = None,
+                  tolerance: float = SEG_POSITION_TOLERANCE) -> tuple[list[int], int]:
+    """The reference slice k of each SEG frame, and how many frames were placed by UID.
+
+    A frame that names its source image (DerivationImageSequence > SourceImageSequence >
+    ReferencedSOPInstanceUID) of the reference series goes on that image's slice; its plane
+    position must then lie within half a voxel of the slice (else the SEG contradicts
+    itself). Other frames are placed by position, within ``tolerance`` of a voxel per axis.
+    """
     nx, ny, nz = grid.size
     if int(seg.Rows) != ny or int(seg.Columns) != nx:
         raise DicomInputError(f"SEG frames are {seg.Columns}x{seg.Rows} pixels, the reference "
@@ -653,9 +673,10 @@ def _frame_slices(seg: pydicom.Dataset, grid: _Grid, path: Path) -> list[int]:
     matrix = np.asarray(grid.direction, dtype=float).reshape(3, 3)
     spacing = np.asarray(grid.spacing, dtype=float)
     origin = np.asarray(grid.origin, dtype=float)
-    tol = np.maximum(_POS_TOL_MM, 0.01 * spacing)
+    tol = np.maximum(_POS_TOL_MM, tolerance * spacing)
     n_frames = int(seg.get("NumberOfFrames", 1) or 1)
     slices = []
+    by_uid = 0
     for i in range(n_frames):
         orient = _functional(seg, i, "PlaneOrientationSequence")
         measures = _functional(seg, i, "PixelMeasuresSequence")
@@ -679,15 +700,29 @@ def _frame_slices(seg: pydicom.Dataset, grid: _Grid, path: Path) -> list[int]:
                                       fix="pass the PET series the SEG was drawn on")
         ipp = np.array([float(v) for v in position.ImagePositionPatient])
         index = (matrix.T @ (ipp - origin)) / spacing
+        source = _frame_source(seg, i) if sop_index else None
+        if source is not None and source in sop_index:  # type: ignore[operator]
+            k = sop_index[source]  # type: ignore[index]
+            offset_mm = np.abs(index - [0.0, 0.0, k]) * spacing
+            if np.any(offset_mm > 0.5 * spacing):
+                raise DicomInputError(
+                    f"frame {i + 1} names source image {source} (slice {k + 1}) but lies at "
+                    f"{_fmt(ipp)} mm, {_fmt(offset_mm)} mm away from it", file=path,
+                    tag="ImagePositionPatient (0020,0032)",
+                    fix="the SEG contradicts itself: re-export it from the segmentation tool")
+            by_uid += 1
+            slices.append(k)
+            continue
         k = int(round(index[2]))
         offset_mm = np.abs(index - [0.0, 0.0, k]) * spacing
         if np.any(offset_mm > tol) or not 0 <= k < nz:
             raise DicomInputError(f"frame {i + 1} at {_fmt(ipp)} mm is not a slice of the "
-                                  f"reference grid (index {_fmt(index)})", file=path,
+                                  f"reference grid (index {_fmt(index)}; {_fmt(offset_mm)} "
+                                  f"mm off, tolerance {_fmt(tol)} mm)", file=path,
                                   tag="ImagePositionPatient (0020,0032)",
                                   fix="pass the PET series the SEG was drawn on")
         slices.append(k)
-    return slices
+    return slices, by_uid
 
 
 def _frame_segments(seg: pydicom.Dataset, n_frames: int, path: Path) -> list[int]:
@@ -804,6 +839,9 @@ def _segment_rows(seg: pydicom.Dataset) -> tuple[dict[int, dict[str, Any]], list
 def import_seg(
     path: PathLike,
     reference: sitk.Image | PathLike | Sequence[PathLike],
+    *,
+    slice_tolerance: float = DEFAULT_SLICE_TOLERANCE,
+    position_tolerance: float = SEG_POSITION_TOLERANCE,
 ) -> tuple[sitk.Image, pd.DataFrame]:
     """Read a DICOM SEG into a label map on the PET grid and its ROI table.
 
@@ -816,6 +854,12 @@ def import_seg(
         folder or files. For a series, the SEG must reference it (ReferencedSeriesSequence
         or the frames' source instances); a folder with several series is narrowed to the
         series the SEG references.
+    slice_tolerance : float
+        Slice-placement tolerance of the reference series (see
+        :mod:`nethelpers.dicom.slicegrid`).
+    position_tolerance : float
+        Frames that name a source image of the reference series go on that image's slice;
+        other frames must lie within this fraction of a voxel (per axis) of a grid plane.
 
     Returns
     -------
@@ -846,11 +890,13 @@ def import_seg(
                               fix="pass a DICOM SEG file") from None
 
     referenced = _referenced_series(seg)
+    sop_index: dict[str, int] | None = None
     if isinstance(reference, sitk.Image):
         grid = _Grid.of(reference)
     else:
         items = _select_series(reference, None, prefer=referenced)
-        series = _series_geometry(items)
+        series = _series_geometry(items, slice_tolerance)
+        sop_index = {uid: k for k, uid in enumerate(series.sop_uids)}
         instances = _referenced_instances(seg)
         if referenced:
             ok = series.series_uid in referenced
@@ -874,7 +920,7 @@ def import_seg(
         raise DicomInputError("the SEG describes no segments", file=path,
                               tag="SegmentSequence (0062,0002)")
     n_frames = int(seg.get("NumberOfFrames", 1) or 1)
-    slices = _frame_slices(seg, grid, path)
+    slices, _ = _frame_slices(seg, grid, path, sop_index, position_tolerance)
     seg_type = str(seg.get("SegmentationType", "BINARY")).upper()
     labelmap = seg_type == "LABELMAP" or str(seg.SOPClassUID) == _LABELMAP_STORAGE
     frame_segments = None if labelmap else _frame_segments(seg, n_frames, path)

@@ -36,6 +36,12 @@ from nethelpers.dicom.rawread import (
     keyword_tag,
     read_header,
 )
+from nethelpers.dicom.slicegrid import (
+    DEFAULT_SLICE_TOLERANCE,
+    SliceGrid,
+    SliceGridError,
+    fit_slices,
+)
 from nethelpers.dicom.suv import PetHeader, SuvConversion, suv_conversion
 
 __all__ = [
@@ -182,9 +188,25 @@ class _Geometry:
     spacing: tuple[float, float, float]
     direction: tuple[float, ...]
     shape: tuple[int, int, int]
+    placement: SliceGrid | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The geometry for a provenance record (with the slice placement, if any)."""
+        out: dict[str, Any] = {"size": [self.shape[2], self.shape[1], self.shape[0]],
+                               "spacing_mm": list(self.spacing),
+                               "origin_mm": list(self.origin),
+                               "direction": list(self.direction)}
+        if self.placement is not None and self.placement.placed:
+            out["slice_placement"] = self.placement.provenance()
+        return out
+
+    def note(self) -> str:
+        """The placement sentence (empty when the slices were regular)."""
+        return self.placement.note() if self.placement is not None else ""
 
 
-def _geometry(headers: list[RawHeader], files: list[Path]) -> _Geometry:
+def _geometry(headers: list[RawHeader], files: list[Path],
+              tolerance: float = DEFAULT_SLICE_TOLERANCE) -> _Geometry:
     for tag, label in ((_IOP, "ImageOrientationPatient (0020,0037)"),
                        (_ROWS, "Rows (0028,0010)"), (_COLS, "Columns (0028,0011)"),
                        (_SPACING, "PixelSpacing (0028,0030)"),
@@ -215,38 +237,28 @@ def _geometry(headers: list[RawHeader], files: list[Path]) -> _Geometry:
         positions.append(ipp)
     ipp = np.array(positions)
     along = ipp @ normal
-    order = np.argsort(along, kind="stable")
-    pos = along[order]
-    steps = np.diff(pos)
-    if len(pos) > 1:
-        dup = np.flatnonzero(np.abs(steps) < 1e-3)
-        if len(dup):
-            a, b = files[order[dup[0]]], files[order[dup[0] + 1]]
-            raise SeriesError(
-                f"two slices at the same position ({pos[dup[0]]:.3f} mm): {a.name} and "
-                f"{b.name}; the series holds duplicates or several acquisitions",
-                file=b, tag="ImagePositionPatient (0020,0032)",
-                fix="remove the duplicate files or split the acquisitions",
-            )
-        step = float(np.median(steps))
-        bad = np.flatnonzero(np.abs(steps - step) > max(1e-3, 0.01 * step))
-        if len(bad):
-            k = int(bad[0])
-            gap = steps[k]
-            kind = ("a slice is missing" if gap > 1.5 * step else "non-uniform spacing")
-            raise SeriesError(
-                f"{kind}: {gap:.3f} mm between {files[order[k]].name} and "
-                f"{files[order[k + 1]].name}, {step:.3f} mm elsewhere",
-                file=files[order[k + 1]], tag="ImagePositionPatient (0020,0032)",
-                fix="restore the missing files or resample the series before loading",
-            )
-        lateral = ipp[order] - ipp[order[0]] - np.outer(pos - pos[0], normal)
+    placement: SliceGrid | None = None
+    if len(files) > 1:
+        try:
+            placement = fit_slices(along, tolerance)
+        except SliceGridError as exc:
+            order = np.argsort(along, kind="stable")
+            k = min(exc.index, len(order) - 1)
+            raise SeriesError(exc.problem, file=files[order[k]],
+                              tag="ImagePositionPatient (0020,0032)", fix=exc.fix) from None
+        order = placement.order
+        step = placement.step
+        lateral = (ipp[order] - ipp[order[0]]
+                   - np.outer(placement.positions - placement.positions[0], normal))
         if np.abs(lateral).max() > max(1e-2, 0.01 * step):
             raise SeriesError("slice positions are sheared (gantry tilt?): they do not lie "
                               "on the slice normal", file=files[order[-1]],
                               tag="ImagePositionPatient (0020,0032)",
                               fix="resample the series to an orthogonal grid first")
+        origin = placement.origin(ipp[order[0]], normal)
     else:
+        order = np.zeros(1, dtype=int)
+        origin = ipp[0]
         step = headers[0].float(keyword_tag("SpacingBetweenSlices")) or headers[0].float(
             keyword_tag("SliceThickness"))
         if not step or step <= 0:
@@ -258,10 +270,11 @@ def _geometry(headers: list[RawHeader], files: list[Path]) -> _Geometry:
     cols = headers[0].int(_COLS) or 0
     return _Geometry(
         order=order,
-        origin=tuple(float(v) for v in ipp[order[0]]),  # type: ignore[arg-type]
+        origin=tuple(float(v) for v in origin),  # type: ignore[arg-type]
         spacing=(float(spacing[1]), float(spacing[0]), float(step)),
         direction=tuple(float(v) for v in direction),
         shape=(len(files), rows, cols),
+        placement=placement,
     )
 
 
@@ -358,6 +371,7 @@ def load_series(
     path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     series_uid: str | None = None,
+    slice_tolerance: float = DEFAULT_SLICE_TOLERANCE,
 ) -> LoadedSeries:
     """Load any single-frame image series with its rescale applied (float32).
 
@@ -367,23 +381,32 @@ def load_series(
         Series folder or files.
     series_uid : str, optional
         Select one series when the folder holds several.
+    slice_tolerance : float
+        Largest deviation of a slice from a uniform grid, as a fraction of the slice spacing
+        (see :mod:`nethelpers.dicom.slicegrid`).
 
     Returns
     -------
     LoadedSeries
+        ``provenance`` holds ``geometry`` and, when slices were placed on a uniform grid,
+        ``warnings``.
     """
-    return _load_plain(path, series_uid, None)
+    return _load_plain(path, series_uid, None, slice_tolerance)
 
 
-def _load_plain(path: Any, series_uid: str | None, modality: str | None) -> LoadedSeries:
+def _load_plain(path: Any, series_uid: str | None, modality: str | None,
+                slice_tolerance: float = DEFAULT_SLICE_TOLERANCE) -> LoadedSeries:
     """Read a series with its rescale applied; check its modality when given."""
     files, headers = _headers(series_files(path), series_uid)
     if modality is not None:
         _expect_modality(headers, files, modality)
-    geometry = _geometry(headers, files)
+    geometry = _geometry(headers, files, slice_tolerance)
     slopes, intercepts = _rescale(headers)
     image = _read_volume(files, headers, geometry, slopes, intercepts)
-    return _loaded(image, files, headers, geometry, {})
+    provenance: dict[str, Any] = {"geometry": geometry.record()}
+    if geometry.note():
+        provenance["warnings"] = [geometry.note()]
+    return _loaded(image, files, headers, geometry, provenance)
 
 
 def _loaded(image: sitk.Image, files: list[Path], headers: list[RawHeader], geometry: _Geometry,
@@ -409,6 +432,7 @@ def load_ct(
     path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     series_uid: str | None = None,
+    slice_tolerance: float = DEFAULT_SLICE_TOLERANCE,
 ) -> sitk.Image:
     """Load a CT series in Hounsfield units (float32).
 
@@ -418,21 +442,24 @@ def load_ct(
         Series folder or files.
     series_uid : str, optional
         Select one series when the folder holds several.
+    slice_tolerance : float
+        See :func:`load_series`.
 
     Returns
     -------
     SimpleITK.Image
     """
-    return _load_plain(path, series_uid, "CT").image
+    return _load_plain(path, series_uid, "CT", slice_tolerance).image
 
 
 def load_mr(
     path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     series_uid: str | None = None,
+    slice_tolerance: float = DEFAULT_SLICE_TOLERANCE,
 ) -> sitk.Image:
     """Load an MR series (float32, rescale applied when present); see :func:`load_ct`."""
-    return _load_plain(path, series_uid, "MR").image
+    return _load_plain(path, series_uid, "MR", slice_tolerance).image
 
 
 def _item_keywords(item: RawDataset) -> dict[str, Any]:
@@ -495,6 +522,7 @@ def load_pet(
     dose_bq: float | None = None,
     injection: datetime | None = None,
     half_life_s: float | None = None,
+    slice_tolerance: float = DEFAULT_SLICE_TOLERANCE,
 ) -> tuple[sitk.Image, dict[str, Any]]:
     """Load a PET series as SUV (float32) with the provenance of the conversion.
 
@@ -509,6 +537,10 @@ def load_pet(
         Select one series when the folder holds several.
     weight_kg, height_m, sex, dose_bq, injection, half_life_s : optional
         Clinical-record values that replace or supply header values (recorded).
+    slice_tolerance : float
+        Largest deviation of a slice from a uniform grid, as a fraction of the slice spacing;
+        slices within it are placed on the grid and the provenance says so (``geometry``
+        ``slice_placement`` and a warning).
 
     Returns
     -------
@@ -516,7 +548,7 @@ def load_pet(
         SUV volume.
     dict
         Provenance (see :func:`nethelpers.dicom.suv.suv_conversion`), plus ``files`` (count)
-        and ``geometry``.
+        and ``geometry`` (with ``slice_placement`` when slices were placed on the grid).
 
     Raises
     ------
@@ -527,7 +559,7 @@ def load_pet(
     """
     loaded = load_pet_series(path, norm, series_uid=series_uid, weight_kg=weight_kg,
                              height_m=height_m, sex=sex, dose_bq=dose_bq, injection=injection,
-                             half_life_s=half_life_s)
+                             half_life_s=half_life_s, slice_tolerance=slice_tolerance)
     return loaded.image, loaded.provenance
 
 
@@ -536,6 +568,7 @@ def load_pet_series(
     norm: str = "bw",
     *,
     series_uid: str | None = None,
+    slice_tolerance: float = DEFAULT_SLICE_TOLERANCE,
     **overrides: Any,
 ) -> LoadedSeries:
     """Like :func:`load_pet`, returning the :class:`LoadedSeries` (files and headers too).
@@ -548,6 +581,8 @@ def load_pet_series(
         SUV normalisation.
     series_uid : str, optional
         Select one series.
+    slice_tolerance : float
+        See :func:`load_pet`.
     **overrides
         ``weight_kg``, ``height_m``, ``sex``, ``dose_bq``, ``injection``, ``half_life_s``.
 
@@ -565,7 +600,7 @@ def load_pet_series(
                 file=f, tag="RescaleSlope (0028,1053)",
                 fix="re-export the series: without its slope a PET slice has no scale",
             )
-    geometry = _geometry(headers, files)
+    geometry = _geometry(headers, files, slice_tolerance)
     keywords = [pet_keywords(h) for h in headers]
     notes = sorted({n for _, ns in keywords for n in ns})
     pet = PetHeader.from_keywords([k for k, _ in keywords], [str(f) for f in files], notes)
@@ -574,12 +609,9 @@ def load_pet_series(
     image = _read_volume(files, headers, geometry, slopes * conversion.factors,
                          np.zeros(len(files)))
     provenance = dict(conversion.provenance)
-    provenance["geometry"] = {
-        "size": list(image.GetSize()),
-        "spacing_mm": list(image.GetSpacing()),
-        "origin_mm": list(image.GetOrigin()),
-        "direction": list(image.GetDirection()),
-    }
+    provenance["geometry"] = geometry.record()
+    if geometry.note():
+        provenance["warnings"] = [*provenance.get("warnings", []), geometry.note()]
     return _loaded(image, files, headers, geometry, provenance)
 
 
