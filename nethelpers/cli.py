@@ -1,4 +1,4 @@
-"""The ``nethelpers`` command: demo, report, index, suv, rois, quantify, review."""
+"""The ``nethelpers`` command: demo, report, index, suv, measure, rois, quantify, review."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     cache = None if args.no_cache else out.with_name(out.name + ".cache")
-    series = index_tree(args.root, cache=cache, workers=args.workers, progress=not args.quiet)
+    series = index_tree(args.root, cache=cache, workers=args.workers, progress=not args.quiet,
+                        slice_tolerance=args.slice_tolerance)
     written = write_index(series, out)
     print(summarise_index(series))
     print("index: " + ", ".join(str(p) for p in written))
@@ -72,7 +73,7 @@ def _cmd_suv(args: argparse.Namespace) -> int:
         image, provenance = load_pet(
             args.series, args.norm, series_uid=args.series_uid, weight_kg=args.weight,
             height_m=args.height, sex=args.sex, dose_bq=args.dose, injection=injection,
-            half_life_s=args.half_life,
+            half_life_s=args.half_life, slice_tolerance=args.slice_tolerance,
         )
     except DicomInputError as exc:
         print(f"suv: {exc}", file=sys.stderr)
@@ -82,6 +83,43 @@ def _cmd_suv(args: argparse.Namespace) -> int:
     sitk.WriteImage(image, str(out), useCompression=True)
     provenance["output"] = str(out)
     print(provenance_json(provenance))
+    return 0
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    import json
+
+    from nethelpers.dicom.errors import DicomInputError
+    from nethelpers.files import atomic_write
+    from nethelpers.measure import measure_file
+
+    injection = None
+    if args.injection:
+        from datetime import datetime
+
+        injection = datetime.fromisoformat(args.injection)
+    try:
+        rows, provenance = measure_file(
+            args.pet, args.rois, norm=args.norm, series_uid=args.series_uid,
+            slice_tolerance=args.slice_tolerance, height_m=args.height, sex=args.sex,
+            weight_kg=args.weight, dose_bq=args.dose, injection=injection,
+            half_life_s=args.half_life, sr=args.sr)
+    except DicomInputError as exc:
+        print(f"measure: {exc}", file=sys.stderr)
+        return 2
+    if args.output is None:
+        print(rows.to_csv(index=False), end="")
+        return 0
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out, "w", encoding="utf-8") as fh:
+        rows.to_csv(fh, index=False)
+    beside = out.with_name(out.stem + ".provenance.json")
+    with atomic_write(beside, "w", encoding="utf-8") as fh:
+        json.dump(provenance, fh, indent=2, default=str)
+    print(f"measure: {len(rows)} ROIs ({provenance['roi_file']['kind']}) -> {out}, {beside}")
+    if "sr" in provenance:
+        print(f"measure: DICOM SR {provenance['sr']['sr']} (SEG {provenance['sr']['seg']})")
     return 0
 
 
@@ -142,15 +180,19 @@ def _cmd_rois(args: argparse.Namespace) -> int:
                              series_uid=job.series_uid)
             print(f"rois: {args.scan} v{rois.version.version} -> {out}")
         else:
-            from nethelpers.dicom.seg import import_seg
+            from nethelpers.dicom.roifile import read_roi_file
+            from nethelpers.dicom.volume import load_series
 
             job = _scan_job(params, args.scan)
-            labels, table = import_seg(args.seg, job.pet)
+            tolerance = params.quantify.slice_tolerance
+            pet = load_series(job.pet, series_uid=job.series_uid, slice_tolerance=tolerance)
+            rois = read_roi_file(args.seg, pet.files, pet.image, slice_tolerance=tolerance)
             latest = store.latest(args.scan)
-            v = store.save(args.scan, labels, table, reader=args.reader,
-                           note=f"imported from {Path(args.seg).name}",
+            note = "; ".join([f"imported from {rois.kind} {Path(args.seg).name}", *rois.notes])
+            v = store.save(args.scan, rois.labels, rois.table, reader=args.reader, note=note,
                            parent=latest.version if latest else 0)
-            print(f"rois: {args.seg} -> {args.scan} v{v.version} ({len(table)} ROIs)")
+            print(f"rois: {args.seg} ({rois.kind}) -> {args.scan} v{v.version} "
+                  f"({len(rois.table)} ROIs)")
     except (ParamsError, RoiStoreError, DicomInputError, KeyError) as exc:
         print(f"rois: {exc}", file=sys.stderr)
         return 2
@@ -162,6 +204,31 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
     return run_review(args.params, args.patient, scan_id=args.scan, reader=args.reader,
                       autosave_s=args.autosave)
+
+
+def _pet_options(parser: argparse.ArgumentParser) -> None:
+    """The SUV options shared by ``suv`` and ``measure``."""
+    parser.add_argument("--norm", default="bw",
+                        choices=["bw", "lbm", "lbm-james", "lbm-james120", "bsa", "ibw"],
+                        help="normalisation: bw (default), lbm (SUL, Janmahasatian), "
+                        "lbm-james (James 128), lbm-james120, bsa (cm2/ml), ibw")
+    parser.add_argument("--series-uid", default=None,
+                        help="series to read if the folder has more")
+    parser.add_argument("--weight", type=float, default=None, help="weight in kg (overrides)")
+    parser.add_argument("--height", type=float, default=None, help="height in m (overrides)")
+    parser.add_argument("--sex", choices=["M", "F", "O"], default=None, help="sex (overrides)")
+    parser.add_argument("--dose", type=float, default=None, help="injected activity in Bq")
+    parser.add_argument("--injection", default=None,
+                        help="injection date-time, ISO format (YYYY-MM-DDTHH:MM:SS)")
+    parser.add_argument("--half-life", type=float, default=None, help="half-life in s")
+
+
+def _tolerance_option(parser: argparse.ArgumentParser) -> None:
+    from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
+
+    parser.add_argument("--slice-tolerance", type=float, default=DEFAULT_SLICE_TOLERANCE,
+                        help="slices within this fraction of the slice spacing of a uniform "
+                        f"grid are placed on it (default {DEFAULT_SLICE_TOLERANCE})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,25 +268,30 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--workers", type=int, default=None, help="processes (all cores)")
     index.add_argument("--no-cache", action="store_true", help="read every header again")
     index.add_argument("--strict", action="store_true", help="exit 1 if a series fails QC")
+    _tolerance_option(index)
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=_cmd_index)
 
     suv = sub.add_parser("suv", help="convert a PET series to an SUV volume (NIfTI etc.)")
     suv.add_argument("series", help="PET series folder")
     suv.add_argument("-o", "--output", required=True, help="output image, e.g. suv.nii.gz")
-    suv.add_argument("--norm", default="bw",
-                     choices=["bw", "lbm", "lbm-james", "lbm-james120", "bsa", "ibw"],
-                     help="normalisation: bw (default), lbm (SUL, Janmahasatian), lbm-james "
-                     "(James 128), lbm-james120, bsa (cm2/ml), ibw")
-    suv.add_argument("--series-uid", default=None, help="series to read if the folder has more")
-    suv.add_argument("--weight", type=float, default=None, help="weight in kg (overrides)")
-    suv.add_argument("--height", type=float, default=None, help="height in m (overrides)")
-    suv.add_argument("--sex", choices=["M", "F", "O"], default=None, help="sex (overrides)")
-    suv.add_argument("--dose", type=float, default=None, help="injected activity in Bq")
-    suv.add_argument("--injection", default=None,
-                     help="injection date-time, ISO format (YYYY-MM-DDTHH:MM:SS)")
-    suv.add_argument("--half-life", type=float, default=None, help="half-life in s")
+    _pet_options(suv)
+    _tolerance_option(suv)
     suv.set_defaults(func=_cmd_suv)
+
+    measure = sub.add_parser("measure", help="measure a PET's ROIs from a SEG, RTSTRUCT or "
+                             "label image (no study needed)")
+    measure.add_argument("pet", help="PET series folder")
+    measure.add_argument("rois", help="DICOM SEG, RTSTRUCT, or label image (NIfTI, NRRD)")
+    measure.add_argument("-o", "--output", default=None,
+                         help="CSV file (default: print); the SUV provenance goes beside it "
+                         "as <name>.provenance.json")
+    measure.add_argument("--sr", default=None, help="also write a DICOM SR (TID 1500) of the "
+                         "measurements, referencing the PET and the SEG (written beside it "
+                         "when the ROIs are not a SEG)")
+    _pet_options(measure)
+    _tolerance_option(measure)
+    measure.set_defaults(func=_cmd_measure)
 
     rois = sub.add_parser("rois", help="ROI store: version history, restore, DICOM SEG")
     rois_sub = rois.add_subparsers(dest="action", required=True)
@@ -235,9 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp = action("export-seg", "write a version as DICOM SEG (3D Slicer, OHIF)")
     exp.add_argument("-o", "--output", required=True, help="SEG file, or folder ending in /")
     exp.add_argument("--version", type=int, default=None, help="version (default: newest)")
-    imp = action("import-seg", "save a DICOM SEG as the newest version")
-    imp.add_argument("seg", help="the DICOM SEG file")
-    for p in (rest, imp):
+    imp = action("import", "save a DICOM SEG, RTSTRUCT or label image as the newest version")
+    imp.add_argument("seg", metavar="FILE", help="SEG, RTSTRUCT, or label image (NIfTI, NRRD)")
+    imp_seg = action("import-seg", "save a DICOM SEG as the newest version (= import)")
+    imp_seg.add_argument("seg", help="the DICOM SEG file")
+    for p in (rest, imp, imp_seg):
         p.add_argument("--reader", required=True, help="who does it (recorded)")
     rois.set_defaults(func=_cmd_rois)
 

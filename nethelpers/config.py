@@ -199,6 +199,11 @@ class QuantifyConfig(_Section):
     sul_norm: Literal["lbm", "lbm-james", "lbm-james120"] = Field(
         "lbm", description="Lean body mass formula of the sul_* columns (lbm: Janmahasatian)."
     )
+    slice_tolerance: float = Field(
+        0.10, ge=0, lt=0.5, description="PET slices within this fraction of the slice spacing "
+        "of a uniform grid are placed on it (scanner rounding, stated in the QC); beyond it "
+        "the scan fails.",
+    )
     peak_radius_mm: float = Field(
         6.2035, gt=0, le=30, description="SUVpeak sphere radius in mm (6.2035: 1 cm3)."
     )

@@ -28,6 +28,7 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage
 
+from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
 from nethelpers.measures import (
     PEAK_RADIUS_MM,
     percist_threshold,
@@ -51,6 +52,7 @@ __all__ = [
     "quantify_cohort",
     "quantify_scan",
     "scan_jobs",
+    "sul_factor",
     "write_results",
 ]
 
@@ -80,6 +82,7 @@ class QuantifyOptions:
 
     norm: str = "bw"
     sul_norm: str = "lbm"
+    slice_tolerance: float = DEFAULT_SLICE_TOLERANCE
     peak_radius_mm: float = PEAK_RADIUS_MM
     mtv_fraction: float = 0.41
     percist_mean_factor: float = 1.5
@@ -337,18 +340,36 @@ def measure_rois(suv: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
     return out[list(MEASUREMENT_COLUMNS[4:])]
 
 
-def _sul_factor(provenance: dict[str, Any], header: dict[str, Any], job: ScanJob,
-                sul_norm: str) -> tuple[float, str]:
+def sul_factor(provenance: dict[str, Any], header: dict[str, Any], sul_norm: str, *,
+               height_m: float | None = None, sex: str | None = None) -> tuple[float, str]:
     """SUL / SUV: the SUV's normaliser over the lean body mass, so SUL = SUV x this.
 
     Weight as the SUV engine used it; height and sex from the header (PatientSize,
-    PatientSex), else from the clinical table.
+    PatientSex), else the clinical record's ``height_m`` and ``sex``.
+
+    Parameters
+    ----------
+    provenance : dict
+        The SUV conversion's provenance (weight, normaliser).
+    header : dict
+        The PET's keyword values (:func:`nethelpers.dicom.volume.pet_keywords`).
+    sul_norm : str
+        Lean-body-mass formula (``lbm``, ``lbm-james``, ``lbm-james120``).
+    height_m, sex : optional
+        From the clinical record, when the header lacks them.
+
+    Returns
+    -------
+    float
+        SUL / SUV, NaN when it cannot be computed.
+    str
+        Empty, or why there is no SUL.
     """
     from nethelpers.dicom.bodysize import BodySizeError, normaliser
 
     weight = provenance.get("weight_kg")
-    height = provenance.get("height_m") or header.get("PatientSize") or job.height_m
-    sex = provenance.get("sex") or (header.get("PatientSex") or "").strip().upper() or job.sex
+    height = provenance.get("height_m") or header.get("PatientSize") or height_m
+    sex = provenance.get("sex") or (header.get("PatientSex") or "").strip().upper() or sex
     if not weight or not provenance.get("normaliser"):
         return float("nan"), "no weight: no SUL"
     try:
@@ -398,12 +419,14 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions = QuantifyOptions()) ->
             return ScanOutcome(empty, _qc(job, "skipped", "no ROIs saved for this scan",
                                           seconds=round(time.perf_counter() - start, 3)))
         rois: RoiSet = store.load(job.scan_id)
-        loaded = load_pet_series(job.pet, options.norm, series_uid=job.series_uid)
+        loaded = load_pet_series(job.pet, options.norm, series_uid=job.series_uid,
+                                 slice_tolerance=options.slice_tolerance)
         image, provenance = loaded.image, loaded.provenance
         labels, note = labels_on(image, rois.labels, rois.table)
         suv = sitk.GetArrayViewFromImage(image)
         header, _ = pet_keywords(loaded.headers[0])
-        sul, sul_note = _sul_factor(provenance, header, job, options.sul_norm)
+        sul, sul_note = sul_factor(provenance, header, options.sul_norm,
+                                   height_m=job.height_m, sex=job.sex)
         rows = measure_rois(suv, labels, rois.table, image.GetSpacing(), options, sul)
     except (DicomInputError, RoiStoreError, ValueError, OSError) as exc:
         return ScanOutcome(empty, _qc(job, "failed", f"{type(exc).__name__}: {exc}",

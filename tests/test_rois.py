@@ -335,7 +335,7 @@ def test_cli_history_restore_and_dicom_seg_round_trip(demo_study, tmp_path, caps
     v1, v2 = store.load(scan, 1), store.load(scan, 2)
     np.testing.assert_array_equal(v1.array, v2.array)
     pd.testing.assert_frame_equal(v1.table, v2.table)
-    assert v2.version.reader == "AB" and v2.version.note == f"imported from {seg.name}"
+    assert v2.version.reader == "AB" and v2.version.note == f"imported from SEG {seg.name}"
     assert main(["rois", "restore", scan, "1", "--reader", "CD", *f]) == 0
     capsys.readouterr()
     assert main(["rois", "history", scan, *f]) == 0

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: Bump when the file records or the series assembly change: old caches are then rebuilt.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 #: Fewer files than this are read in-process (starting workers would cost more).
 SERIAL_BELOW = 400
 #: File name suffixes that are never DICOM (skipped without reading).
@@ -414,7 +414,8 @@ def _spacing(unique: np.ndarray, tolerance: float, out: dict[str, Any], reasons:
         warnings.append(grid.note())
 
 
-def _series_rows(files: pd.DataFrame, tolerance: float) -> list[dict[str, Any]]:
+def _series_rows(files: pd.DataFrame, tolerance: float,
+                 root: Path | None = None) -> list[dict[str, Any]]:
     ok = files[files["error"].isna() & files["SeriesInstanceUID"].notna()]
     bad = files[files["error"].notna() | files["SeriesInstanceUID"].isna()]
     # unreadable files belong to the one series of their directory, if there is one
@@ -443,11 +444,22 @@ def _series_rows(files: pd.DataFrame, tolerance: float) -> list[dict[str, Any]]:
             if group[column].nunique() > 1:
                 reasons.append(f"mixed {label} in one series")
         frames = group["NumberOfFrames"].dropna()
+        multiframe: dict[str, Any] = {}
         if len(frames) and (frames > 1).any():
-            warnings.append("multi-frame (enhanced) object: one file holds several frames")
+            if root is not None and len(group) == 1:  # its frames are its slices
+                from nethelpers.dicom.multiframe_index import index_fields
+
+                multiframe, problems, notes = index_fields(root / group["path"].iloc[0],
+                                                           tolerance)
+                reasons.extend(problems)
+                warnings.extend(notes)
+            else:
+                warnings.append("multi-frame (enhanced) object: one file holds several frames")
         geometry = _geometry(group, reasons, warnings, tolerance)
+        geometry.update(multiframe)
         modality = _first(group["Modality"]) or ""
-        expected = _first(group["NumberOfSlices"]) if modality == "PT" else None
+        expected = (geometry.get("expected_slices", _first(group["NumberOfSlices"]))
+                    if modality == "PT" else None)
         n_slices = geometry.get("n_slices", len(group))
         if expected is not None and int(expected) > n_slices:
             reasons.append(f"missing slices: {n_slices} of {int(expected)} (NumberOfSlices)")
@@ -551,8 +563,9 @@ def _seconds(iso: Any) -> float:
     return pd.Timestamp(iso).timestamp()
 
 
-def _series_table(files: pd.DataFrame, tolerance: float) -> pd.DataFrame:
-    rows = _series_rows(files, tolerance)
+def _series_table(files: pd.DataFrame, tolerance: float,
+                  root: Path | None = None) -> pd.DataFrame:
+    rows = _series_rows(files, tolerance, root)
     series = pd.DataFrame(rows, columns=[*SERIES_COLUMNS, "files"])
     if len(series):
         _link_companions(series)
@@ -613,7 +626,7 @@ def index_tree(
                                                     f"slice_tolerance={slice_tolerance!r}")
     if series is None:
         assert files is not None
-        series = _series_table(files, slice_tolerance)
+        series = _series_table(files, slice_tolerance, root_path)
         if cache_path is not None:
             head = {"format": CACHE_FORMAT, "root": str(root_path)}
             if stats["read"]:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from nethelpers.dicom.codecs import decode_pixels, warnings_for
 from nethelpers.dicom.errors import SeriesError, SuvError
 from nethelpers.dicom.index import NON_DICOM_SUFFIXES
 from nethelpers.dicom.rawread import (
@@ -304,14 +305,7 @@ def _slice_pixels(file: Path, header: RawHeader, count: int, dtype: np.dtype) ->
             raise SeriesError(f"pixel data truncated ({len(data)} of {nbytes} bytes)", file=file,
                               tag="PixelData (7FE0,0010)", fix="restore the file")
         return np.frombuffer(data, dtype=dtype, count=count)
-    import pydicom
-
-    try:
-        return np.asarray(pydicom.dcmread(file).pixel_array).reshape(-1)
-    except Exception as exc:
-        raise SeriesError(f"pixel data cannot be decoded: {exc}", file=file,
-                          tag="PixelData (7FE0,0010)",
-                          fix="decompress the series (e.g. gdcmconv --raw) first") from None
+    return decode_pixels(file).reshape(-1)  # compressed, deflated, big endian: codecs.py
 
 
 def _read_volume(
@@ -398,6 +392,11 @@ def _load_plain(path: Any, series_uid: str | None, modality: str | None,
                 slice_tolerance: float = DEFAULT_SLICE_TOLERANCE) -> LoadedSeries:
     """Read a series with its rescale applied; check its modality when given."""
     files, headers = _headers(series_files(path), series_uid)
+    from nethelpers.dicom import multiframe  # here: multiframe imports this module
+
+    if any(multiframe.is_multiframe(h) for h in headers):  # Enhanced / Legacy Converted
+        return multiframe.load_multiframe(files, headers, modality=modality,
+                                          slice_tolerance=slice_tolerance)
     if modality is not None:
         _expect_modality(headers, files, modality)
     geometry = _geometry(headers, files, slice_tolerance)
@@ -591,6 +590,11 @@ def load_pet_series(
     LoadedSeries
     """
     files, headers = _headers(series_files(path), series_uid)
+    from nethelpers.dicom import multiframe  # here: multiframe imports this module
+
+    if any(multiframe.is_multiframe(h) for h in headers):  # Enhanced / Legacy Converted
+        return multiframe.load_multiframe(files, headers, modality="PT", norm=norm,
+                                          slice_tolerance=slice_tolerance, **overrides)
     _expect_modality(headers, files, "PT")
     for f, h in zip(files, headers, strict=True):
         slope = h.float(_SLOPE)
@@ -612,6 +616,8 @@ def load_pet_series(
     provenance["geometry"] = geometry.record()
     if geometry.note():
         provenance["warnings"] = [*provenance.get("warnings", []), geometry.note()]
+    if lossy := warnings_for(headers):  # lossy transfer syntax or LossyImageCompression 01
+        provenance["warnings"] = [*provenance.get("warnings", []), *lossy]
     return _loaded(image, files, headers, geometry, provenance)
 
 

@@ -1,0 +1,1 @@
+"""Real-world variants of demo series: what scanners, PACS and workstations write."""

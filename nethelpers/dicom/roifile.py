@@ -1,0 +1,215 @@
+"""Contours from a file, whatever made it: DICOM SEG, RTSTRUCT or a label image.
+
+:func:`read_roi_file` tells the kind from the file itself (SOP Class UID for DICOM, else a
+label image SimpleITK reads: NIfTI, NRRD, MetaImage) and returns a ``uint16`` label map on
+the PET grid with its ROI table (:data:`nethelpers.rois.TABLE_COLUMNS`), as the ROI store
+keeps them.
+
+- **SEG** (:func:`nethelpers.dicom.seg.import_seg`): frames placed by the source image they
+  name, else by position; segments become labels with their label as lesion ID.
+- **RTSTRUCT** (:func:`nethelpers.dicom.rtstruct.import_rtstruct`): contours rasterised onto
+  the PET grid, one label per ROI named after it.
+- **Label image**: every non-zero value is one ROI, named by a 3D Slicer ``.seg.nrrd``
+  header (``Segment<i>_Name`` / ``_LabelValue``; the kind from the name, as for RTSTRUCT),
+  else a lesion named ``label-<value>``; placed on the PET grid by nearest-neighbour
+  resampling when its grid differs (with a note).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pydicom
+import SimpleITK as sitk
+from pydicom.errors import InvalidDicomError
+
+from nethelpers.dicom.errors import DicomInputError
+from nethelpers.dicom.roi_names import infer_roi_kind
+from nethelpers.rois import TABLE_COLUMNS, validate_table
+
+__all__ = ["LABEL_IMAGE_SUFFIXES", "RoiFile", "read_roi_file", "roi_file_kind"]
+
+SEG_STORAGE = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
+RTSTRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
+#: Label images SimpleITK reads.
+LABEL_IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+_GEOMETRY_TOL = 1e-3
+
+
+@dataclass
+class RoiFile:
+    """ROIs read from a file, on the PET grid.
+
+    Attributes
+    ----------
+    labels : SimpleITK.Image
+        ``uint16`` label map on the PET grid.
+    table : pandas.DataFrame
+        One row per label (:data:`nethelpers.rois.TABLE_COLUMNS`).
+    kind : str
+        ``SEG``, ``RTSTRUCT`` or ``label image``.
+    notes : list of str
+        What was done to place the ROIs (resampling), for the provenance.
+    """
+
+    labels: sitk.Image
+    table: pd.DataFrame
+    kind: str
+    notes: list[str] = field(default_factory=list)
+
+
+def roi_file_kind(path: str | os.PathLike[str]) -> str:
+    """``SEG``, ``RTSTRUCT`` or ``label image``; anything else is refused.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    DicomInputError
+        Not a file, a DICOM object that holds no contours, or an unknown format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DicomInputError("no such file", file=path, fix="pass a SEG, RTSTRUCT or label "
+                              "image (NIfTI, NRRD) file")
+    if path.name.lower().endswith(LABEL_IMAGE_SUFFIXES):
+        return "label image"
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+    except (InvalidDicomError, OSError, ValueError) as exc:
+        raise DicomInputError(f"neither DICOM nor a label image ({exc})", file=path,
+                              fix="pass a DICOM SEG or RTSTRUCT, or a label image named "
+                              + "/".join(LABEL_IMAGE_SUFFIXES)) from None
+    sop = str(ds.get("SOPClassUID", ""))
+    if sop in SEG_STORAGE:
+        return "SEG"
+    if sop == RTSTRUCT_STORAGE:
+        return "RTSTRUCT"
+    raise DicomInputError(f"SOP Class {sop or '(none)'} holds no contours", file=path,
+                          tag="SOPClassUID (0008,0016)",
+                          fix="pass a Segmentation (SEG) or RT Structure Set (RTSTRUCT)")
+
+
+def _same_grid(a: sitk.Image, b: sitk.Image) -> bool:
+    return (a.GetSize() == b.GetSize()
+            and np.allclose(a.GetSpacing(), b.GetSpacing(), atol=_GEOMETRY_TOL)
+            and np.allclose(a.GetOrigin(), b.GetOrigin(), atol=_GEOMETRY_TOL)
+            and np.allclose(a.GetDirection(), b.GetDirection(), atol=_GEOMETRY_TOL))
+
+
+def _label_image(path: Path, pet: sitk.Image) -> RoiFile:
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise DicomInputError(f"unreadable label image ({str(exc).strip()[:200]})", file=path,
+                              fix="pass a NIfTI/NRRD/MetaImage label map") from None
+    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+        raise DicomInputError(f"a label map must be 3-D with one value per voxel, this is "
+                              f"{image.GetDimension()}-D with "
+                              f"{image.GetNumberOfComponentsPerPixel()} components", file=path,
+                              fix="export the segmentation as one label map (3D Slicer: "
+                              "Export to labelmap; overlapping segments become one layer)")
+    values = sitk.GetArrayViewFromImage(image)
+    if np.issubdtype(values.dtype, np.floating) and not np.all(values == np.round(values)):
+        raise DicomInputError("the image holds non-integer values: a label map holds whole "
+                              "numbers (0 = background)", file=path,
+                              fix="pass the segmentation's label map, not an image")
+    if values.min() < 0 or values.max() > np.iinfo(np.uint16).max:
+        raise DicomInputError(f"labels from {values.min()} to {values.max()} do not fit "
+                              "0-65535", file=path)
+    image_meta = {k: image.GetMetaData(k) for k in image.GetMetaDataKeys()}
+    image = sitk.Cast(image, sitk.sitkUInt16)
+    notes: list[str] = []
+    if not _same_grid(image, pet):
+        image = sitk.Resample(image, pet, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
+                              sitk.sitkUInt16)
+        notes.append(f"{path.name}: label map resampled onto the PET grid (nearest neighbour)")
+    array = sitk.GetArrayViewFromImage(image)
+    present = sorted(int(v) for v in np.unique(array) if v != 0)
+    if not present:
+        raise DicomInputError("the label map holds no label on the PET grid", file=path,
+                              fix="check the label map was drawn on this PET")
+    names = _segment_names(image_meta)
+    rows = []
+    refs: set[str] = set()
+    for v in present:
+        name = names.get(v, f"label-{v}")
+        kind = infer_roi_kind(name) if v in names else "lesion"
+        if kind is None or kind in refs:     # e.g. "Body": measured, named, as a lesion
+            kind = "lesion"
+        if kind != "lesion":
+            refs.add(kind)
+        rows.append({"label": v, "roi": kind, "lesion_id": name if kind == "lesion" else "",
+                     "method": "imported", "reader": "unknown", "created": ""})
+    table = validate_table(pd.DataFrame(rows, columns=list(TABLE_COLUMNS)), np.asarray(array),
+                           source=f"{path} (labels)")
+    return RoiFile(image, table, "label image", notes)
+
+
+def _segment_names(meta: dict[str, str]) -> dict[int, str]:
+    """Label value -> segment name from a 3D Slicer ``.seg.nrrd`` header (single layer)."""
+    names: dict[int, str] = {}
+    i = 0
+    while f"Segment{i}_Name" in meta:
+        value = meta.get(f"Segment{i}_LabelValue", "")
+        if value.strip().isdigit():
+            names[int(value)] = meta[f"Segment{i}_Name"].strip() or f"label-{value.strip()}"
+        i += 1
+    return names
+
+
+def read_roi_file(path: str | os.PathLike[str], pet_series: Any, pet: sitk.Image,
+                  **tolerances: float) -> RoiFile:
+    """Read a SEG, RTSTRUCT or label image into a label map on the PET grid.
+
+    Parameters
+    ----------
+    path : path-like
+        The ROI file.
+    pet_series : path-like or sequence of path-like
+        The PET series folder or files (SEG and RTSTRUCT are matched to its instances).
+    pet : SimpleITK.Image
+        The PET image, loaded from ``pet_series`` (its grid is the label map's).
+    **tolerances : float
+        ``slice_tolerance`` (and for a SEG ``position_tolerance``), passed on.
+
+    Returns
+    -------
+    RoiFile
+
+    Raises
+    ------
+    DicomInputError
+        The file holds no contours, or they cannot be placed on the PET grid.
+    """
+    path = Path(path)
+    kind = roi_file_kind(path)
+    if kind == "label image":
+        return _label_image(path, pet)
+    if kind == "SEG":
+        from nethelpers.dicom.seg import import_seg
+
+        labels, table = import_seg(path, pet_series, **tolerances)
+    else:
+        from nethelpers.dicom.rtstruct import import_rtstruct
+
+        tolerances.pop("position_tolerance", None)
+        labels, table = import_rtstruct(path, pet_series, **tolerances)
+    notes = []
+    if not _same_grid(labels, pet):
+        labels = sitk.Resample(labels, pet, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
+                               sitk.sitkUInt16)
+        notes.append(f"{path.name}: ROIs resampled onto the PET grid (nearest neighbour)")
+    return RoiFile(labels, table, kind, notes)

@@ -1,0 +1,151 @@
+"""``nethelpers measure``: one PET and a ROI file (SEG, RTSTRUCT, label image), no study.
+
+Truth: the demo generator's SUV factor (truth/scans.csv) applied by plain pydicom + numpy,
+and the numbers of a cohort run (``quantify_scan``) on the same ROIs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+import SimpleITK as sitk
+
+from nethelpers.cli import main
+from nethelpers.dicom.errors import DicomInputError
+from nethelpers.dicom.seg import export_seg
+from nethelpers.measure import MEASURE_COLUMNS, PROVENANCE_COLUMNS, measure_file
+from nethelpers.quantify import ScanJob, quantify_scan
+from nethelpers.rois import RoiStore
+
+SCAN = "P001-DOTATATE-PETCT"      # Siemens-style BQML, RadiopharmaceuticalStartDateTime
+SAME = ["n_voxels", "volume_ml", "suv_max", "suv_mean", "suv_sd", "suv_peak", "mtv_ml",
+        "tla", "mtv_percist_ml", "sul_max", "sul_mean", "sul_peak", "tb_liver", "tb_spleen",
+        "tb_shell"]
+
+
+@pytest.fixture(scope="module")
+def scan(ideal_study, tmp_path_factory):
+    scans = pd.read_csv(ideal_study / "clinical" / "scans.csv").set_index("scan_id")
+    pet = ideal_study / scans.loc[SCAN, "pet_dir"]
+    rois = RoiStore(ideal_study / "rois").load(SCAN)
+    tmp = tmp_path_factory.mktemp("measure")
+    seg = export_seg(rois.labels, rois.table, pet, tmp / "seg.dcm")
+    return {"pet": pet, "rois": rois, "seg": seg, "tmp": tmp, "root": ideal_study,
+            "row": scans.loc[SCAN]}
+
+
+def _independent_suv(pet_dir, factor: float) -> np.ndarray:
+    """Stored value x RescaleSlope x the generator's SUV factor, slices sorted along z."""
+    slices = []
+    for f in sorted(pet_dir.glob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        z = float(ds.ImagePositionPatient[2])
+        slices.append((z, ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope)))
+    slices.sort(key=lambda s: s[0])
+    return np.stack([s[1] for s in slices]) * factor
+
+
+def test_seg_numbers_agree_with_pydicom_numpy_and_the_generator(scan):
+    rows, prov = measure_file(scan["pet"], scan["seg"])
+    truth = pd.read_csv(scan["root"] / "truth" / "scans.csv").set_index("scan_id").loc[SCAN]
+    suv = _independent_suv(scan["pet"], float(truth["suv_bw_factor_g_per_bq"]))
+    labels = sitk.GetArrayFromImage(scan["rois"].labels)
+    voxel_ml = float(np.prod(scan["rois"].labels.GetSpacing())) / 1000.0
+    assert len(rows) == len(scan["rois"].table) >= 3
+    for _, r in rows.iterrows():
+        values = suv[labels == r["label"]]
+        assert r["suv_max"] == pytest.approx(values.max(), rel=1e-6)
+        assert r["suv_mean"] == pytest.approx(values.mean(), rel=1e-6)
+        assert r["volume_ml"] == pytest.approx(values.size * voxel_ml, rel=1e-6)
+    assert prov["factor"] == pytest.approx(float(truth["suv_bw_factor_g_per_bq"]), rel=1e-6)
+    assert list(rows.columns) == list(MEASURE_COLUMNS + PROVENANCE_COLUMNS)
+    assert set(rows["roi_source"]) == {"SEG"} and set(rows["suv_norm"]) == {"bw"}
+    named = dict(zip(rows["label"], rows["roi"], strict=True))
+    table = scan["rois"].table.set_index("label")
+    for label, name in named.items():
+        expected = table.loc[label, "lesion_id"] or table.loc[label, "roi"]
+        assert name == expected
+
+
+def test_seg_numbers_equal_a_cohort_run(scan):
+    rows, _ = measure_file(scan["pet"], scan["seg"])
+    job = ScanJob(scan_id=SCAN, patient_id="P001", tracer="DOTATATE", modality="PET/CT",
+                  pet=str(scan["pet"]), series_uid=None, rois=str(scan["root"] / "rois"))
+    outcome = quantify_scan(job)
+    assert outcome.qc["status"] == "ok"
+    cohort = outcome.rows.set_index("label")[SAME].sort_index()
+    mine = rows.set_index("label")[SAME].sort_index()
+    pd.testing.assert_frame_equal(mine.astype(float), cohort.astype(float))
+
+
+def test_label_image_with_slicer_segment_names(scan):
+    """A 3D Slicer .seg.nrrd (single layer): names give the ROI kinds; numbers as the SEG's."""
+    labels = scan["rois"].labels
+    table = scan["rois"].table
+    image = sitk.Image(labels)
+    for i, (_, r) in enumerate(table.iterrows()):
+        name = {"liver": "Liver reference", "spleen": "Spleen"}.get(r["roi"], r["lesion_id"])
+        image.SetMetaData(f"Segment{i}_Name", name)
+        image.SetMetaData(f"Segment{i}_LabelValue", str(int(r["label"])))
+        image.SetMetaData(f"Segment{i}_Layer", "0")
+    path = scan["tmp"] / "labels.seg.nrrd"
+    sitk.WriteImage(image, str(path))
+    rows, prov = measure_file(scan["pet"], path)
+    by_seg, _ = measure_file(scan["pet"], scan["seg"])
+    assert prov["roi_file"]["kind"] == "label image"
+    assert set(rows["roi_kind"]) == set(table["roi"])
+    pd.testing.assert_frame_equal(rows.set_index("label")[SAME],
+                                  by_seg.set_index("label")[SAME])
+    plain = scan["tmp"] / "plain.nii.gz"
+    sitk.WriteImage(labels, str(plain))
+    rows, _ = measure_file(scan["pet"], plain)
+    assert set(rows["roi"]) == {f"label-{int(v)}" for v in table["label"]}
+
+
+def test_label_image_on_another_grid_is_resampled_with_a_note(scan):
+    labels = scan["rois"].labels
+    coarse = sitk.Resample(labels, [s // 2 for s in labels.GetSize()], sitk.Transform(),
+                           sitk.sitkNearestNeighbor, labels.GetOrigin(),
+                           [2 * s for s in labels.GetSpacing()], labels.GetDirection(), 0,
+                           labels.GetPixelID())
+    path = scan["tmp"] / "coarse.nrrd"
+    sitk.WriteImage(coarse, str(path))
+    rows, _ = measure_file(scan["pet"], path)
+    assert rows["warnings"].str.contains("resampled onto the PET grid").all()
+
+
+def test_files_without_contours_are_refused(scan, tmp_path):
+    ct = next((scan["pet"].parent / "CT").glob("*.dcm"))
+    with pytest.raises(DicomInputError, match="holds no contours") as info:
+        measure_file(scan["pet"], ct)
+    assert "SOPClassUID (0008,0016)" in str(info.value)
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not an image")
+    with pytest.raises(DicomInputError, match="neither DICOM nor a label image"):
+        measure_file(scan["pet"], junk)
+    floats = tmp_path / "suv.nii.gz"
+    sitk.WriteImage(sitk.Cast(scan["rois"].labels, sitk.sitkFloat32) * 0.5, str(floats))
+    with pytest.raises(DicomInputError, match="non-integer"):
+        measure_file(scan["pet"], floats)
+
+
+def test_cli_writes_the_table_and_the_provenance(scan, tmp_path, capsys):
+    out = tmp_path / "out" / "lesions.csv"
+    assert main(["measure", str(scan["pet"]), str(scan["seg"]), "-o", str(out)]) == 0
+    table = pd.read_csv(out)
+    direct, _ = measure_file(scan["pet"], scan["seg"])
+    np.testing.assert_allclose(table["suv_max"], direct["suv_max"], rtol=1e-12)
+    prov = json.loads((tmp_path / "out" / "lesions.provenance.json").read_text())
+    assert prov["roi_file"]["kind"] == "SEG" and prov["norm"] == "bw"
+    assert f"{len(direct)} ROIs (SEG)" in capsys.readouterr().out
+    assert main(["measure", str(scan["pet"]), str(scan["seg"]), "--norm", "lbm"]) == 0
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert set(printed["suv_norm"]) == {"lbm-janma"}        # Janmahasatian
+    np.testing.assert_allclose(printed["suv_max"], direct["sul_max"], rtol=1e-6)
+    assert main(["measure", str(scan["pet"]), str(tmp_path)]) == 2
+    assert "no such file" in capsys.readouterr().err
