@@ -14,15 +14,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     options = ImagingOptions(blur=not args.no_blur, noise=not args.no_noise)
     out = Path(args.out)
-    if args.if_missing and is_complete(out, args.patients, args.seed, options):
+    kept = args.if_missing and is_complete(out, args.patients, args.seed, options)
+    if kept:
         print(f"demo: {out} is complete ({args.patients} patients, seed {args.seed}); kept")
-        return 0
-    if out.exists() and not (args.overwrite or args.if_missing):
+    elif out.exists() and not (args.overwrite or args.if_missing):
         print(f"demo: {out} exists; use --overwrite to replace it or --if-missing to keep a "
               "complete one", file=sys.stderr)
         return 2
-    generate_demo(out, args.patients, args.seed, options=options, workers=args.workers,
-                  progress=not args.quiet, overwrite=True)
+    else:
+        generate_demo(out, args.patients, args.seed, options=options, workers=args.workers,
+                      progress=not args.quiet, overwrite=True)
+    if args.variants:
+        from nethelpers.demo.variants import write_variants
+
+        manifest = write_variants(out)
+        print(f"demo: real-world variants -> {manifest}")
     return 0
 
 
@@ -250,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     demo.add_argument("--if-missing", action="store_true",
                       help="do nothing if a complete study with these parameters exists")
+    demo.add_argument("--variants", action="store_true",
+                      help="also write real-world variants (GE slice jitter, compressed "
+                      "transfer syntaxes, Enhanced PET, RTSTRUCT) into <out>/variants/")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     demo.set_defaults(func=_cmd_demo)
 

@@ -149,3 +149,78 @@ def test_cli_writes_the_table_and_the_provenance(scan, tmp_path, capsys):
     np.testing.assert_allclose(printed["suv_max"], direct["sul_max"], rtol=1e-6)
     assert main(["measure", str(scan["pet"]), str(tmp_path)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source", ["seg", "nifti"])
+def test_sr_holds_the_measured_values(scan, tmp_path, source):
+    """The SR (TID 1500) read back with plain pydicom holds each ROI's SUVmax, mean, volume."""
+    from nethelpers.dicom.sr import read_sr_measurements
+
+    roi_file = scan["seg"]
+    if source == "nifti":
+        roi_file = tmp_path / "labels.nii.gz"
+        sitk.WriteImage(scan["rois"].labels, str(roi_file))
+    rows, prov = measure_file(scan["pet"], roi_file, sr=tmp_path / "sr.dcm")
+    seg = prov["sr"]["seg"]
+    assert (seg == str(scan["seg"])) == (source == "seg")
+    ds = pydicom.dcmread(prov["sr"]["sr"])
+    assert ds.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    evidence = {str(i.ReferencedSOPInstanceUID)
+                for s in ds.CurrentRequestedProcedureEvidenceSequence
+                for r in s.ReferencedSeriesSequence for i in r.ReferencedSOPSequence}
+    assert str(pydicom.dcmread(seg, stop_before_pixels=True).SOPInstanceUID) in evidence
+    values = read_sr_measurements(prov["sr"]["sr"])
+    suv = values[values["concept"] == "SUVbw"]
+    for _, r in rows.iterrows():
+        mine = suv[suv["tracking_id"] == r["roi"]] if source == "seg" else \
+            suv[suv["tracking_id"] == f"label-{int(r['label'])}"]
+        by = dict(zip(mine["statistic"], mine["value"], strict=True))
+        assert by["max"] == pytest.approx(r["suv_max"], rel=1e-12)
+        assert by["mean"] == pytest.approx(r["suv_mean"], rel=1e-12)
+
+
+@pytest.mark.parametrize("on", ["pet", "ct"])
+def test_rtstruct_from_a_workstation_gives_the_seg_numbers(scan, on):
+    """A reader's ROIs as an RTSTRUCT (drawn on the PET, or on the CT of the same frame of
+    reference) measure as the SEG of the same ROIs and as the cohort run."""
+    from nethelpers.demo.variants.rtstruct import write_rtstruct
+
+    ct = scan["pet"].parent / "CT"
+    path = write_rtstruct(scan["rois"].labels, scan["rois"].table, scan["pet"],
+                          scan["tmp"] / f"rtstruct-{on}.dcm", on=on,
+                          ct_series_dir=ct if on == "ct" else None)
+    rows, prov = measure_file(scan["pet"], path)
+    by_seg, _ = measure_file(scan["pet"], scan["seg"])
+    assert prov["roi_file"]["kind"] == "RTSTRUCT"
+    key = ["roi_kind", "roi"]
+    mine = rows.set_index(key)[SAME].sort_index()
+    theirs = by_seg.set_index(key)[SAME].sort_index()
+    pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_rois_import_takes_rtstruct_seg_and_label_images(scan, tmp_path, capsys):
+    """`nethelpers rois import` saves any ROI file as a new version of the scan's ROI set."""
+    import shutil
+
+    from nethelpers.demo.variants.rtstruct import write_rtstruct
+
+    root = tmp_path / "study"
+    shutil.copytree(scan["root"], root, ignore=shutil.ignore_patterns("variants"))
+    params = tmp_path / "p.yaml"
+    params.write_text(f"study:\n  data_root: {root}\n")
+    rtstruct = write_rtstruct(scan["rois"].labels, scan["rois"].table, scan["pet"],
+                              tmp_path / "rs.dcm")
+    nifti = tmp_path / "labels.nii.gz"
+    sitk.WriteImage(scan["rois"].labels, str(nifti))
+    store = RoiStore(root / "rois")
+    for n, path in enumerate((rtstruct, scan["seg"], nifti), start=2):
+        assert main(["rois", "import", SCAN, str(path), "--reader", "AB", "-f",
+                     str(params)]) == 0
+        version = store.load(SCAN)
+        assert version.version.version == n
+        np.testing.assert_array_equal(version.array, sitk.GetArrayViewFromImage(
+            scan["rois"].labels))
+    assert "RTSTRUCT" in store.load(SCAN, 2).version.note
+    assert main(["rois", "import", SCAN, str(scan["pet"] / "00001.dcm"), "--reader", "AB",
+                 "-f", str(params)]) == 2
+    assert "holds no contours" in capsys.readouterr().err

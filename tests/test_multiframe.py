@@ -26,7 +26,15 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
 from nethelpers.demo.variants.enhanced import write_enhanced_pet, write_legacy_converted
-from nethelpers.dicom import SeriesError, SuvError, index_tree, load_pet_series, load_series
+from nethelpers.dicom import (
+    SeriesError,
+    SuvError,
+    index_tree,
+    load_ct,
+    load_mr,
+    load_pet_series,
+    load_series,
+)
 from nethelpers.dicom.volume import pet_keywords
 
 VENDORS = {
@@ -109,6 +117,42 @@ def test_plain_load_applies_the_per_frame_rescale(copies):
     np.testing.assert_array_equal(sitk.GetArrayViewFromImage(multi.image),
                                   sitk.GetArrayViewFromImage(plain.image))
     assert multi.provenance["object"] == "Enhanced PET"
+
+
+def _convert(series, cls, out, **kwargs):
+    """A highdicom Legacy Converted Enhanced copy of a single-frame series."""
+    slices = [pydicom.dcmread(f) for f in sorted(series.iterdir())]
+    image = cls(slices, series_instance_uid=hd.UID(), series_number=99,
+                sop_instance_uid=hd.UID(), instance_number=1, **kwargs)
+    image.save_as(out)
+    return out
+
+
+def test_rle_compressed_frames_decode_to_the_same_suv(copies, single, tmp_path):
+    path = _convert(copies["philips"]["series"], hd.legacy.LegacyConvertedEnhancedPETImage,
+                    tmp_path / "rle.dcm", transfer_syntax_uid="1.2.840.10008.1.2.5")
+    assert pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID == (
+        "1.2.840.10008.1.2.5")
+    loaded = load_pet_series(path)  # held: an array view does not keep its image alive
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(loaded.image),
+                                  sitk.GetArrayViewFromImage(single["philips"].image))
+
+
+@pytest.mark.parametrize(("rel", "kind", "loader"), [
+    ("P002/P002-FDG-PETCT/CT", "LegacyConvertedEnhancedCTImage", load_ct),
+    ("P001/P001-DOTATATE-PETMR/MR", "LegacyConvertedEnhancedMRImage", load_mr),
+])
+def test_legacy_converted_anatomy_equals_the_series(ideal_study, tmp_path, rel, kind, loader):
+    series = ideal_study / "dicom" / rel
+    path = _convert(series, getattr(hd.legacy, kind), tmp_path / "anatomy.dcm")
+    ours, theirs = loader(path), loader(series)
+    assert ours.GetSize() == theirs.GetSize() and ours.GetSize()[2] > 200
+    np.testing.assert_allclose(ours.GetOrigin(), theirs.GetOrigin(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours.GetSpacing(), theirs.GetSpacing(), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(ours),
+                                  sitk.GetArrayViewFromImage(theirs))
+    if kind.endswith("CTImage"):  # the per-frame intercept was applied: air is -1000 HU
+        assert float(sitk.GetArrayViewFromImage(ours).min()) <= -1000
 
 
 # --------------------------------------------------------------------------------------
@@ -260,6 +304,17 @@ def test_missing_units_is_refused(copies, tmp_path):
     assert info.value.tag == "MeasurementUnitsCodeSequence (0040,08EA)"
     assert "RealWorldValueMappingSequence (0040,9096)" in info.value.problem
     assert "re-export" in info.value.fix
+
+
+def test_a_unit_suv_cannot_come_from_is_refused(copies, tmp_path):
+    def proportional(ds):
+        for group in ds.PerFrameFunctionalGroupsSequence:
+            code = group.RealWorldValueMappingSequence[0].MeasurementUnitsCodeSequence[0]
+            code.CodeValue, code.CodeMeaning = "{propcounts}", "Proportional to counts"
+    with pytest.raises(SuvError, match="'{propcounts}' .* is not one SUV") as info:
+        load_pet_series(_edited(copies, tmp_path, proportional))
+    assert info.value.tag == "MeasurementUnitsCodeSequence (0040,08EA)"
+    assert "Bq/ml" in info.value.fix
 
 
 def test_real_world_slope_that_is_not_the_rescale_is_refused(copies, tmp_path):

@@ -2,7 +2,7 @@
 
 The SUV rules (:mod:`nethelpers.dicom.suv`) take the classic PET Image keywords. A multi-frame
 PET object says the same things elsewhere; each frame's flat header (see
-:func:`nethelpers.dicom.multiframe.frame_views`) gets the classic element when it lacks it,
+:func:`nethelpers.dicom.frameviews.frame_views`) gets the classic element when it lacks it,
 and where the value came from is kept for the provenance (``sources``):
 
 ========================  ===============================================================
@@ -37,15 +37,13 @@ is refused with the file, the tag and a fix; nothing is assumed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nethelpers.dicom.datetimes import parse_dt
 from nethelpers.dicom.errors import SuvError
+from nethelpers.dicom.frameviews import FrameViews
 from nethelpers.dicom.rawread import RawDataset, RawHeader, keyword_tag
 from nethelpers.dicom.volume import pet_keywords
-
-if TYPE_CHECKING:
-    from nethelpers.dicom.multiframe import FrameViews
 
 __all__ = ["CORRECTION_CODES", "UCUM_UNITS", "enhanced_pet_keywords", "finish_provenance"]
 
@@ -115,29 +113,32 @@ def _units_from_mapping(frames: FrameViews, index: int) -> tuple[str, str | None
     slope = view.float(_T["RescaleSlope"], 1.0)
     intercept = view.float(_T["RescaleIntercept"], 0.0)
     found: list[tuple[str, str | None, str]] = []
-    mismatch = ""
+    mismatch = unknown = ""
     for item in items:
         code, meaning = _mapping_units(item)
         if code not in UCUM_UNITS:
-            raise SuvError(
-                f"the real-world value unit {code or 'missing'!r} ({meaning}) in "
-                "RealWorldValueMappingSequence (0040,9096) is not one SUV can be computed "
-                "from (Bq/ml, {counts} with Philips factors, or an SUV unit)",
-                file=frames.frame_name(index), tag=_UNITS_TAG,
-                fix="export the PET in Bq/ml (activity concentration) from the scanner")
+            unknown = f"{code or 'missing'!r} ({meaning})"
+            continue
         rw_slope = item.float(_T["RealWorldValueSlope"])
         rw_intercept = item.float(_T["RealWorldValueIntercept"], 0.0)
         if rw_slope is None:
-            raise SuvError(
-                f"the {code!r} mapping is a lookup table (RealWorldValueLUTData), not a "
-                "linear scale: it is not read", file=frames.frame_name(index),
-                tag="RealWorldValueSlope (0040,9225)", fix=_REEXPORT)
+            kind = ("a lookup table (RealWorldValueLUTData)"
+                    if _T["RealWorldValueLUTData"] in item else "without a slope")
+            raise SuvError(f"the {code!r} mapping is {kind}, not a linear scale: it is not "
+                           "read", file=frames.frame_name(index),
+                           tag="RealWorldValueSlope (0040,9225)", fix=_REEXPORT)
         if abs(rw_slope - slope) > 1e-6 * abs(slope) or abs(rw_intercept - intercept) > 1e-9:
             mismatch = (f"RealWorldValueSlope {rw_slope:g} / intercept {rw_intercept:g} of the "
                         f"{code!r} mapping differ from RescaleSlope {slope:g} / intercept "
                         f"{intercept:g}")
             continue
         found.append((*UCUM_UNITS[code], code))
+    if not found and not mismatch:
+        raise SuvError(
+            f"the real-world value unit {unknown} in RealWorldValueMappingSequence (0040,9096) "
+            "is not one SUV can be computed from (Bq/ml, {counts} with Philips factors, or "
+            "an SUV unit)", file=frames.frame_name(index), tag=_UNITS_TAG,
+            fix="export the PET in Bq/ml (activity concentration) from the scanner")
     if not found:
         raise SuvError(f"{mismatch}: which scale the unit applies to is unknown",
                        file=frames.frame_name(index), tag="RealWorldValueSlope (0040,9225)",
@@ -300,7 +301,7 @@ def enhanced_pet_keywords(frames: FrameViews) -> tuple[list[dict[str, Any]], lis
 
     Parameters
     ----------
-    frames : nethelpers.dicom.multiframe.FrameViews
+    frames : nethelpers.dicom.frameviews.FrameViews
         The flattened frames of a PET object.
 
     Returns
@@ -359,6 +360,7 @@ def enhanced_pet_keywords(frames: FrameViews) -> tuple[list[dict[str, Any]], lis
             kw["SeriesDate"] = local.strftime("%Y%m%d")
             kw["SeriesTime"] = local.strftime("%H%M%S.%f")
         mapping["decay_correction_datetime"] = reference
+        mapping["sources"]["SeriesTime"] = f"not used: {_DCDT_TAG} is the decay reference"
     return keywords, sorted(notes), mapping
 
 

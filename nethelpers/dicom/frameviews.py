@@ -36,6 +36,7 @@ __all__ = [
     "object_name",
 ]
 
+#: SOP classes read as multi-frame volumes, with the name the provenance gives them.
 ENHANCED_SOP_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.130": "Enhanced PET",
     "1.2.840.10008.5.1.4.1.1.128.1": "Legacy Converted Enhanced PET",

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nethelpers.dicom.codecs import is_lossy
 from nethelpers.dicom.rawread import RawReadError, keyword_tag, read_header
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE, SliceGridError, fit_slices
 from nethelpers.dicom.tracers import radionuclide_name, tracer_name
@@ -69,6 +70,9 @@ _TAGS = {k: keyword_tag(k) for k in (*_TEXT, *_INT, *_FLOATS, *_FLOAT)}
 _READ_TAGS = frozenset([*_TAGS.values(), _ISOTOPE, keyword_tag("SpecificCharacterSet"),
                         keyword_tag("TransferSyntaxUID")])
 _STOP_AFTER = 0x0054FFFF
+
+#: Objects that hold no image grid: their files are listed, not checked as slices.
+NON_IMAGE_MODALITIES = frozenset({"SEG", "RTSTRUCT", "SR", "REG", "KO", "PR", "RWV", "DOC"})
 
 #: Columns of the per-file table.
 FILE_COLUMNS: tuple[str, ...] = (
@@ -445,7 +449,14 @@ def _series_rows(files: pd.DataFrame, tolerance: float,
                 reasons.append(f"mixed {label} in one series")
         frames = group["NumberOfFrames"].dropna()
         multiframe: dict[str, Any] = {}
-        if len(frames) and (frames > 1).any():
+        modality = _first(group["Modality"]) or ""
+        lossy = sorted({str(t) for t in group["TransferSyntaxUID"].dropna() if is_lossy(str(t))})
+        if lossy:
+            warnings.append(f"lossy compression ({', '.join(lossy)}): values are not "
+                            "quantitatively exact")
+        if modality in NON_IMAGE_MODALITIES:
+            pass                     # contours, reports: no image grid to check
+        elif len(frames) and (frames > 1).any():
             if root is not None and len(group) == 1:  # its frames are its slices
                 from nethelpers.dicom.multiframe_index import index_fields
 
@@ -455,9 +466,9 @@ def _series_rows(files: pd.DataFrame, tolerance: float,
                 warnings.extend(notes)
             else:
                 warnings.append("multi-frame (enhanced) object: one file holds several frames")
-        geometry = _geometry(group, reasons, warnings, tolerance)
+        geometry = ({} if modality in NON_IMAGE_MODALITIES
+                    else _geometry(group, reasons, warnings, tolerance))
         geometry.update(multiframe)
-        modality = _first(group["Modality"]) or ""
         expected = (geometry.get("expected_slices", _first(group["NumberOfSlices"]))
                     if modality == "PT" else None)
         n_slices = geometry.get("n_slices", len(group))

@@ -57,7 +57,13 @@ _IPP = keyword_tag("ImagePositionPatient")
 _SPACING = keyword_tag("PixelSpacing")
 _SLOPE = keyword_tag("RescaleSlope")
 _INTERCEPT = keyword_tag("RescaleIntercept")
+_RESCALE_TAGS = {"RescaleSlope": "RescaleSlope (0028,1053)",
+                 "RescaleIntercept": "RescaleIntercept (0028,1052)"}
 
+
+# --------------------------------------------------------------------------------------
+# Geometry
+# --------------------------------------------------------------------------------------
 
 _IOP_LABEL = "ImageOrientationPatient (0020,0037)"
 _IPP_LABEL = "ImagePositionPatient (0020,0032)"
@@ -347,6 +353,11 @@ def load_multiframe(
         raise SeriesError(f"Modality is {found}, not {modality}", file=file,
                           tag="Modality (0008,0060)", fix=f"pass a {modality} series")
     frames = frame_views(header, file)
+    for keyword, where in frames.conflicts:  # PET conflicts are refused by the SUV mapping
+        if keyword in _RESCALE_TAGS:
+            raise SeriesError(f"found twice with different values: {where}", file=file,
+                              tag=_RESCALE_TAGS[keyword], fix="check the object with the "
+                              "vendor: the pixel scale is ambiguous")
     geometry = frame_geometry(frames, slice_tolerance)
     pet = norm is not None and found == "PT"
     slopes, intercepts = _rescale(frames, pet)

@@ -30,12 +30,12 @@ from pydicom.errors import InvalidDicomError
 
 from nethelpers.dicom.errors import DicomInputError
 from nethelpers.dicom.roi_names import infer_roi_kind
+from nethelpers.dicom.rtstruct import RTSTRUCT_STORAGE
+from nethelpers.dicom.seg import LABELMAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 from nethelpers.rois import TABLE_COLUMNS, validate_table
 
 __all__ = ["LABEL_IMAGE_SUFFIXES", "RoiFile", "read_roi_file", "roi_file_kind"]
 
-SEG_STORAGE = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
-RTSTRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 #: Label images SimpleITK reads.
 LABEL_IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 _GEOMETRY_TOL = 1e-3
@@ -93,7 +93,7 @@ def roi_file_kind(path: str | os.PathLike[str]) -> str:
                               fix="pass a DICOM SEG or RTSTRUCT, or a label image named "
                               + "/".join(LABEL_IMAGE_SUFFIXES)) from None
     sop = str(ds.get("SOPClassUID", ""))
-    if sop in SEG_STORAGE:
+    if sop in (SEGMENTATION_STORAGE, LABELMAP_SEGMENTATION_STORAGE):
         return "SEG"
     if sop == RTSTRUCT_STORAGE:
         return "RTSTRUCT"

@@ -85,6 +85,7 @@ from nethelpers.files import atomic_write
 from nethelpers.rois import METHODS, ROI_KINDS, TABLE_COLUMNS, validate_table
 
 __all__ = [
+    "LABELMAP_SEGMENTATION_STORAGE",
     "SEGMENTATION_STORAGE",
     "export_seg",
     "import_seg",
@@ -95,7 +96,7 @@ PathLike = str | os.PathLike[str]
 
 #: SOP Class UID of (binary/fractional) Segmentation Storage.
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
-_LABELMAP_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
+LABELMAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 
 #: Key (and format version) of the JSON kept in each segment's SegmentDescription.
 _JSON_KEY = "nethelpers_roi"
@@ -922,7 +923,7 @@ def import_seg(
     n_frames = int(seg.get("NumberOfFrames", 1) or 1)
     slices, _ = _frame_slices(seg, grid, path, sop_index, position_tolerance)
     seg_type = str(seg.get("SegmentationType", "BINARY")).upper()
-    labelmap = seg_type == "LABELMAP" or str(seg.SOPClassUID) == _LABELMAP_STORAGE
+    labelmap = seg_type == "LABELMAP" or str(seg.SOPClassUID) == LABELMAP_SEGMENTATION_STORAGE
     frame_segments = None if labelmap else _frame_segments(seg, n_frames, path)
     max_fraction = float(seg.get("MaximumFractionalValue", 1) or 1)
 

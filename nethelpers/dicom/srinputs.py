@@ -21,7 +21,7 @@ from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
 from nethelpers.dicom.errors import DicomInputError
-from nethelpers.dicom.seg import SEGMENTATION_STORAGE
+from nethelpers.dicom.seg import LABELMAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 from nethelpers.dicom.srcodes import code_of
 from nethelpers.dicom.volume import series_files
 
@@ -29,7 +29,6 @@ __all__ = ["Segment", "pet_instances", "read_seg", "segments"]
 
 PathLike = str | os.PathLike[str]
 
-_LABELMAP_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 _JSON_KEY = "nethelpers_roi"           # export_seg keeps each row as JSON under this key
 _UNREADABLE = (InvalidDicomError, OSError, ValueError, EOFError)
 
@@ -139,7 +138,7 @@ def read_seg(path: Path) -> pydicom.Dataset:
         raise DicomInputError(f"not a readable DICOM file ({exc})", file=path, fix=fix
                               ) from None
     sop_class = str(seg.get("SOPClassUID", ""))
-    if sop_class not in (SEGMENTATION_STORAGE, _LABELMAP_STORAGE):
+    if sop_class not in (SEGMENTATION_STORAGE, LABELMAP_SEGMENTATION_STORAGE):
         raise DicomInputError(f"SOP class {sop_class or '(none)'} is not a Segmentation",
                               file=path, tag="SOPClassUID (0008,0016)", fix=fix)
     if not seg.get("SegmentSequence"):

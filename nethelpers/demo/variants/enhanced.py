@@ -74,7 +74,7 @@ _COPIED = (
 )
 _INTRAVENOUS = Code("47625008", "SCT", "Intravenous route")
 _WHOLE_BODY = Code("38266002", "SCT", "Entire body")
-_TRANSVERSE = Code("62872008", "SCT", "Transverse")
+_TRANSVERSE = Code("62824007", "SCT", "Transverse")  # codes checked in pydicom.sr.codedict
 #: Acquisition and frame-correction values a real scanner records and the demo has no truth
 #: for (Type 1C in Enhanced PET): plausible constants, never read by nethelpers.
 _PLACEHOLDERS = {

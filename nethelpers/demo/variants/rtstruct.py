@@ -199,7 +199,9 @@ def write_structure_set(
         The structures, in the order to write them.
     image_series : path-like or sequence of path-like
         The image series (folder or files) the contours were drawn on: patient, study,
-        frame of reference and the referenced slices come from it.
+        frame of reference and the referenced slices come from it. A contour that lies
+        on none of its slices (within :data:`ON_SLICE_MM`) gets no ContourImageSequence
+        (it is optional, type 3).
     out_path : path-like
         The file to write; an existing folder means ``<out_path>/RS_<SOPInstanceUID>.dcm``.
     label : str
