@@ -64,23 +64,25 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clinical(args: argparse.Namespace) -> dict:
+    """The clinical-record values of the SUV options (see :func:`_pet_options`)."""
+    from datetime import datetime
+
+    return {"weight_kg": args.weight, "height_m": args.height, "sex": args.sex,
+            "dose_bq": args.dose, "half_life_s": args.half_life,
+            "injection": datetime.fromisoformat(args.injection) if args.injection else None}
+
+
 def _cmd_suv(args: argparse.Namespace) -> int:
     import SimpleITK as sitk
 
     from nethelpers.dicom.errors import DicomInputError
     from nethelpers.dicom.volume import load_pet, provenance_json
 
-    injection = None
-    if args.injection:
-        from datetime import datetime
-
-        injection = datetime.fromisoformat(args.injection)
     try:
         image, provenance = load_pet(
-            args.series, args.norm, series_uid=args.series_uid, weight_kg=args.weight,
-            height_m=args.height, sex=args.sex, dose_bq=args.dose, injection=injection,
-            half_life_s=args.half_life, slice_tolerance=args.slice_tolerance,
-        )
+            args.series, args.norm, series_uid=args.series_uid,
+            slice_tolerance=args.slice_tolerance, **_clinical(args))
     except DicomInputError as exc:
         print(f"suv: {exc}", file=sys.stderr)
         return 2
@@ -99,17 +101,10 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     from nethelpers.files import atomic_write
     from nethelpers.measure import measure_file
 
-    injection = None
-    if args.injection:
-        from datetime import datetime
-
-        injection = datetime.fromisoformat(args.injection)
     try:
         rows, provenance = measure_file(
             args.pet, args.rois, norm=args.norm, series_uid=args.series_uid,
-            slice_tolerance=args.slice_tolerance, height_m=args.height, sex=args.sex,
-            weight_kg=args.weight, dose_bq=args.dose, injection=injection,
-            half_life_s=args.half_life, sr=args.sr)
+            slice_tolerance=args.slice_tolerance, sr=args.sr, **_clinical(args))
     except DicomInputError as exc:
         print(f"measure: {exc}", file=sys.stderr)
         return 2

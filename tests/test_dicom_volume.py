@@ -342,3 +342,17 @@ def test_cli_suv_writes_image_and_provenance(tmp_path):
          "--norm", "lbm", "--sex", "X"], capture_output=True, text=True,
     )
     assert failed.returncode == 2
+
+
+def test_values_beyond_bits_stored_are_refused(tmp_path):
+    """BitsStored 12 over 16-bit values: a decoder masks them, the raw path would not, so
+    the SUV would depend on the transfer syntax (found by review). Refused instead."""
+    write(tmp_path)
+    path = tmp_path / "00004.dcm"
+    ds = pydicom.dcmread(path)
+    assert int(np.abs(ds.pixel_array).max()) > 2047          # the demo's values use 16 bits
+    ds.BitsStored, ds.HighBit = 12, 11
+    ds.save_as(path)
+    with pytest.raises(SeriesError, match="do not fit BitsStored 12") as info:
+        load_pet(tmp_path)
+    assert str(path) in str(info.value) and "BitsStored (0028,0101)" in str(info.value)

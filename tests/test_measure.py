@@ -116,7 +116,8 @@ def test_label_image_on_another_grid_is_resampled_with_a_note(scan):
     path = scan["tmp"] / "coarse.nrrd"
     sitk.WriteImage(coarse, str(path))
     rows, _ = measure_file(scan["pet"], path)
-    assert rows["warnings"].str.contains("resampled onto the PET grid").all()
+    assert rows["warnings"].str.contains("not on the PET grid").all()
+    assert rows["warnings"].str.contains("resampled onto it").all()
 
 
 def test_files_without_contours_are_refused(scan, tmp_path):
@@ -224,3 +225,41 @@ def test_rois_import_takes_rtstruct_seg_and_label_images(scan, tmp_path, capsys)
     assert main(["rois", "import", SCAN, str(scan["pet"] / "00001.dcm"), "--reader", "AB",
                  "-f", str(params)]) == 2
     assert "holds no contours" in capsys.readouterr().err
+
+
+def test_a_mirrored_label_map_is_refused(scan, tmp_path):
+    """The data flipped left-right under an unchanged header (or an LPS map read as RAS):
+    the geometry fits, so only anatomy can tell - the liver lands on the patient's left."""
+    labels = scan["rois"].labels
+    flipped = sitk.GetImageFromArray(sitk.GetArrayFromImage(labels)[:, :, ::-1].copy())
+    flipped.CopyInformation(labels)
+    path = tmp_path / "flipped.seg.nrrd"
+    for i, (_, r) in enumerate(scan["rois"].table.iterrows()):      # Slicer segment names
+        flipped.SetMetaData(f"Segment{i}_Name", r["lesion_id"] or r["roi"].title())
+        flipped.SetMetaData(f"Segment{i}_LabelValue", str(int(r["label"])))
+    sitk.WriteImage(flipped, str(path))
+    with pytest.raises(DicomInputError, match="mirrored left-right") as info:
+        measure_file(scan["pet"], path)
+    assert "situs inversus" in info.value.fix
+    straight = tmp_path / "straight.seg.nrrd"
+    named = sitk.Image(labels)
+    for key in flipped.GetMetaDataKeys():
+        named.SetMetaData(key, flipped.GetMetaData(key))
+    sitk.WriteImage(named, str(straight))
+    assert len(measure_file(scan["pet"], straight)[0]) == len(scan["rois"].table)
+
+
+def test_structures_left_out_are_listed_with_the_numbers(scan, tmp_path):
+    """An RTSTRUCT's BODY outline is left out: the CSV's warnings say so, not only stderr."""
+    from nethelpers.demo.variants.rtstruct import write_rtstruct
+
+    path = write_rtstruct(scan["rois"].labels, scan["rois"].table, scan["pet"],
+                          tmp_path / "rs.dcm")
+    ds = pydicom.dcmread(path)
+    ds.StructureSetROISequence[0].ROIName = "BODY"
+    ds.RTROIObservationsSequence[0].RTROIInterpretedType = "EXTERNAL"
+    ds.save_as(path)
+    rows, prov = measure_file(scan["pet"], path)
+    assert len(rows) == len(scan["rois"].table) - 1
+    assert rows["warnings"].str.contains("BODY").all()
+    assert any("BODY" in n for n in prov["roi_file"]["notes"])

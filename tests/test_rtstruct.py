@@ -552,3 +552,17 @@ def test_whole_body_grid_with_20_structures_is_fast(pet_ct):
     r = np.array([r for _, r in spheres])
     error = np.abs(counts * 48.0 / (4.0 / 3.0 * math.pi * r**3) - 1)    # 4 x 4 x 3 mm voxels
     assert np.all(error[r >= 15] < 0.03) and np.all(error < 0.2)      # 8 mm balls: 45 voxels
+
+
+def test_two_single_plane_drawings_far_apart_stay_two_slices():
+    """A structure holding two lesions, each drawn on one plane 40 mm apart, covers one PET
+    slice per drawing: the plane spacing is capped at the grid's, so the 40 mm gap between
+    them is neither filled nor smeared over (found by review: 19 slices before the fix)."""
+    from nethelpers.dicom.contour_raster import slice_planes
+
+    planes = slice_planes([32.7, 72.7], 3.27, 40)
+    assert np.flatnonzero(planes == 0).tolist() == [10]
+    assert np.flatnonzero(planes == 1).tolist() == [22]
+    # drawn on every other slice (6.54 mm): the slices between are still filled
+    every_other = slice_planes(np.arange(5) * 6.54 + 32.7, 3.27, 40)
+    assert (every_other[10:19] >= 0).all() and (every_other[19:] == -1).all()

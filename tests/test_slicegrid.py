@@ -241,3 +241,18 @@ def test_seg_frames_half_a_slice_off_are_refused(ideal_study, tmp_path):
     contradicting = _shift_frames(seg, 1.7, drop_sources=False)
     with pytest.raises(Exception, match="contradicts itself"):
         import_seg(contradicting, pet)
+
+
+def test_small_rounding_that_adds_up_is_not_taken_as_regular():
+    """Positions rounded to 0.01 mm with a 2.027 mm spacing: every step is 2.03 or 2.02 mm
+    (within 1 % of the median), but first + 2.03 k ends 0.8 mm off the last slice."""
+    true = 2.027 * np.arange(300)
+    rounded = np.round(true, 2)
+    grid = fit_slices(rounded)
+    assert grid.placed
+    assert grid.step == pytest.approx(2.027, abs=1e-4)
+    k = np.arange(300)
+    assert np.abs(grid.first + grid.step * k - true).max() < 0.01
+    steps = np.concatenate([np.full(100, 4.0), np.full(100, 4.035)])
+    with pytest.raises(SliceGridError, match="non-uniform"):
+        fit_slices(np.concatenate([[0.0], np.cumsum(steps)]), tolerance=0.05)

@@ -175,7 +175,9 @@ def slice_planes(positions_mm: Sequence[float], slice_spacing: float, n_slices: 
         covered = dist <= 0.5 * slice_spacing + _TIE_MM
     else:
         gaps = np.diff(p)
-        d = float(gaps.min())
+        # the drawing plane spacing, never more than the grid's own: two planes far apart
+        # are two drawings (two lesions in one structure), not one slab between them
+        d = min(float(gaps.min()), float(slice_spacing))
         covered = dist < 0.5 * d - _TIE_MM
         left = np.searchsorted(p, z, side="right") - 1
         between = (left >= 0) & (left < p.size - 1)

@@ -18,6 +18,7 @@ keeps them.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,10 @@ def _same_grid(a: sitk.Image, b: sitk.Image) -> bool:
             and np.allclose(a.GetDirection(), b.GetDirection(), atol=_GEOMETRY_TOL))
 
 
+def _fmt_tuple(values: Any) -> str:
+    return " x ".join(f"{float(v):.4g}" for v in values)
+
+
 def _label_image(path: Path, pet: sitk.Image) -> RoiFile:
     try:
         image = sitk.ReadImage(str(path))
@@ -133,9 +138,13 @@ def _label_image(path: Path, pet: sitk.Image) -> RoiFile:
     image = sitk.Cast(image, sitk.sitkUInt16)
     notes: list[str] = []
     if not _same_grid(image, pet):
+        size, spacing = image.GetSize(), image.GetSpacing()
         image = sitk.Resample(image, pet, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
                               sitk.sitkUInt16)
-        notes.append(f"{path.name}: label map resampled onto the PET grid (nearest neighbour)")
+        notes.append(f"{path.name}: the label map is not on the PET grid (size "
+                     f"{_fmt_tuple(size)} vs {_fmt_tuple(pet.GetSize())}, spacing "
+                     f"{_fmt_tuple(spacing)} vs {_fmt_tuple(pet.GetSpacing())} mm): "
+                     "resampled onto it (nearest neighbour); check it was drawn on this PET")
     array = sitk.GetArrayViewFromImage(image)
     present = sorted(int(v) for v in np.unique(array) if v != 0)
     if not present:
@@ -196,20 +205,57 @@ def read_roi_file(path: str | os.PathLike[str], pet_series: Any, pet: sitk.Image
     """
     path = Path(path)
     kind = roi_file_kind(path)
-    if kind == "label image":
-        return _label_image(path, pet)
-    if kind == "SEG":
-        from nethelpers.dicom.seg import import_seg
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if kind == "label image":
+            rois = _label_image(path, pet)
+        elif kind == "SEG":
+            from nethelpers.dicom.seg import import_seg
 
-        labels, table = import_seg(path, pet_series, **tolerances)
-    else:
-        from nethelpers.dicom.rtstruct import import_rtstruct
+            labels, table = import_seg(path, pet_series, **tolerances)
+            rois = RoiFile(labels, table, kind)
+        else:
+            from nethelpers.dicom.rtstruct import import_rtstruct
 
-        tolerances.pop("position_tolerance", None)
-        labels, table = import_rtstruct(path, pet_series, **tolerances)
-    notes = []
-    if not _same_grid(labels, pet):
-        labels = sitk.Resample(labels, pet, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
-                               sitk.sitkUInt16)
-        notes.append(f"{path.name}: ROIs resampled onto the PET grid (nearest neighbour)")
-    return RoiFile(labels, table, kind, notes)
+            tolerances.pop("position_tolerance", None)
+            labels, table = import_rtstruct(path, pet_series, **tolerances)
+            rois = RoiFile(labels, table, kind)
+    # what the readers left out or changed goes with the numbers, not only to stderr
+    rois.notes.extend(str(w.message) for w in caught if issubclass(w.category, UserWarning))
+    if not _same_grid(rois.labels, pet):
+        rois.labels = sitk.Resample(rois.labels, pet, sitk.Transform(),
+                                    sitk.sitkNearestNeighbor, 0, sitk.sitkUInt16)
+        rois.notes.append(f"{path.name}: ROIs resampled onto the PET grid (nearest neighbour)")
+    _check_sides(rois, path)
+    return rois
+
+
+def _centre_x(labels: sitk.Image, array: np.ndarray, label: int) -> float:
+    """Patient x (LPS: + is the patient's left) of a label's centre of mass."""
+    index = np.argwhere(array == label).mean(axis=0)[::-1]        # (x, y, z) index
+    return labels.TransformContinuousIndexToPhysicalPoint(index.tolist())[0]
+
+
+def _check_sides(rois: RoiFile, path: Path) -> None:
+    """Refuse ROIs whose liver lies on the patient's left of their spleen: mirrored.
+
+    A label map written with the wrong handedness (LPS stored as RAS, a flipped array)
+    lands on the PET grid without any geometric complaint; the liver and spleen swap
+    sides and every number is silently wrong. Situs inversus is the one true exception.
+    """
+    table = rois.table
+    refs = {r: int(table.loc[table["roi"] == r, "label"].iloc[0])
+            for r in ("liver", "spleen") if (table["roi"] == r).any()}
+    if len(refs) < 2:
+        return
+    array = sitk.GetArrayViewFromImage(rois.labels)
+    if not all(np.any(array == v) for v in refs.values()):
+        return
+    liver, spleen = (_centre_x(rois.labels, array, refs[r]) for r in ("liver", "spleen"))
+    if liver > spleen:
+        raise DicomInputError(
+            f"the liver ROI lies on the patient's left of the spleen ROI (x {liver:.0f} vs "
+            f"{spleen:.0f} mm): the ROIs are mirrored left-right on this PET", file=path,
+            fix="re-export the label map with the PET's orientation (a NIfTI written as RAS "
+            "but read as LPS, or a flipped array, does this); for a patient with situs "
+            "inversus rename the liver/spleen ROIs so they are measured as lesions")

@@ -90,6 +90,7 @@ __all__ = [
     "export_seg",
     "import_seg",
     "segment_codes",
+    "segment_row",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -737,8 +738,19 @@ def _frame_segments(seg: pydicom.Dataset, n_frames: int, path: Path) -> list[int
     return out
 
 
-def _our_row(item: pydicom.Dataset) -> dict[str, Any] | None:
-    """The table row kept in a segment's description by export_seg, or None."""
+def segment_row(item: pydicom.Dataset) -> dict[str, Any] | None:
+    """The ROI-table row :func:`export_seg` keeps in a segment's description, or None.
+
+    Parameters
+    ----------
+    item : pydicom.Dataset
+        An item of the SEG's SegmentSequence.
+
+    Returns
+    -------
+    dict or None
+        The row (:data:`nethelpers.rois.TABLE_COLUMNS`), None for other tools' segments.
+    """
     text = str(item.get("SegmentDescription", "") or "")
     if _JSON_KEY not in text:
         return None
@@ -800,7 +812,7 @@ def _segment_rows(seg: pydicom.Dataset) -> tuple[dict[int, dict[str, Any]], list
         kind = _code_of(item, "SegmentedPropertyTypeCodeSequence")
         if number == 0 or (kind is not None and kind == _BACKGROUND):
             continue                                   # a LABELMAP's background
-        row = _our_row(item)
+        row = segment_row(item)
         if row is None:
             foreign.append(number)
             rows[number] = {"label": None, "roi": _foreign_roi(item),

@@ -16,9 +16,11 @@ missing       a step of about two or more spacings: files are missing
 non-uniform   steps that fit no uniform grid within the tolerance (a real gap, mixed series)
 ============  ================================================================================
 
-A series whose steps already agree to ``max(1 µm, 1 % of the step)`` (every series written
-by a tool that does not round) keeps the geometry it always had: the first slice's position
-as origin and the median step, bit for bit.
+A series whose steps, and every slice's distance from ``first + k · median step``, agree to
+``max(1 µm, 1 % of the step)`` (every series written by a tool that does not round) keeps
+the geometry it always had: the first slice's position as origin and the median step, bit
+for bit. Small steps that add up (positions rounded to 0.01 mm over hundreds of slices) are
+not regular: they get the least-squares grid, or a refusal, like any other rounding.
 """
 
 from __future__ import annotations
@@ -182,11 +184,11 @@ def fit_slices(along: np.ndarray, tolerance: float = DEFAULT_SLICE_TOLERANCE) ->
             "remove the duplicate files, or split the acquisitions (AcquisitionNumber, "
             "AcquisitionTime) into separate series")
     step = float(np.median(steps))
-    if np.all(np.abs(steps - step) <= max(_EXACT_MM, _EXACT_FRACTION * step)):
+    exact = max(_EXACT_MM, _EXACT_FRACTION * step)
+    drift = float(np.max(np.abs(pos - pos[0] - step * np.arange(len(pos)))))
+    if np.all(np.abs(steps - step) <= exact) and drift <= exact:
         return SliceGrid(order=order, positions=pos, first=float(pos[0]), step=step,
-                         max_deviation_mm=float(np.max(np.abs(pos - pos[0] - step
-                                                              * np.arange(len(pos))))),
-                         tolerance=tolerance, regular=True)
+                         max_deviation_mm=drift, tolerance=tolerance, regular=True)
     over = np.flatnonzero(steps < _OVERLAP_FRACTION * step)
     if len(over):
         k = int(over[0])

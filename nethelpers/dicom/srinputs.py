@@ -9,7 +9,6 @@ SEG references.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,11 @@ from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
 from nethelpers.dicom.errors import DicomInputError
-from nethelpers.dicom.seg import LABELMAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
+from nethelpers.dicom.seg import (
+    LABELMAP_SEGMENTATION_STORAGE,
+    SEGMENTATION_STORAGE,
+    segment_row,
+)
 from nethelpers.dicom.srcodes import code_of
 from nethelpers.dicom.volume import series_files
 
@@ -29,7 +32,6 @@ __all__ = ["Segment", "pet_instances", "read_seg", "segments"]
 
 PathLike = str | os.PathLike[str]
 
-_JSON_KEY = "nethelpers_roi"           # export_seg keeps each row as JSON under this key
 _UNREADABLE = (InvalidDicomError, OSError, ValueError, EOFError)
 
 
@@ -69,18 +71,12 @@ class Segment:
 
 
 def _our_name(item: pydicom.Dataset) -> tuple[str, str] | None:
-    """(roi, name) from the JSON export_seg keeps in SegmentDescription, else None."""
-    text = str(item.get("SegmentDescription", "") or "")
-    if _JSON_KEY not in text:
+    """(roi, name) from the row export_seg keeps in SegmentDescription, else None."""
+    row = segment_row(item)
+    if row is None:
         return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or "roi" not in data:
-        return None
-    roi = str(data["roi"])
-    return roi, str(data.get("lesion_id", "")) if roi == "lesion" else roi
+    roi = str(row["roi"])
+    return roi, str(row["lesion_id"]) if roi == "lesion" else roi
 
 
 def segments(seg: pydicom.Dataset) -> list[Segment]:

@@ -68,6 +68,7 @@ _SPACING = keyword_tag("PixelSpacing")
 _ROWS = keyword_tag("Rows")
 _COLS = keyword_tag("Columns")
 _BITS = keyword_tag("BitsAllocated")
+_BITS_STORED = keyword_tag("BitsStored")
 _REPR = keyword_tag("PixelRepresentation")
 _SAMPLES = keyword_tag("SamplesPerPixel")
 _FRAMES = keyword_tag("NumberOfFrames")
@@ -304,8 +305,31 @@ def _slice_pixels(file: Path, header: RawHeader, count: int, dtype: np.dtype) ->
         if len(data) < nbytes:
             raise SeriesError(f"pixel data truncated ({len(data)} of {nbytes} bytes)", file=file,
                               tag="PixelData (7FE0,0010)", fix="restore the file")
-        return np.frombuffer(data, dtype=dtype, count=count)
+        values = np.frombuffer(data, dtype=dtype, count=count)
+        _check_bits_stored(values, header, file)
+        return values
     return decode_pixels(file).reshape(-1)  # compressed, deflated, big endian: codecs.py
+
+
+def _check_bits_stored(values: np.ndarray, header: RawHeader, file: Path) -> None:
+    """Refuse stored values that do not fit BitsStored (overlay bits, a wrong header).
+
+    Decoders (pydicom) mask such values to BitsStored and sign-extend them, the raw path
+    would not: the same file would give two different SUVs. Neither is trustworthy.
+    """
+    bits = header.int(_BITS_STORED)
+    if bits is None or bits >= 8 * values.dtype.itemsize or values.size == 0:
+        return
+    signed = values.dtype.kind == "i"
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    lo, hi = int(values.min()), int(values.max())
+    if lo < low or hi > high:
+        raise SeriesError(
+            f"stored values {lo} to {hi} do not fit BitsStored {bits} ({low} to {high}): the "
+            "high bits hold something else (overlays) or the header is wrong", file=file,
+            tag="BitsStored (0028,0101)",
+            fix="re-export the series from the scanner or PACS; do not edit BitsStored by "
+            "hand, the values' meaning depends on it")
 
 
 def _read_volume(
