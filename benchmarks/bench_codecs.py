@@ -15,15 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import SimpleITK as sitk
-from bench_dicom import _sitk, _warm_page_cache, write_pet
+from bench_dicom import _median_time, _sitk, _warm_page_cache, write_pet
 
 from nethelpers.demo.variants.compressed import write_compressed
 from nethelpers.dicom import load_pet
@@ -36,15 +34,6 @@ SYNTAXES = {
     "1.2.840.10008.1.2.5": "RLE lossless",
     "1.2.840.10008.1.2.1.99": "deflated",
 }
-
-
-def _median(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _size(folder: Path) -> int:
@@ -67,8 +56,8 @@ def main() -> None:
         plain = write_pet(Path(tmp) / "plain", nz=args.slices)
         _warm_page_cache(sorted(plain.glob("*.dcm")))
         want = sitk.GetArrayFromImage(load_pet(plain)[0])
-        ours = _median(lambda: load_pet(plain), args.repeats)
-        theirs = _median(lambda: _sitk(plain), args.repeats)
+        ours = _median_time(lambda: load_pet(plain), args.repeats)
+        theirs = _median_time(lambda: _sitk(plain), args.repeats)
         print(f"\n{args.slices} slices of 200x200; median of {args.repeats}")
         print(f"{'syntax':43s} {'MB':>6s} {'load_pet':>9s} {'SimpleITK':>10s} {'ratio':>6s}"
               "  SUV identical")
@@ -79,8 +68,8 @@ def main() -> None:
             write_compressed(plain, folder, syntax)
             _warm_page_cache(sorted(folder.glob("*.dcm")))
             got = sitk.GetArrayFromImage(load_pet(folder)[0])
-            ours = _median(lambda f=folder: load_pet(f), args.repeats)
-            theirs = _median(lambda f=folder: _sitk(f), args.repeats)
+            ours = _median_time(lambda f=folder: load_pet(f), args.repeats)
+            theirs = _median_time(lambda f=folder: _sitk(f), args.repeats)
             assert not CODECS[syntax].lossy
             print(f"{label:18s} {syntax:24s} {_size(folder) / 1e6:6.1f} {ours:8.3f}s "
                   f"{theirs:9.3f}s {ours / theirs:5.2f}x  {np.array_equal(got, want)}")
