@@ -28,6 +28,7 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage
 
+from nethelpers.dicom.refseries import same_grid
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
 from nethelpers.measures import (
     PEAK_RADIUS_MM,
@@ -169,13 +170,6 @@ class QuantifyResult:
 # --------------------------------------------------------------------------------------------
 
 
-def _same_geometry(a: sitk.Image, b: sitk.Image) -> bool:
-    return (a.GetSize() == b.GetSize()
-            and np.allclose(a.GetSpacing(), b.GetSpacing(), atol=GEOMETRY_TOLERANCE_MM)
-            and np.allclose(a.GetOrigin(), b.GetOrigin(), atol=GEOMETRY_TOLERANCE_MM)
-            and np.allclose(a.GetDirection(), b.GetDirection(), atol=1e-6))
-
-
 def labels_on(pet: sitk.Image, labels: sitk.Image, table: pd.DataFrame | None = None
               ) -> tuple[np.ndarray, str]:
     """The label map on the PET grid: as it is, or resampled (nearest neighbour) with a note.
@@ -202,7 +196,7 @@ def labels_on(pet: sitk.Image, labels: sitk.Image, table: pd.DataFrame | None = 
         The label map, resampled, holds none of its ROIs: it does not overlap the PET
         series (drawn on another scan?).
     """
-    if _same_geometry(pet, labels):
+    if same_grid(pet, labels, tolerance_mm=GEOMETRY_TOLERANCE_MM, direction_tolerance=1e-6):
         return sitk.GetArrayFromImage(labels), ""
     out = sitk.GetArrayFromImage(sitk.Resample(labels, pet, sitk.Transform(),
                                                sitk.sitkNearestNeighbor, 0, labels.GetPixelID()))

@@ -30,6 +30,7 @@ import SimpleITK as sitk
 from pydicom.errors import InvalidDicomError
 
 from nethelpers.dicom.errors import DicomInputError
+from nethelpers.dicom.refseries import same_grid
 from nethelpers.dicom.roi_names import infer_roi_kind
 from nethelpers.dicom.rtstruct import RTSTRUCT_STORAGE
 from nethelpers.dicom.seg import LABELMAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
@@ -104,10 +105,7 @@ def roi_file_kind(path: str | os.PathLike[str]) -> str:
 
 
 def _same_grid(a: sitk.Image, b: sitk.Image) -> bool:
-    return (a.GetSize() == b.GetSize()
-            and np.allclose(a.GetSpacing(), b.GetSpacing(), atol=_GEOMETRY_TOL)
-            and np.allclose(a.GetOrigin(), b.GetOrigin(), atol=_GEOMETRY_TOL)
-            and np.allclose(a.GetDirection(), b.GetDirection(), atol=_GEOMETRY_TOL))
+    return same_grid(a, b, tolerance_mm=_GEOMETRY_TOL, direction_tolerance=_GEOMETRY_TOL)
 
 
 def _fmt_tuple(values: Any) -> str:

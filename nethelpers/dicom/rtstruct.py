@@ -66,8 +66,9 @@ from nethelpers.dicom.contour_raster import (
     voxel_slices,
 )
 from nethelpers.dicom.errors import DicomInputError
+from nethelpers.dicom.refseries import Grid, select_series, series_geometry
 from nethelpers.dicom.roi_names import infer_roi_kind
-from nethelpers.dicom.seg import _Grid, _lo, _select_series, _series_geometry
+from nethelpers.dicom.seg import _lo
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
 from nethelpers.rois import REFERENCE_ROIS, ROI_KINDS, TABLE_COLUMNS, validate_table
 
@@ -273,7 +274,7 @@ def _check_frame(s: _Structure, pet_frame: str, series_uid: str, path: Path) -> 
             f"structure out with kinds={{{s.name!r}: 'skip'}}")
 
 
-def _planes(s: _Structure, grid: _Grid, tolerance_mm: float, path: Path) -> list[Plane]:
+def _planes(s: _Structure, grid: Grid, tolerance_mm: float, path: Path) -> list[Plane]:
     polygons, positions = [], []
     slice_spacing = grid.spacing[2]
     for n, points in enumerate(s.contours, start=1):
@@ -307,7 +308,7 @@ def _labels(numbers: list[int]) -> dict[int, int]:
     return out
 
 
-def _paint(out: np.ndarray, label: int, planes: list[Plane], grid: _Grid,
+def _paint(out: np.ndarray, label: int, planes: list[Plane], grid: Grid,
            max_bridged_gap: float) -> tuple[int, int]:
     """Paint one structure into the label map: its voxels, and those taken from others."""
     voxels = taken = 0
@@ -320,12 +321,12 @@ def _paint(out: np.ndarray, label: int, planes: list[Plane], grid: _Grid,
 
 
 def _grid_and_frame(reference: sitk.Image | PathLike | Sequence[PathLike],
-                    series_uid: str | None, slice_tolerance: float) -> tuple[_Grid, str, str]:
+                    series_uid: str | None, slice_tolerance: float) -> tuple[Grid, str, str]:
     if isinstance(reference, sitk.Image):
-        return _Grid.of(reference), "", "(an image)"
-    series = _series_geometry(_select_series(reference, series_uid), slice_tolerance)
+        return Grid.of(reference), "", "(an image)"
+    series = series_geometry(select_series(reference, series_uid), slice_tolerance)
     frame = str(series.datasets[0].get("FrameOfReferenceUID", "") or "")
-    return _Grid.of(series), frame, series.series_uid
+    return Grid.of(series), frame, series.series_uid
 
 
 def import_rtstruct(

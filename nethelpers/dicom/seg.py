@@ -63,7 +63,6 @@ import json
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +78,16 @@ from pydicom.uid import generate_uid
 
 from nethelpers import __version__
 from nethelpers.dicom.errors import DicomInputError
-from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE, SliceGridError, fit_slices
-from nethelpers.dicom.volume import series_files
+from nethelpers.dicom.refseries import (
+    GRID_TOLERANCE_MM,
+    Grid,
+    ReferenceSeries,
+    geometry_mismatch,
+    select_series,
+    series_geometry,
+)
+from nethelpers.dicom.refseries import format_vector as _fmt
+from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
 from nethelpers.files import atomic_write
 from nethelpers.rois import METHODS, ROI_KINDS, TABLE_COLUMNS, validate_table
 
@@ -105,12 +112,10 @@ _JSON_FORMAT = 1
 _ST_MAX = 1024            # SegmentDescription is ST
 _LO_MAX = 64              # SegmentLabel is LO
 
-_POS_TOL_MM = 1e-3        # geometry comparison: origin, spacing
 #: Frames without a usable source-image reference are placed by position when they lie
 #: within this fraction of a voxel (per axis) of a grid plane: float32 positions written by
 #: Slicer/dcmqi are 0.01-0.05 mm off, a real mismatch is half a voxel or more.
 SEG_POSITION_TOLERANCE = 0.25
-_DIR_TOL = 1e-5           # geometry comparison: direction cosines
 
 _CATEGORY = {
     "lesion": codes.SCT.MorphologicallyAbnormalStructure,   # 49755003
@@ -173,186 +178,6 @@ def segment_codes(roi: str) -> tuple[Code, Code]:
 
 
 # ---------------------------------------------------------------------------------------
-# The PET series: headers, selection, geometry
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Series:
-    """One single-frame image series, slices sorted along the slice normal (ascending)."""
-
-    series_uid: str
-    files: tuple[Path, ...]
-    datasets: tuple[pydicom.Dataset, ...]
-    size: tuple[int, int, int]          # (nx, ny, nz), SimpleITK order
-    spacing: tuple[float, float, float]
-    origin: tuple[float, float, float]
-    direction: tuple[float, ...]
-
-    @property
-    def folder(self) -> Path:
-        return self.files[0].parent
-
-    @property
-    def sop_uids(self) -> tuple[str, ...]:
-        return tuple(str(ds.SOPInstanceUID) for ds in self.datasets)
-
-
-def _is_image(ds: pydicom.Dataset) -> bool:
-    """A single-frame image with a plane position (not a SEG, RTSTRUCT, SR, DICOMDIR...)."""
-    return ("ImagePositionPatient" in ds and "ImageOrientationPatient" in ds
-            and "PixelSpacing" in ds and "SeriesInstanceUID" in ds)
-
-
-def _read_headers(files: list[Path]) -> list[tuple[Path, pydicom.Dataset]]:
-    out = []
-    for f in files:
-        try:
-            ds = pydicom.dcmread(f, stop_before_pixels=True)
-        except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
-            raise DicomInputError(f"not a readable DICOM file ({exc})", file=f,
-                                  fix="remove the file or pass the PET files explicitly"
-                                  ) from None
-        out.append((f, ds))
-    return out
-
-
-def _series_summary(groups: dict[str, list[tuple[Path, pydicom.Dataset]]]) -> str:
-    parts = []
-    for uid, items in groups.items():
-        ds = items[0][1]
-        parts.append(f"{uid} ({ds.get('Modality', '?')}, "
-                     f"{str(ds.get('SeriesDescription', '')).strip() or 'no description'}, "
-                     f"{len(items)} files)")
-    return "; ".join(parts)
-
-
-def _select_series(source: PathLike | Sequence[PathLike], series_uid: str | None,
-                   *, prefer: set[str] | None = None) -> list[tuple[Path, pydicom.Dataset]]:
-    """The files of one image series among ``source``'s files.
-
-    ``series_uid`` picks a series; otherwise a single image series is taken, else the one
-    in ``prefer`` (UIDs a SEG references), else the only PT series; else it is ambiguous.
-    """
-    files = series_files(source)
-    where = files[0].parent if files else Path(str(source))
-    headers = _read_headers(files)
-    groups: dict[str, list[tuple[Path, pydicom.Dataset]]] = {}
-    for f, ds in headers:
-        if _is_image(ds):
-            groups.setdefault(str(ds.SeriesInstanceUID), []).append((f, ds))
-    if not groups:
-        raise DicomInputError("holds no single-frame image slices (no ImagePositionPatient)",
-                              file=where, fix="pass the folder or files of the PET series")
-    if series_uid is not None:
-        if series_uid not in groups:
-            raise DicomInputError(f"no image of series {series_uid}; it holds "
-                                  f"{_series_summary(groups)}", file=where,
-                                  tag="SeriesInstanceUID (0020,000E)",
-                                  fix="pass the SeriesInstanceUID of the PET series")
-        return groups[series_uid]
-    if len(groups) == 1:
-        return next(iter(groups.values()))
-    if prefer:
-        hits = [uid for uid in groups if uid in prefer]
-        if len(hits) == 1:
-            return groups[hits[0]]
-    pet = [uid for uid, items in groups.items() if items[0][1].get("Modality") == "PT"]
-    if len(pet) == 1:
-        return groups[pet[0]]
-    raise DicomInputError(f"the files belong to {len(groups)} image series: "
-                          f"{_series_summary(groups)}", file=where,
-                          tag="SeriesInstanceUID (0020,000E)",
-                          fix="pass series_uid= with the PET series' SeriesInstanceUID, or "
-                          "the PET files only")
-
-
-def _floats(ds: pydicom.Dataset, keyword: str, n: int, file: Path) -> np.ndarray:
-    value = ds.get(keyword)
-    try:
-        arr = np.array([float(v) for v in value], dtype=float)
-    except (TypeError, ValueError):
-        arr = np.array([])
-    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
-        tag = pydicom.datadict.tag_for_keyword(keyword)
-        raise DicomInputError(f"missing or invalid ({value!r})", file=file,
-                              tag=f"{keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X})")
-    return arr
-
-
-def _series_geometry(items: list[tuple[Path, pydicom.Dataset]],
-                     tolerance: float = DEFAULT_SLICE_TOLERANCE) -> _Series:
-    """Sort slices along the normal and derive the grid the way volume.load_pet does."""
-    f0, ds0 = items[0]
-    iop = _floats(ds0, "ImageOrientationPatient", 6, f0)
-    pixel = _floats(ds0, "PixelSpacing", 2, f0)
-    rows, cols = int(ds0.Rows), int(ds0.Columns)
-    frames = int(ds0.get("NumberOfFrames", 1) or 1)
-    if frames > 1:
-        raise DicomInputError(f"multi-frame image with {frames} frames; only single-frame "
-                              "PET series are supported", file=f0,
-                              tag="NumberOfFrames (0028,0008)")
-    for f, ds in items[1:]:
-        if (not np.allclose(_floats(ds, "ImageOrientationPatient", 6, f), iop, atol=1e-6)
-                or int(ds.Rows) != rows or int(ds.Columns) != cols
-                or not np.allclose(_floats(ds, "PixelSpacing", 2, f), pixel, atol=1e-6)):
-            raise DicomInputError("orientation, matrix size or pixel spacing differs from "
-                                  f"{f0.name}: mixed images in one series", file=f,
-                                  fix="split the series")
-    row, col = iop[:3], iop[3:]
-    normal = np.cross(row, col)
-    ipp = np.array([_floats(ds, "ImagePositionPatient", 3, f) for f, ds in items])
-    along = ipp @ normal
-    order = np.argsort(along, kind="stable")
-    origin = ipp[order[0]]
-    if len(items) > 1:
-        try:
-            placement = fit_slices(along, tolerance)
-        except SliceGridError as exc:
-            k = min(exc.index, len(order) - 1)
-            raise DicomInputError(exc.problem, file=items[order[k]][0],
-                                  tag="ImagePositionPatient (0020,0032)", fix=exc.fix) from None
-        step = placement.step
-        origin = placement.origin(ipp[order[0]], normal)
-    else:
-        step = float(ds0.get("SpacingBetweenSlices") or ds0.get("SliceThickness") or 0.0)
-        if step <= 0:
-            raise DicomInputError("a single slice without SpacingBetweenSlices or "
-                                  "SliceThickness has no known thickness", file=f0,
-                                  tag="SliceThickness (0018,0050)")
-    direction = (row[0], col[0], normal[0], row[1], col[1], normal[1], row[2], col[2],
-                 normal[2])
-    ordered = [items[i] for i in order]
-    return _Series(
-        series_uid=str(ds0.SeriesInstanceUID),
-        files=tuple(f for f, _ in ordered),
-        datasets=tuple(ds for _, ds in ordered),
-        size=(cols, rows, len(items)),
-        spacing=(float(pixel[1]), float(pixel[0]), step),
-        origin=tuple(float(v) for v in origin),  # type: ignore[arg-type]
-        direction=tuple(float(v) for v in direction),
-    )
-
-
-def _geometry_mismatch(image: sitk.Image, series: _Series) -> list[str]:
-    """What differs between an image's grid and the series' grid (empty: the same)."""
-    problems = []
-    if tuple(image.GetSize()) != series.size:
-        problems.append(f"size {tuple(image.GetSize())} vs {series.size}")
-    checks = (("spacing", image.GetSpacing(), series.spacing, _POS_TOL_MM),
-              ("origin", image.GetOrigin(), series.origin, _POS_TOL_MM),
-              ("direction", image.GetDirection(), series.direction, _DIR_TOL))
-    for name, got, want, tol in checks:
-        if np.max(np.abs(np.subtract(got, want))) > tol:
-            problems.append(f"{name} {_fmt(got)} vs {_fmt(want)}")
-    return problems
-
-
-def _fmt(values: Sequence[float]) -> str:
-    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
-
-
-# ---------------------------------------------------------------------------------------
 # Export
 # ---------------------------------------------------------------------------------------
 
@@ -386,7 +211,7 @@ def _lo(text: str) -> str:
     return " ".join(str(text).replace("\\", "/").split())[:_LO_MAX]
 
 
-def _tracking_uid(row: pd.Series, pet: _Series) -> str:
+def _tracking_uid(row: pd.Series, pet: ReferenceSeries) -> str:
     if row["roi"] == "lesion":
         seed = ["nethelpers-lesion", str(pet.datasets[0].get("PatientID", "")),
                 row["lesion_id"]]
@@ -406,7 +231,7 @@ def _segment_json(row: pd.Series) -> str:
     return text
 
 
-def _segment_description(number: int, row: pd.Series, pet: _Series, rgb: tuple[int, ...]
+def _segment_description(number: int, row: pd.Series, pet: ReferenceSeries, rgb: tuple[int, ...]
                          ) -> hd.seg.SegmentDescription:
     roi, method = row["roi"], row["method"]
     category, kind = segment_codes(roi)
@@ -508,8 +333,8 @@ def export_seg(
     """
     array = _label_array(labels)
     table = validate_table(table, array, source="ROI table")
-    pet = _series_geometry(_select_series(source, series_uid))
-    problems = _geometry_mismatch(labels, pet)
+    pet = series_geometry(select_series(source, series_uid))
+    problems = geometry_mismatch(labels, pet)
     if problems:
         raise DicomInputError(
             "the label map is not on the PET series' grid: " + "; ".join(problems)
@@ -621,30 +446,6 @@ def _referenced_instances(seg: pydicom.Dataset) -> set[str]:
     return uids
 
 
-@dataclass(frozen=True)
-class _Grid:
-    size: tuple[int, int, int]
-    spacing: tuple[float, float, float]
-    origin: tuple[float, float, float]
-    direction: tuple[float, ...]
-
-    @classmethod
-    def of(cls, image: sitk.Image | _Series) -> _Grid:
-        if isinstance(image, _Series):
-            return cls(image.size, image.spacing, image.origin, image.direction)
-        if image.GetDimension() != 3:
-            raise DicomInputError(f"the reference image is {image.GetDimension()}-D, not 3-D")
-        return cls(tuple(image.GetSize()), tuple(image.GetSpacing()),  # type: ignore[arg-type]
-                   tuple(image.GetOrigin()), tuple(image.GetDirection()))  # type: ignore[arg-type]
-
-    def image(self, array: np.ndarray) -> sitk.Image:
-        img = sitk.GetImageFromArray(array)
-        img.SetSpacing(self.spacing)
-        img.SetOrigin(self.origin)
-        img.SetDirection(self.direction)
-        return img
-
-
 def _frame_source(seg: pydicom.Dataset, index: int) -> str | None:
     """The SOPInstanceUID of the image frame ``index`` was derived from, if it says so."""
     per_frame = seg.get("PerFrameFunctionalGroupsSequence")
@@ -657,7 +458,7 @@ def _frame_source(seg: pydicom.Dataset, index: int) -> str | None:
     return uids.pop() if len(uids) == 1 else None
 
 
-def _frame_slices(seg: pydicom.Dataset, grid: _Grid, path: Path,
+def _frame_slices(seg: pydicom.Dataset, grid: Grid, path: Path,
                   sop_index: dict[str, int] | None = None,
                   tolerance: float = SEG_POSITION_TOLERANCE) -> tuple[list[int], int]:
     """The reference slice k of each SEG frame, and how many frames were placed by UID.
@@ -675,7 +476,7 @@ def _frame_slices(seg: pydicom.Dataset, grid: _Grid, path: Path,
     matrix = np.asarray(grid.direction, dtype=float).reshape(3, 3)
     spacing = np.asarray(grid.spacing, dtype=float)
     origin = np.asarray(grid.origin, dtype=float)
-    tol = np.maximum(_POS_TOL_MM, tolerance * spacing)
+    tol = np.maximum(GRID_TOLERANCE_MM, tolerance * spacing)
     n_frames = int(seg.get("NumberOfFrames", 1) or 1)
     slices = []
     by_uid = 0
@@ -905,10 +706,10 @@ def import_seg(
     referenced = _referenced_series(seg)
     sop_index: dict[str, int] | None = None
     if isinstance(reference, sitk.Image):
-        grid = _Grid.of(reference)
+        grid = Grid.of(reference)
     else:
-        items = _select_series(reference, None, prefer=referenced)
-        series = _series_geometry(items, slice_tolerance)
+        items = select_series(reference, None, prefer=referenced)
+        series = series_geometry(items, slice_tolerance)
         sop_index = {uid: k for k, uid in enumerate(series.sop_uids)}
         instances = _referenced_instances(seg)
         if referenced:
@@ -925,7 +726,7 @@ def import_seg(
                 f"{series.series_uid}", file=path,
                 tag="ReferencedSeriesSequence (0008,1115)",
                 fix="pass the PET series the SEG was drawn on")
-        grid = _Grid.of(series)
+        grid = Grid.of(series)
 
     nx, ny, nz = grid.size
     rows, foreign = _segment_rows(seg)

@@ -47,18 +47,14 @@ from nethelpers import __version__
 from nethelpers.demo.dicomwrite import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from nethelpers.demo.variants.outlines import mask_outlines
 from nethelpers.dicom.errors import DicomInputError
-from nethelpers.dicom.rtstruct import RTSTRUCT_STORAGE
-from nethelpers.dicom.seg import (
-    _LESION_RGB,
-    _ROI_RGB,
-    _geometry_mismatch,
-    _label_array,
-    _lo,
-    _select_series,
-    _Series,
-    _series_geometry,
-    _write_atomic,
+from nethelpers.dicom.refseries import (
+    ReferenceSeries,
+    geometry_mismatch,
+    select_series,
+    series_geometry,
 )
+from nethelpers.dicom.rtstruct import RTSTRUCT_STORAGE
+from nethelpers.dicom.seg import _LESION_RGB, _ROI_RGB, _label_array, _lo, _write_atomic
 from nethelpers.rois import validate_table
 
 __all__ = ["REGION_NAMES", "Structure", "write_rtstruct", "write_structure_set"]
@@ -112,7 +108,7 @@ def _image_ref(ds: Dataset) -> Dataset:
     return ref
 
 
-def _slice_of(points: np.ndarray, image: _Series) -> int | None:
+def _slice_of(points: np.ndarray, image: ReferenceSeries) -> int | None:
     """The slice of ``image`` a contour lies on, or None."""
     normal = np.asarray(image.direction, dtype=float).reshape(3, 3)[:, 2]
     along = float(np.mean((points - np.asarray(image.origin)) @ normal))
@@ -122,7 +118,7 @@ def _slice_of(points: np.ndarray, image: _Series) -> int | None:
     return None
 
 
-def _frame_of_reference(image: _Series) -> Dataset:
+def _frame_of_reference(image: ReferenceSeries) -> Dataset:
     first = image.datasets[0]
     series = Dataset()
     series.SeriesInstanceUID = image.series_uid
@@ -137,7 +133,7 @@ def _frame_of_reference(image: _Series) -> Dataset:
     return frame
 
 
-def _contour_item(points: np.ndarray, number: int, image: _Series) -> Dataset:
+def _contour_item(points: np.ndarray, number: int, image: ReferenceSeries) -> Dataset:
     item = Dataset()
     k = _slice_of(points, image)
     if k is not None:
@@ -149,7 +145,7 @@ def _contour_item(points: np.ndarray, number: int, image: _Series) -> Dataset:
     return item
 
 
-def _base(image: _Series, when: datetime, label: str, operator: str,
+def _base(image: ReferenceSeries, when: datetime, label: str, operator: str,
           series_number: int) -> Dataset:
     src = image.datasets[0]
     ds = Dataset()
@@ -218,11 +214,11 @@ def write_structure_set(
     pathlib.Path
         The file written.
     """
-    return _write_set(structures, _series_geometry(_select_series(image_series, None)),
+    return _write_set(structures, series_geometry(select_series(image_series, None)),
                       Path(out_path), label, operator, created, series_number)
 
 
-def _write_set(structures: Sequence[Structure], image: _Series, out: Path, label: str,
+def _write_set(structures: Sequence[Structure], image: ReferenceSeries, out: Path, label: str,
                operator: str, created: datetime | None, series_number: int) -> Path:
     ds = _base(image, created or datetime.now(), label, operator, series_number)
     frame = _frame_of_reference(image)
@@ -258,7 +254,7 @@ def _write_set(structures: Sequence[Structure], image: _Series, out: Path, label
     return out
 
 
-def _sub_grid(mask: sitk.Image, image: _Series) -> sitk.Image:
+def _sub_grid(mask: sitk.Image, image: ReferenceSeries) -> sitk.Image:
     """An empty image on the part of ``image``'s grid that covers the mask's bounding box."""
     k, j, i = np.nonzero(sitk.GetArrayViewFromImage(mask))
     corners = np.array([mask.TransformContinuousIndexToPhysicalPoint((float(a), float(b),
@@ -296,7 +292,7 @@ def _traced(mask: sitk.Image, every_other_slice: bool) -> list[np.ndarray]:
     return out
 
 
-def _mask_on(labels: sitk.Image, value: int, image: _Series | None) -> sitk.Image:
+def _mask_on(labels: sitk.Image, value: int, image: ReferenceSeries | None) -> sitk.Image:
     mask = sitk.Cast(labels == value, sitk.sitkUInt8)
     if image is None:
         return mask
@@ -361,8 +357,8 @@ def write_rtstruct(
         raise ValueError(f"on={on!r}: use 'pet' or 'ct'")
     array = _label_array(labels)
     table = validate_table(table, array, source="ROI table")
-    pet = _series_geometry(_select_series(reference_series_dir, None))
-    problems = _geometry_mismatch(labels, pet)
+    pet = series_geometry(select_series(reference_series_dir, None))
+    problems = geometry_mismatch(labels, pet)
     if problems:
         raise DicomInputError("the label map is not on the PET series' grid: "
                               + "; ".join(problems), file=pet.folder,
@@ -371,7 +367,7 @@ def write_rtstruct(
     if on == "ct":
         if ct_series_dir is None:
             raise ValueError("on='ct' needs ct_series_dir")
-        image = _series_geometry(_select_series(ct_series_dir, None))
+        image = series_geometry(select_series(ct_series_dir, None))
         pet_frame = pet.datasets[0].get("FrameOfReferenceUID")
         ct_frame = image.datasets[0].get("FrameOfReferenceUID")
         if pet_frame != ct_frame:
