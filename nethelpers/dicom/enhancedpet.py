@@ -42,8 +42,8 @@ from typing import Any
 from nethelpers.dicom.datetimes import parse_dt
 from nethelpers.dicom.errors import SuvError
 from nethelpers.dicom.frameviews import FrameViews
+from nethelpers.dicom.petkeywords import pet_keywords
 from nethelpers.dicom.rawread import RawDataset, RawHeader, keyword_tag
-from nethelpers.dicom.volume import pet_keywords
 
 __all__ = ["CORRECTION_CODES", "UCUM_UNITS", "enhanced_pet_keywords", "finish_provenance"]
 

@@ -35,10 +35,12 @@ from nethelpers.dicom.frameviews import (
     is_multiframe,
     object_name,
 )
+from nethelpers.dicom.pixels import pixel_dtype, writable_view
 from nethelpers.dicom.rawread import RawHeader, keyword_tag
+from nethelpers.dicom.slicegeometry import SliceGeometry
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE, SliceGridError, fit_slices
 from nethelpers.dicom.suv import PetHeader, suv_conversion
-from nethelpers.dicom.volume import LoadedSeries, _dtype, _Geometry, _writable_view
+from nethelpers.dicom.volume import LoadedSeries
 
 __all__ = [
     "ENHANCED_SOP_CLASSES",
@@ -96,7 +98,7 @@ def _same_for_all(frames: FrameViews, tag: int, size: int, label: str, what: str
 
 
 def frame_geometry(frames: FrameViews, tolerance: float = DEFAULT_SLICE_TOLERANCE
-                   ) -> _Geometry:
+                   ) -> SliceGeometry:
     """Sort the frames along the normal and place them on a uniform grid.
 
     Parameters
@@ -108,7 +110,7 @@ def frame_geometry(frames: FrameViews, tolerance: float = DEFAULT_SLICE_TOLERANC
 
     Returns
     -------
-    nethelpers.dicom.volume._Geometry
+    nethelpers.dicom.slicegeometry.SliceGeometry
         ``order`` indexes the frames (file order), as for the files of a series.
 
     Raises
@@ -160,7 +162,7 @@ def frame_geometry(frames: FrameViews, tolerance: float = DEFAULT_SLICE_TOLERANC
                               tag="SliceThickness (0018,0050)")
     h = frames.headers[0]
     direction = (row[0], col[0], normal[0], row[1], col[1], normal[1], row[2], col[2], normal[2])
-    return _Geometry(
+    return SliceGeometry(
         order=order,
         origin=tuple(float(v) for v in origin),  # type: ignore[arg-type]
         spacing=(float(spacing[1]), float(spacing[0]), float(step)),
@@ -221,7 +223,7 @@ def _decoded_frames(file: Path, header: RawHeader):
                           ) from None
 
 
-def read_frames(frames: FrameViews, header: RawHeader, geometry: _Geometry,
+def read_frames(frames: FrameViews, header: RawHeader, geometry: SliceGeometry,
                 scale: np.ndarray, offset: np.ndarray) -> sitk.Image:
     """Read every frame once and scale it (``stored · scale_i + offset_i``) into one image.
 
@@ -231,7 +233,7 @@ def read_frames(frames: FrameViews, header: RawHeader, geometry: _Geometry,
         The frames (file order).
     header : RawHeader
         The file's header (pixel data location, transfer syntax, pixel description).
-    geometry : nethelpers.dicom.volume._Geometry
+    geometry : nethelpers.dicom.slicegeometry.SliceGeometry
         Where each frame goes (``order``).
     scale, offset : numpy.ndarray
         Per frame, in file order.
@@ -242,11 +244,11 @@ def read_frames(frames: FrameViews, header: RawHeader, geometry: _Geometry,
         float32.
     """
     nz, ny, nx = geometry.shape
-    dtype = _dtype(header, frames.file)
+    dtype = pixel_dtype(header, frames.file)
     slot = np.empty(nz, dtype=int)
     slot[geometry.order] = np.arange(nz)
     image = sitk.Image([nx, ny, nz], sitk.sitkFloat32)
-    volume = _writable_view(image, (nz, ny, nx), np.float32)
+    volume = writable_view(image, (nz, ny, nx), np.float32)
     native = (header.pixel_offset is not None and not header.encapsulated
               and not header.via_pydicom)
     source = (_native_frames(frames.file, header, nz, ny * nx, dtype) if native

@@ -7,14 +7,14 @@ missing or duplicate slices) and, for PET, converted to SUV factors by
 into the float32 output (``SUV = stored · RescaleSlope · factor``), written straight into the
 SimpleITK image's buffer: peak memory is about one output volume plus the headers.
 
-Geometry: SimpleITK's direction columns are the row direction, the column direction and
-their cross product (the slice normal); the origin is the first slice's ImagePositionPatient
-after sorting along the normal. Arrays from ``sitk.GetArrayFromImage`` are (z, y, x).
+The grid comes from :mod:`nethelpers.dicom.slicegeometry`, the pixels from
+:mod:`nethelpers.dicom.pixels`, a PET's SUV-relevant header values from
+:mod:`nethelpers.dicom.petkeywords`; multi-frame objects go to
+:mod:`nethelpers.dicom.multiframe`. Arrays from ``sitk.GetArrayFromImage`` are (z, y, x).
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import math
 import os
@@ -27,22 +27,19 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from nethelpers.dicom.codecs import decode_pixels, warnings_for
+from nethelpers.dicom.codecs import warnings_for
 from nethelpers.dicom.errors import SeriesError, SuvError
 from nethelpers.dicom.index import NON_DICOM_SUFFIXES
+from nethelpers.dicom.petkeywords import pet_keywords
+from nethelpers.dicom.pixels import read_volume
 from nethelpers.dicom.rawread import (
-    RawDataset,
     RawHeader,
     RawReadError,
     keyword_tag,
     read_header,
 )
-from nethelpers.dicom.slicegrid import (
-    DEFAULT_SLICE_TOLERANCE,
-    SliceGrid,
-    SliceGridError,
-    fit_slices,
-)
+from nethelpers.dicom.slicegeometry import SliceGeometry, slice_geometry
+from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
 from nethelpers.dicom.suv import PetHeader, SuvConversion, suv_conversion
 
 __all__ = [
@@ -51,43 +48,15 @@ __all__ = [
     "load_mr",
     "load_pet",
     "load_series",
+    "pet_keywords",
     "resample_like",
     "series_files",
 ]
 
-_PHILIPS_CREATOR = "Philips PET Private Group"
-_GE_CREATOR = "GEMS_PETD_01"
-
-
 _SERIES_UID = keyword_tag("SeriesInstanceUID")
-_SOP_UID = keyword_tag("SOPInstanceUID")
 _MODALITY = keyword_tag("Modality")
-_IPP = keyword_tag("ImagePositionPatient")
-_IOP = keyword_tag("ImageOrientationPatient")
-_SPACING = keyword_tag("PixelSpacing")
-_ROWS = keyword_tag("Rows")
-_COLS = keyword_tag("Columns")
-_BITS = keyword_tag("BitsAllocated")
-_BITS_STORED = keyword_tag("BitsStored")
-_REPR = keyword_tag("PixelRepresentation")
-_SAMPLES = keyword_tag("SamplesPerPixel")
-_FRAMES = keyword_tag("NumberOfFrames")
 _SLOPE = keyword_tag("RescaleSlope")
 _INTERCEPT = keyword_tag("RescaleIntercept")
-
-_PET_TEXT = (
-    "Modality", "SeriesInstanceUID", "Units", "SUVType", "DecayCorrection", "CorrectedImage",
-    "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime", "AcquisitionDateTime",
-    "PatientSex", "TimezoneOffsetFromUTC",
-)
-_PET_NUMBERS = (
-    "FrameReferenceTime", "ActualFrameDuration", "PatientWeight", "PatientSize",
-    "RescaleSlope", "RescaleIntercept",
-)
-_ISOTOPE_TEXT = ("Radiopharmaceutical", "RadiopharmaceuticalStartTime",
-                 "RadiopharmaceuticalStartDateTime")
-_ISOTOPE_NUMBERS = ("RadionuclideTotalDose", "RadionuclideHalfLife")
-
 
 @dataclass
 class LoadedSeries:
@@ -173,212 +142,6 @@ def _headers(files: list[Path], series_uid: str | None) -> tuple[list[Path], lis
     return kept, headers
 
 
-def _same(headers: list[RawHeader], files: list[Path], tag: int, label: str) -> Any:
-    values = [h.raw(tag) for h in headers]
-    first = values[0]
-    for f, v in zip(files, values, strict=True):
-        if v != first:
-            raise SeriesError(f"differs between slices ({first!r} vs {v!r}): mixed images",
-                              file=f, tag=label, fix="split the series")
-    return first
-
-
-@dataclass(frozen=True)
-class _Geometry:
-    order: np.ndarray
-    origin: tuple[float, float, float]
-    spacing: tuple[float, float, float]
-    direction: tuple[float, ...]
-    shape: tuple[int, int, int]
-    placement: SliceGrid | None = None
-
-    def record(self) -> dict[str, Any]:
-        """The geometry for a provenance record (with the slice placement, if any)."""
-        out: dict[str, Any] = {"size": [self.shape[2], self.shape[1], self.shape[0]],
-                               "spacing_mm": list(self.spacing),
-                               "origin_mm": list(self.origin),
-                               "direction": list(self.direction)}
-        if self.placement is not None and self.placement.placed:
-            out["slice_placement"] = self.placement.provenance()
-        return out
-
-    def note(self) -> str:
-        """The placement sentence (empty when the slices were regular)."""
-        return self.placement.note() if self.placement is not None else ""
-
-
-def _geometry(headers: list[RawHeader], files: list[Path],
-              tolerance: float = DEFAULT_SLICE_TOLERANCE) -> _Geometry:
-    for tag, label in ((_IOP, "ImageOrientationPatient (0020,0037)"),
-                       (_ROWS, "Rows (0028,0010)"), (_COLS, "Columns (0028,0011)"),
-                       (_SPACING, "PixelSpacing (0028,0030)"),
-                       (_BITS, "BitsAllocated (0028,0100)"),
-                       (_REPR, "PixelRepresentation (0028,0103)")):
-        _same(headers, files, tag, label)
-    frames = headers[0].int(_FRAMES)
-    if frames is not None and frames > 1:
-        raise SeriesError(f"multi-frame object with {frames} frames; only single-frame "
-                          "series are read", file=files[0], tag="NumberOfFrames (0028,0008)",
-                          fix="convert it with dcm2niix or SimpleITK")
-    iop = headers[0].floats(_IOP)
-    spacing = headers[0].floats(_SPACING)
-    if not iop or len(iop) != 6:
-        raise SeriesError("missing or invalid", file=files[0],
-                          tag="ImageOrientationPatient (0020,0037)")
-    if not spacing or len(spacing) != 2:
-        raise SeriesError("missing or invalid", file=files[0], tag="PixelSpacing (0028,0030)")
-    row = np.array(iop[:3])
-    col = np.array(iop[3:])
-    normal = np.cross(row, col)
-    positions = []
-    for f, h in zip(files, headers, strict=True):
-        ipp = h.floats(_IPP)
-        if not ipp or len(ipp) != 3:
-            raise SeriesError("missing or invalid", file=f,
-                              tag="ImagePositionPatient (0020,0032)")
-        positions.append(ipp)
-    ipp = np.array(positions)
-    along = ipp @ normal
-    placement: SliceGrid | None = None
-    if len(files) > 1:
-        try:
-            placement = fit_slices(along, tolerance)
-        except SliceGridError as exc:
-            order = np.argsort(along, kind="stable")
-            k = min(exc.index, len(order) - 1)
-            raise SeriesError(exc.problem, file=files[order[k]],
-                              tag="ImagePositionPatient (0020,0032)", fix=exc.fix) from None
-        order = placement.order
-        step = placement.step
-        lateral = (ipp[order] - ipp[order[0]]
-                   - np.outer(placement.positions - placement.positions[0], normal))
-        if np.abs(lateral).max() > max(1e-2, 0.01 * step):
-            raise SeriesError("slice positions are sheared (gantry tilt?): they do not lie "
-                              "on the slice normal", file=files[order[-1]],
-                              tag="ImagePositionPatient (0020,0032)",
-                              fix="resample the series to an orthogonal grid first")
-        origin = placement.origin(ipp[order[0]], normal)
-    else:
-        order = np.zeros(1, dtype=int)
-        origin = ipp[0]
-        step = headers[0].float(keyword_tag("SpacingBetweenSlices")) or headers[0].float(
-            keyword_tag("SliceThickness"))
-        if not step or step <= 0:
-            raise SeriesError("a single slice without SpacingBetweenSlices or SliceThickness "
-                              "has no known thickness", file=files[0],
-                              tag="SliceThickness (0018,0050)")
-    direction = (row[0], col[0], normal[0], row[1], col[1], normal[1], row[2], col[2], normal[2])
-    rows = headers[0].int(_ROWS) or 0
-    cols = headers[0].int(_COLS) or 0
-    return _Geometry(
-        order=order,
-        origin=tuple(float(v) for v in origin),  # type: ignore[arg-type]
-        spacing=(float(spacing[1]), float(spacing[0]), float(step)),
-        direction=tuple(float(v) for v in direction),
-        shape=(len(files), rows, cols),
-        placement=placement,
-    )
-
-
-def _dtype(header: RawHeader, file: Path) -> np.dtype:
-    bits = header.int(_BITS)
-    signed = header.int(_REPR) == 1
-    samples = header.int(_SAMPLES) or 1
-    if samples != 1:
-        raise SeriesError(f"{samples} samples per pixel: not a grey-scale image", file=file,
-                          tag="SamplesPerPixel (0028,0002)")
-    kinds = {8: "i1" if signed else "u1", 16: "i2" if signed else "u2",
-             32: "i4" if signed else "u4"}
-    if bits not in kinds:
-        raise SeriesError(f"BitsAllocated {bits} is not supported", file=file,
-                          tag="BitsAllocated (0028,0100)")
-    return np.dtype(("<" if header.little_endian else ">") + kinds[bits])
-
-
-def _slice_pixels(file: Path, header: RawHeader, count: int, dtype: np.dtype) -> np.ndarray:
-    """Stored values of one slice (flat), read without touching the rest of the file."""
-    if header.pixel_offset is not None and not header.encapsulated and not header.via_pydicom:
-        nbytes = count * dtype.itemsize
-        with open(file, "rb") as fh:
-            fh.seek(header.pixel_offset)
-            data = fh.read(nbytes)
-        if len(data) < nbytes:
-            raise SeriesError(f"pixel data truncated ({len(data)} of {nbytes} bytes)", file=file,
-                              tag="PixelData (7FE0,0010)", fix="restore the file")
-        values = np.frombuffer(data, dtype=dtype, count=count)
-        _check_bits_stored(values, header, file)
-        return values
-    return decode_pixels(file).reshape(-1)  # compressed, deflated, big endian: codecs.py
-
-
-def _check_bits_stored(values: np.ndarray, header: RawHeader, file: Path) -> None:
-    """Refuse stored values that do not fit BitsStored (overlay bits, a wrong header).
-
-    Decoders (pydicom) mask such values to BitsStored and sign-extend them, the raw path
-    would not: the same file would give two different SUVs. Neither is trustworthy.
-    """
-    bits = header.int(_BITS_STORED)
-    if bits is None or bits >= 8 * values.dtype.itemsize or values.size == 0:
-        return
-    signed = values.dtype.kind == "i"
-    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-    lo, hi = int(values.min()), int(values.max())
-    if lo < low or hi > high:
-        raise SeriesError(
-            f"stored values {lo} to {hi} do not fit BitsStored {bits} ({low} to {high}): the "
-            "high bits hold something else (overlays) or the header is wrong", file=file,
-            tag="BitsStored (0028,0101)",
-            fix="re-export the series from the scanner or PACS; do not edit BitsStored by "
-            "hand, the values' meaning depends on it")
-
-
-def _read_volume(
-    files: list[Path],
-    headers: list[RawHeader],
-    geometry: _Geometry,
-    scale: np.ndarray,
-    offset: np.ndarray,
-    out_dtype: type = np.float32,
-) -> sitk.Image:
-    """Scale each slice (``stored · scale_k + offset_k``) into one image."""
-    nz, ny, nx = geometry.shape
-    dtype = _dtype(headers[0], files[0])
-    pixel_type = {np.float32: sitk.sitkFloat32, np.float64: sitk.sitkFloat64}[out_dtype]
-    image = sitk.Image([nx, ny, nz], pixel_type)
-    volume = _writable_view(image, (nz, ny, nx), out_dtype)
-    for k, i in enumerate(geometry.order):
-        stored = _slice_pixels(files[i], headers[i], ny * nx, dtype).reshape(ny, nx)
-        target = volume[k]
-        if scale[i] == 1.0 and offset[i] == 0.0:
-            target[...] = stored
-        else:
-            np.multiply(stored, scale[i], out=target, casting="unsafe")
-            if offset[i] != 0.0:
-                target += offset[i]
-    del volume
-    image.SetOrigin(geometry.origin)
-    image.SetSpacing(geometry.spacing)
-    image.SetDirection(geometry.direction)
-    return image
-
-
-def _writable_view(image: sitk.Image, shape: tuple[int, int, int], dtype: type) -> np.ndarray:
-    """A writable numpy view of a freshly created image's own buffer.
-
-    SimpleITK only hands out read-only views; filling the image through its buffer avoids
-    a second copy of the volume (``GetImageFromArray`` copies), which halves peak memory.
-    Safe here because the image was just created and nobody else holds it; the caller must
-    keep the image alive while the view is in use (the view does not reference it).
-    """
-    view = sitk.GetArrayViewFromImage(image)
-    if view.shape != shape or view.dtype != np.dtype(dtype) or not view.flags.c_contiguous:
-        raise AssertionError("unexpected SimpleITK buffer layout")
-    address = view.__array_interface__["data"][0]
-    ctype = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
-    buffer = (ctype[np.dtype(dtype)] * view.size).from_address(address)
-    return np.ctypeslib.as_array(buffer).reshape(shape)
-
-
 def _rescale(headers: list[RawHeader]) -> tuple[np.ndarray, np.ndarray]:
     slopes = np.array([h.float(_SLOPE, 1.0) for h in headers], dtype=np.float64)
     intercepts = np.array([h.float(_INTERCEPT, 0.0) for h in headers], dtype=np.float64)
@@ -423,16 +186,16 @@ def _load_plain(path: Any, series_uid: str | None, modality: str | None,
                                           slice_tolerance=slice_tolerance)
     if modality is not None:
         _expect_modality(headers, files, modality)
-    geometry = _geometry(headers, files, slice_tolerance)
+    geometry = slice_geometry(headers, files, slice_tolerance)
     slopes, intercepts = _rescale(headers)
-    image = _read_volume(files, headers, geometry, slopes, intercepts)
+    image = read_volume(files, headers, geometry, slopes, intercepts)
     provenance: dict[str, Any] = {"geometry": geometry.record()}
     if geometry.note():
         provenance["warnings"] = [geometry.note()]
     return _loaded(image, files, headers, geometry, provenance)
 
 
-def _loaded(image: sitk.Image, files: list[Path], headers: list[RawHeader], geometry: _Geometry,
+def _loaded(image: sitk.Image, files: list[Path], headers: list[RawHeader], geometry: SliceGeometry,
             provenance: dict[str, Any]) -> LoadedSeries:
     order = geometry.order
     return LoadedSeries(
@@ -483,55 +246,6 @@ def load_mr(
 ) -> sitk.Image:
     """Load an MR series (float32, rescale applied when present); see :func:`load_ct`."""
     return _load_plain(path, series_uid, "MR", slice_tolerance).image
-
-
-def _item_keywords(item: RawDataset) -> dict[str, Any]:
-    out: dict[str, Any] = {k: item.text(keyword_tag(k)) for k in _ISOTOPE_TEXT}
-    out.update({k: item.float(keyword_tag(k)) for k in _ISOTOPE_NUMBERS})
-    codes = item.seq(keyword_tag("RadionuclideCodeSequence"))
-    if codes:
-        meaning = codes[0].text(keyword_tag("CodeMeaning"))
-        out["RadionuclideCodeSequence"] = [{"CodeMeaning": meaning}]
-    return out
-
-
-def pet_keywords(header: RawHeader) -> tuple[dict[str, Any], list[str]]:
-    """The SUV-relevant values of one PET file as a keyword mapping.
-
-    Parameters
-    ----------
-    header : RawHeader
-        A full header (private elements included).
-
-    Returns
-    -------
-    dict
-        Keyword -> value, the isotope item under RadiopharmaceuticalInformationSequence,
-        Philips and GE private values under ``PhilipsSUVScaleFactor``,
-        ``PhilipsActivityConcentrationScaleFactor`` and ``GEScanDateTime``.
-    list of str
-        Warnings (private elements read without their creator).
-    """
-    out: dict[str, Any] = {k: header.text(keyword_tag(k)) for k in _PET_TEXT}
-    out.update({k: header.float(keyword_tag(k)) for k in _PET_NUMBERS})
-    out["CorrectedImage"] = header.texts(keyword_tag("CorrectedImage"))
-    items = header.seq(keyword_tag("RadiopharmaceuticalInformationSequence"))
-    if items:
-        out["RadiopharmaceuticalInformationSequence"] = [_item_keywords(items[0])]
-    notes: list[str] = []
-    for name, group, creator, element in (
-        ("PhilipsSUVScaleFactor", 0x7053, _PHILIPS_CREATOR, 0x00),
-        ("PhilipsActivityConcentrationScaleFactor", 0x7053, _PHILIPS_CREATOR, 0x09),
-        ("GEScanDateTime", 0x0009, _GE_CREATOR, 0x0D),
-    ):
-        raw, note = header.private(group, creator, element)
-        if raw is not None:
-            text = raw.decode("latin-1").strip(" \x00")
-            if text:
-                out[name] = text
-                if note:
-                    notes.append(note)
-    return out, notes
 
 
 def load_pet(
@@ -628,13 +342,13 @@ def load_pet_series(
                 file=f, tag="RescaleSlope (0028,1053)",
                 fix="re-export the series: without its slope a PET slice has no scale",
             )
-    geometry = _geometry(headers, files, slice_tolerance)
+    geometry = slice_geometry(headers, files, slice_tolerance)
     keywords = [pet_keywords(h) for h in headers]
     notes = sorted({n for _, ns in keywords for n in ns})
     pet = PetHeader.from_keywords([k for k, _ in keywords], [str(f) for f in files], notes)
     conversion: SuvConversion = suv_conversion(pet, norm, **overrides)
     slopes, _ = _rescale(headers)  # intercepts are 0 (checked by the SUV rules)
-    image = _read_volume(files, headers, geometry, slopes * conversion.factors,
+    image = read_volume(files, headers, geometry, slopes * conversion.factors,
                          np.zeros(len(files)))
     provenance = dict(conversion.provenance)
     provenance["geometry"] = geometry.record()
