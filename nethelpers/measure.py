@@ -1,7 +1,7 @@
 """One PET and its contours, measured: the engine of ``nethelpers measure``.
 
 No study, no parameters file: a PET series and one ROI file (DICOM SEG, RTSTRUCT or a label
-image) give one row per ROI with the measurements of :func:`nethelpers.quantify.measure_rois`
+image) give one row per ROI with the measurements of :func:`nethelpers.scanmeasures.measure_rois`
 (the same code as a cohort run, so the numbers are those of ``nethelpers quantify``) and,
 beside them, the provenance of the SUV conversion.
 """
@@ -18,7 +18,7 @@ import SimpleITK as sitk
 from nethelpers.dicom.roifile import RoiFile, read_roi_file
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
 from nethelpers.dicom.volume import load_pet_series, pet_keywords
-from nethelpers.quantify import QuantifyOptions, measure_rois, sul_factor
+from nethelpers.scanmeasures import QuantifyOptions, measure_rois, sul_factor
 
 __all__ = ["MEASURE_COLUMNS", "PROVENANCE_COLUMNS", "measure_file"]
 
