@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -71,7 +72,8 @@ def measure_file(
     slice_tolerance : float
         See :func:`nethelpers.dicom.load_pet`.
     height_m, sex : optional
-        For SUL when the header lacks PatientSize / PatientSex (and for ``norm='lbm'``).
+        From the clinical record: they replace the header's PatientSize / PatientSex (for
+        the norms that need them, and for SUL), as in ``nethelpers suv``.
     sr : path-like, optional
         Also write the measurements as a DICOM SR TID 1500 here
         (:func:`nethelpers.dicom.sr.export_sr`), referencing the PET and the SEG: the ROI
@@ -93,11 +95,9 @@ def measure_file(
         The PET cannot be converted to SUV, or the ROIs cannot be placed on it.
     """
     options = options or QuantifyOptions(norm=norm, slice_tolerance=slice_tolerance)
-    if norm in ("lbm", "lbm-james", "lbm-james120", "bsa"):
-        overrides.setdefault("height_m", height_m)
-        overrides.setdefault("sex", sex)
+    given = {"height_m": height_m, "sex": sex, **overrides}   # the norms know what they need
     loaded = load_pet_series(pet, norm, series_uid=series_uid, slice_tolerance=slice_tolerance,
-                             **{k: v for k, v in overrides.items() if v is not None})
+                             **{k: v for k, v in given.items() if v is not None})
     image, provenance = loaded.image, dict(loaded.provenance)
     rois = read_roi_file(roi_file, loaded.files, image, slice_tolerance=slice_tolerance)
     header, _ = pet_keywords(loaded.headers[0])
@@ -132,8 +132,6 @@ def measure_file(
 def _write_sr(rows: pd.DataFrame, rois: RoiFile, roi_file: Any, pet_files: Sequence[Any],
               out: Any, norm: str, options: QuantifyOptions) -> dict[str, str]:
     """The SR (and, unless the ROIs came as a SEG, the SEG it references)."""
-    from pathlib import Path
-
     from nethelpers.dicom.seg import export_seg
     from nethelpers.dicom.sr import export_sr
 

@@ -263,3 +263,24 @@ def test_structures_left_out_are_listed_with_the_numbers(scan, tmp_path):
     assert len(rows) == len(scan["rois"].table) - 1
     assert rows["warnings"].str.contains("BODY").all()
     assert any("BODY" in n for n in prov["roi_file"]["notes"])
+
+
+def test_clinical_height_serves_every_norm_that_needs_it(scan, tmp_path):
+    """No PatientSize in the header: SUVibw needs the clinical height, and gets it (a norm
+    list of measure's own once left ibw out). Checked against the Sugawara formula."""
+    import shutil
+
+    pet = tmp_path / "PT"
+    shutil.copytree(scan["pet"], pet)
+    for f in pet.glob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        ds.PatientSize = None
+        ds.save_as(f)
+    with pytest.raises(DicomInputError, match="needs the patient's height"):
+        measure_file(pet, scan["seg"], norm="ibw")
+    bw, _ = measure_file(pet, scan["seg"])
+    ibw, prov = measure_file(pet, scan["seg"], norm="ibw", height_m=1.7, sex="M")
+    assert prov["height_m"] == 1.7
+    ideal_kg = 48.0 + 1.06 * (170.0 - 152.0)        # Sugawara 1999, male
+    ratio = ideal_kg / prov["weight_kg"]
+    np.testing.assert_allclose(ibw["suv_max"], bw["suv_max"] * ratio, rtol=1e-6)
