@@ -4,13 +4,13 @@
 (``interactive=False``) it displays the same content as static tables and PNG images: an
 index of every patient, then the full view of the first patients. Only pseudonyms are shown
 (patient, scan and lesion IDs): no name, date or DICOM header field, and no file path (the
-reason a thumbnail is missing has its paths removed).
+reason a thumbnail is missing has its paths removed). Groups carry the labels of the study's
+vocabulary (``cohort.vocabulary``); a value that is not recorded is shown as such.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Image, display
 
-from nethelpers.cohort import GROUP_LABELS, Cohort
-from nethelpers.dicom.errors import DicomInputError
+from nethelpers.cohort import Cohort
 from nethelpers.dicom.volume import load_pet
-from nethelpers.plots.gallery import scan_mip
+from nethelpers.groups import group_label
+from nethelpers.inventory import scan_types
+from nethelpers.plots.gallery import failure_reason, redact_paths, scan_mip
 from nethelpers.quantify import labels_on, scan_jobs
 from nethelpers.rois import RoiStore
 
@@ -32,17 +33,16 @@ __all__ = ["cohort_browser"]
 
 _THUMB_WIDTH_IN = 1.8
 _THUMB_DPI = 100
-_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s'\"]+")
-
-
-def _redact(text: str) -> str:
-    """First line of an error message, with every absolute path replaced by ``…``."""
-    lines = str(text).strip().splitlines()
-    return _PATH.sub("…", lines[0] if lines else "")[:200]
+_redact = redact_paths
 
 
 def _html_table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, na_rep="", border=0, escape=True)
+
+
+def _text(value: object, missing: str = "not recorded") -> str:
+    """A cell as text, ``missing`` for a missing value."""
+    return missing if value is None or pd.isna(value) else str(value)
 
 
 def _lesions_heading(browser: _Browser) -> str:
@@ -65,11 +65,16 @@ class _Browser:
     def summary(self, patient_id: str) -> str:
         """One line of HTML: group, final diagnosis, grade (nothing that identifies)."""
         p = self.cohort.patients.set_index("patient_id").loc[patient_id]
-        grade = p["grade"] if pd.notna(p["grade"]) else "–"
-        parts = [GROUP_LABELS.get(str(p["group"]), str(p["group"])),
-                 f"final diagnosis {p['final_diagnosis']}", f"grade {grade}",
-                 f"reference standard {p['reference_standard']}"]
+        parts = [self.group(patient_id),
+                 f"final diagnosis {_text(p['final_diagnosis'])}",
+                 f"grade {_text(p['grade'], '–')}",
+                 f"reference standard {_text(p['reference_standard'])}"]
         return f"<b>{html.escape(patient_id)}</b> · " + " · ".join(map(html.escape, parts))
+
+    def group(self, patient_id: str) -> str:
+        """The label of the patient's group ("Not recorded" when missing)."""
+        value = self.cohort.patients.set_index("patient_id").at[patient_id, "group"]
+        return group_label(value, self.cohort.vocabulary)
 
     def scans(self, patient_id: str) -> pd.DataFrame:
         """The patient's scans: ``scan_id, tracer, modality, manufacturer, model``."""
@@ -97,11 +102,12 @@ class _Browser:
         patients = self.cohort.patients.set_index("patient_id").loc[self.patient_ids]
         scans = self.cohort.scans
         kind = scans["tracer"].astype(str) + " " + scans["modality"].astype(str)
-        counts = pd.crosstab(scans["patient_id"].astype(str), kind)
-        counts = counts.reindex(self.patient_ids, fill_value=0).astype(int)
+        columns = [f"{t} {m}" for t, m in scan_types(scans, self.cohort.vocabulary)]
+        counts = pd.crosstab(scans["patient_id"].astype(str), kind).reindex(columns=columns)
+        counts = counts.reindex(self.patient_ids).fillna(0).astype(int)
         lesions = self.cohort.lesions.groupby("patient_id", observed=True).size()
-        out = pd.DataFrame({"patient_id": self.patient_ids,
-                            "group": patients["group"].astype(str).map(GROUP_LABELS).values})
+        labels = [group_label(g, self.cohort.vocabulary) for g in patients["group"]]
+        out = pd.DataFrame({"patient_id": self.patient_ids, "group": labels})
         out[list(counts.columns)] = counts.values
         out["scans"] = counts.sum(axis=1).values
         out["lesions"] = lesions.reindex(self.patient_ids, fill_value=0).astype(int).values
@@ -133,9 +139,7 @@ class _Browser:
         except Exception as exc:  # noqa: BLE001 - one unreadable scan must not stop the browser
             # A DicomInputError's problem names the element, not the file; any other message
             # may quote a path (folders are often named after the patient): not shown.
-            if isinstance(exc, DicomInputError):
-                return f"no PET image: {type(exc).__name__}: {_redact(exc.problem)}"
-            return f"no PET image: {type(exc).__name__} (message withheld: it may quote a path)"
+            return f"no PET image: {failure_reason(exc)}"
         width, height = fig.get_size_inches()
         fig.set_size_inches(_THUMB_WIDTH_IN, _THUMB_WIDTH_IN * height / width)
         buffer = BytesIO()
@@ -153,9 +157,7 @@ def _thumbnail_widget(browser: _Browser, scan_id: str) -> Any:
 
 
 def _widget(browser: _Browser) -> w.VBox:
-    labels = browser.cohort.patients.set_index("patient_id")["group"].astype(str)
-    options = [(f"{pid} · {GROUP_LABELS.get(labels[pid], labels[pid])}", pid)
-               for pid in browser.patient_ids]
+    options = [(f"{pid} · {browser.group(pid)}", pid) for pid in browser.patient_ids]
     pick = w.Dropdown(options=options, description="Patient")
     summary, scans, lesions = w.HTML(), w.HTML(), w.HTML()
     thumbs = w.HBox(layout=w.Layout(flex_flow="row wrap"))

@@ -45,7 +45,24 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ReportError as exc:  # a notebook failed; the partial report is kept
         print(f"report: {exc}", file=sys.stderr)
         return 1
+    from nethelpers.report import report_notes
+
+    for line in report_notes(out):
+        print(f"report: {line}")
     print(f"report: {out / 'index.html'}")
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from nethelpers.studyinit import InitError, init_study, summary_text
+
+    try:
+        result = init_study(args.dicom_root, args.output, workers=args.workers,
+                            progress=not args.quiet)
+    except InitError as exc:
+        print(f"init: {exc}", file=sys.stderr)
+        return 2
+    print(summary_text(result))
     return 0
 
 
@@ -140,11 +157,18 @@ def _cmd_quantify(args: argparse.Namespace) -> int:
     written = write_results(result, out)
     counts = result.qc["status"].value_counts().to_dict()
     lesions = int((result.measurements["roi"] == "lesion").sum())
+    from nethelpers.exclusions import exclusion_table, format_exclusions
+
     print(f"quantify: {len(result.qc)} scans ({', '.join(f'{v} {k}' for k, v in counts.items())}),"
           f" {lesions} lesion VOIs, {result.info['seconds']} s on {result.info['scheduler']}")
-    for row in result.qc[result.qc["status"] != "ok"].itertuples():
-        print(f"  {row.status}: {row.scan_id}: {row.reason}")
+    left_out = format_exclusions(exclusion_table(result.exclusions, result.qc))
+    if left_out:
+        print("quantify: " + left_out)
     print("quantify: " + ", ".join(str(p) for p in written))
+    if not (result.qc["status"] == "ok").any():
+        print("quantify: nothing was measured (see the reasons above): no scan has both a "
+              "readable PET and saved ROIs", file=sys.stderr)
+        return 1
     return 1 if args.strict and (result.qc["status"] != "ok").any() else 0
 
 
@@ -263,6 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--notebooks", nargs="+", default=None, help="subset of notebooks")
     report.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     report.set_defaults(func=_cmd_report)
+
+    init = sub.add_parser("init", help="scaffold a new study folder from a DICOM tree")
+    init.add_argument("dicom_root", metavar="DICOM_ROOT", help="the DICOM export (read only)")
+    init.add_argument("-o", "--output", required=True, metavar="STUDY_DIR",
+                      help="new or empty study folder (parameters.yaml, tables, private/)")
+    init.add_argument("--workers", type=int, default=None, help="processes (all cores)")
+    init.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    init.set_defaults(func=_cmd_init)
 
     index = sub.add_parser("index", help="index a DICOM tree into a series table with QC")
     index.add_argument("root", help="folder to index (recursively)")

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from nethelpers.vocabulary import DEFAULT_VOCABULARY, VOCABULARY_KEYS, Vocabulary, code_key
+
 if TYPE_CHECKING:
     from nethelpers.config import Params
 
@@ -48,6 +50,7 @@ __all__ = [
     "GROUPS",
     "GROUP_LABELS",
     "MODALITIES",
+    "NO_LESION",
     "REFERENCE_STANDARDS",
     "SEXES",
     "TIO_GROUPS",
@@ -63,37 +66,26 @@ __all__ = [
     "reads_joined",
 ]
 
-GROUPS = (
-    "suspected_net",
-    "staging_net",
-    "history_net",
-    "prrt_net",
-    "suspected_tio",
-    "tio_post_surgery",
-)
-"""Patient groups of the protocol, in the protocol's order."""
+GROUPS = DEFAULT_VOCABULARY.group_codes
+"""Patient groups of the protocol, in the protocol's order (the default vocabulary)."""
 
-GROUP_LABELS = {
-    "suspected_net": "Suspected NET (diagnosis)",
-    "staging_net": "Confirmed NET (staging)",
-    "history_net": "History of NET (recurrence, response)",
-    "prrt_net": "Inoperable or metastatic NET (PRRT)",
-    "suspected_tio": "Suspected TIO (localisation)",
-    "tio_post_surgery": "TIO after surgery",
-}
-"""Readable label of every group code, for tables and figures."""
+GROUP_LABELS = DEFAULT_VOCABULARY.group_labels
+"""Readable label of every group code of the default vocabulary."""
 
-TIO_GROUPS = ("suspected_tio", "tio_post_surgery")
-"""Groups whose Table 1 columns show FGF23 and phosphate."""
+TIO_GROUPS = DEFAULT_VOCABULARY.tio_groups
+"""Groups whose Table 1 columns show FGF23 and phosphate (default vocabulary)."""
 
 SEXES = ("F", "M")
-TRACERS = ("DOTATATE", "FDG", "HYNIC-TOC")
-MODALITIES = ("PET/CT", "PET/MR", "SPECT/CT")
-DIAGNOSES = ("NET", "TIO", "none")
+TRACERS = DEFAULT_VOCABULARY.tracer_names
+MODALITIES = DEFAULT_VOCABULARY.modality_names
+DIAGNOSES = tuple(DEFAULT_VOCABULARY.diagnoses)
 REFERENCE_STANDARDS = ("histopathology", "follow-up")
 GRADES = ("G1", "G2", "G3")
 TRUTHS = ("malignant", "benign", "physiological")
 CALLS = ("positive", "negative", "equivocal")
+
+NO_LESION = "none"
+"""``lesion_id`` of a read that records a scan read with no lesion called (call negative)."""
 
 MISSING = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL")
 """Cell values read as missing. ``none`` is not one of them: it is a diagnosis code."""
@@ -130,6 +122,15 @@ class Column:
         ``low`` itself is not plausible (e.g. a weight of 0 kg).
     unit : str
         Unit shown in messages.
+    lookup : tuple of (str, str)
+        For a column coded by the study's vocabulary: ``(key, code)`` pairs, the key being
+        :func:`nethelpers.vocabulary.code_key` of a code or alias.
+    vocabulary_key : str
+        The parameters key holding the codes (``vocabulary.tracers``); an unknown code in
+        such a column is an error in both modes (it is the vocabulary or the cell to fix,
+        never a row to drop silently).
+    why : str
+        Why a required column is required, added to messages (``quantify.norm is lbm``).
     """
 
     name: str
@@ -140,6 +141,9 @@ class Column:
     high: float | None = None
     low_open: bool = False
     unit: str = ""
+    lookup: tuple[tuple[str, str], ...] = ()
+    vocabulary_key: str = ""
+    why: str = ""
 
     def allowed(self) -> str:
         """Describe the allowed values, for error messages."""
@@ -188,48 +192,84 @@ class Table:
         return next(col for col in self.columns if col.name == name)
 
 
-PATIENTS = Table(
-    "patients",
-    "patient",
-    ("patient_id",),
-    (
-        Column("patient_id", "id", required=True),
-        Column("group", "code", required=True, codes=GROUPS),
-        Column("age", "int", required=True, low=0, high=120, unit="years"),
-        Column("sex", "code", required=True, codes=SEXES),
-        Column("weight_kg", "float", required=True, low=0, high=400, low_open=True, unit="kg"),
-        Column("height_cm", "float", required=True, low=50, high=250, unit="cm"),
-        Column("final_diagnosis", "code", required=True, codes=DIAGNOSES),
-        Column("disease_present", "bool", required=True),
-        Column("reference_standard", "code", required=True, codes=REFERENCE_STANDARDS),
-        Column("grade", "code", codes=GRADES),
-        Column("ki67", "float", low=0, high=100, unit="%"),
-        Column("primary_site", "text"),
-        Column("fgf23_ru_ml", "float", low=0, high=100000, unit="RU/ml"),
-        Column("phosphate_mmol_l", "float", low=0, high=10, unit="mmol/l"),
-    ),
-)
+HEIGHT_NORMS = ("lbm", "lbm-james", "lbm-james120", "bsa", "ibw")
+"""SUV normalisations that need the patient's height (``quantify.norm``)."""
 
-SCANS = Table(
-    "scans",
-    "scan",
-    ("scan_id",),
-    (
-        Column("scan_id", "id", required=True),
-        Column("patient_id", "id", required=True),
-        Column("tracer", "code", required=True, codes=TRACERS),
-        Column("modality", "code", required=True, codes=MODALITIES),
-        Column("scan_date", "date", required=True),
-        Column("study_uid", "text"),
-        Column("pet_series_uid", "text"),
-        Column("anat_series_uid", "text"),
-        Column("pet_dir", "text"),
-        Column("anat_dir", "text"),
-        Column("manufacturer", "text"),
-        Column("model", "text"),
-    ),
-    references=(("patient_id", "patients"),),
-)
+
+def _coded(name: str, vocabulary: Vocabulary, required: bool) -> Column:
+    """A column coded by the study's vocabulary (codes and aliases)."""
+    return Column(name, "code", required=required, codes=vocabulary.codes(name),
+                  lookup=tuple(vocabulary.lookup(name).items()),
+                  vocabulary_key=VOCABULARY_KEYS[name])
+
+
+def study_tables(vocabulary: Vocabulary = DEFAULT_VOCABULARY,
+                 height_for: str | None = None) -> dict[str, Table]:
+    """Return the specifications of the four study tables for one study.
+
+    Only what every analysis needs is required: a patient's ID, a scan's ID, patient,
+    tracer, modality and date, a lesion's ID, patient and truth, a read's keys and call.
+    Everything else may be left empty; the analyses that need a value leave out, and count,
+    the rows without it.
+
+    Parameters
+    ----------
+    vocabulary : Vocabulary
+        Codes of the group, final_diagnosis, tracer and modality columns.
+    height_for : str, optional
+        The SUV normalisation (``quantify.norm``) when it needs the height (lean body
+        mass, BSA, ideal body weight): ``height_cm`` becomes required.
+
+    Returns
+    -------
+    dict
+        ``{"patients": Table, "scans": Table, "lesions": Table, "reads": Table}``.
+    """
+    need_height = height_for in HEIGHT_NORMS
+    patients = Table(
+        "patients",
+        "patient",
+        ("patient_id",),
+        (
+            Column("patient_id", "id", required=True),
+            _coded("group", vocabulary, required=False),
+            Column("age", "int", low=0, high=120, unit="years"),
+            Column("sex", "code", codes=SEXES),
+            Column("weight_kg", "float", low=0, high=400, low_open=True, unit="kg"),
+            Column("height_cm", "float", required=need_height, low=50, high=250, unit="cm",
+                   why=f"quantify.norm is {height_for}" if need_height else ""),
+            _coded("final_diagnosis", vocabulary, required=False),
+            Column("disease_present", "bool"),
+            Column("reference_standard", "code", codes=REFERENCE_STANDARDS),
+            Column("grade", "code", codes=GRADES),
+            Column("ki67", "float", low=0, high=100, unit="%"),
+            Column("primary_site", "text"),
+            Column("fgf23_ru_ml", "float", low=0, high=100000, unit="RU/ml"),
+            Column("phosphate_mmol_l", "float", low=0, high=10, unit="mmol/l"),
+        ),
+    )
+    scans = Table(
+        "scans",
+        "scan",
+        ("scan_id",),
+        (
+            Column("scan_id", "id", required=True),
+            Column("patient_id", "id", required=True),
+            _coded("tracer", vocabulary, required=True),
+            _coded("modality", vocabulary, required=True),
+            Column("scan_date", "date", required=True),
+            Column("study_uid", "text"),
+            Column("pet_series_uid", "text"),
+            Column("anat_series_uid", "text"),
+            Column("pet_dir", "text"),
+            Column("anat_dir", "text"),
+            Column("manufacturer", "text"),
+            Column("model", "text"),
+        ),
+        references=(("patient_id", "patients"),),
+    )
+    return {"patients": patients, "scans": scans, "lesions": LESIONS, "reads": READS}
+
 
 LESIONS = Table(
     "lesions",
@@ -238,11 +278,11 @@ LESIONS = Table(
     (
         Column("patient_id", "id", required=True),
         Column("lesion_id", "id", required=True),
-        Column("site", "text", required=True),
+        Column("site", "text"),
         Column("diameter_mm", "float", low=0, high=500, low_open=True, unit="mm"),
         Column("truth", "code", required=True, codes=TRUTHS),
         Column("malignant", "bool", required=True),
-        Column("reference_standard", "code", required=True, codes=REFERENCE_STANDARDS),
+        Column("reference_standard", "code", codes=REFERENCE_STANDARDS),
         Column("true_suv_dotatate", "float", low=0, high=1000),
         Column("true_suv_fdg", "float", low=0, high=1000),
         Column("description", "text"),
@@ -265,6 +305,10 @@ READS = Table(
     ),
     references=(("scan_id", "scans"), ("lesion_id", "lesions")),
 )
+
+_DEFAULT = study_tables()
+PATIENTS = _DEFAULT["patients"]
+SCANS = _DEFAULT["scans"]
 
 TABLES = {table.name: table for table in (PATIENTS, SCANS, LESIONS, READS)}
 
@@ -357,9 +401,11 @@ def _check_columns(df: pd.DataFrame, path: Path, table: Table) -> pd.DataFrame:
 
 
 def _parse_code(values: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
-    """Map codes case-insensitively; return (parsed, bad-mask)."""
-    lookup = {code.lower(): code for code in col.codes}
-    parsed = values.str.lower().map(lookup)
+    """Map codes (case-insensitively, or by the vocabulary's aliases); return (parsed, bad)."""
+    if col.lookup:
+        parsed = values.map(code_key).map(dict(col.lookup))
+    else:
+        parsed = values.str.lower().map({code.lower(): code for code in col.codes})
     bad = values.ne("") & parsed.isna()
     return parsed, bad
 
@@ -398,6 +444,8 @@ def _parse_number(values: pd.Series, col: Column) -> tuple[pd.Series, pd.Series,
 
 
 def _fix_hint(col: Column) -> str:
+    if col.required and col.why:
+        return f"Required because {col.why}. Fix: fill in the value."
     if col.required:
         return "Fix: correct the value in the file."
     return "Fix: correct the value or leave the cell empty if unknown."
@@ -451,6 +499,8 @@ class _Loader:
     def _parse_column(self, raw: pd.Series, col: Column) -> pd.Series:
         if col.kind == "code":
             values, bad = _parse_code(raw, col)
+            if col.vocabulary_key and bad.any():
+                self._unknown_vocabulary(col, raw, bad)
             self.flag(col, bad, "unknown code", col.allowed())
             return pd.Categorical(values, categories=list(col.codes), ordered=True)
         if col.kind == "bool":
@@ -468,6 +518,18 @@ class _Loader:
             self.flag(col, implausible, "implausible value", col.allowed())
             return values.where(~(not_number | implausible))
         return raw.where(raw.ne("")).astype("string")
+
+    def _unknown_vocabulary(self, col: Column, raw: pd.Series, bad: pd.Series) -> None:
+        """Raise for codes the vocabulary does not know (in both modes)."""
+        unknown = sorted(set(raw[bad]))
+        index = list(bad[bad].index)
+        raise CohortError(
+            f"{self.path}: column {col.name}: {len(unknown)} code(s) not in the study's "
+            f"vocabulary: {', '.join(map(repr, unknown))} in {len(index)} row(s): "
+            f"{_rows_text(self.df, self.table, index, col.name)}. Allowed: "
+            f"{', '.join(col.codes)} (and their aliases). Fix: correct the cells, or add "
+            f"the code (or an alias of an existing one) to {col.vocabulary_key} in the "
+            "parameters file.")
 
     def check_duplicates(self) -> None:
         """Report rows whose key appears more than once (all copies are excluded)."""
@@ -512,10 +574,19 @@ class _Loader:
         return out
 
 
-def _load(path: str | Path, table: Table, problems: _Problems) -> pd.DataFrame:
-    """Read, parse and check one table (without references to other tables)."""
+def _load(path: str | Path, table: Table, problems: _Problems,
+          optional: bool = False) -> pd.DataFrame:
+    """Read, parse and check one table (without references to other tables).
+
+    An ``optional`` table whose file does not exist loads as an empty table with its
+    columns (the analyses that need it say so).
+    """
     path = Path(path)
-    df = _check_columns(_read_csv(path, table), path, table)
+    if optional and not path.exists():
+        raw = pd.DataFrame({col.name: pd.Series(dtype=str) for col in table.columns})
+    else:
+        raw = _read_csv(path, table)
+    df = _check_columns(raw, path, table)
     loader = _Loader(df, path, table, problems)
     parsed = loader.parse()
     loader.check_duplicates()
@@ -671,6 +742,11 @@ class Cohort:
     exclusions : pandas.DataFrame
         One row per problem found in lenient mode: ``what, id, reason, action, source``.
         Empty in strict mode (a problem raises instead).
+    vocabulary : Vocabulary
+        The codes of the study (``vocabulary`` of the parameters).
+    missing : dict
+        Optional tables (``lesions``, ``reads``) that were not provided → the file looked
+        for, relative to ``study.data_root``.
     """
 
     patients: pd.DataFrame
@@ -678,6 +754,8 @@ class Cohort:
     lesions: pd.DataFrame
     reads: pd.DataFrame
     exclusions: pd.DataFrame
+    vocabulary: Vocabulary = field(default_factory=lambda: DEFAULT_VOCABULARY)
+    missing: dict[str, str] = field(default_factory=dict)
 
     @property
     def excluded_patients(self) -> list[str]:
@@ -713,6 +791,8 @@ def _check_references(
         parent = parents[parent_name]
         parent_key = TABLES[parent_name].key[0]
         known = set(parent[parent_key].astype(str))
+        if table.name == "reads" and column == "lesion_id":
+            known.add(NO_LESION)  # a scan read with no lesion called
         values = child[column].astype(str)
         dropped = values.isin(excluded.get(parent_name, set())) & ~values.isin(known)
         unknown = ~values.isin(known) & ~dropped & keep
@@ -786,7 +866,7 @@ def _check_read_consistency(
     lesion_patient = lesions.set_index("lesion_id")["patient_id"].astype(str)
     a = reads["scan_id"].astype(str).map(scan_patient)
     b = reads["lesion_id"].astype(str).map(lesion_patient)
-    bad = a.notna() & b.notna() & (a != b)
+    bad = a.notna() & b.notna() & (a != b) & (reads["lesion_id"].astype(str) != NO_LESION)
     if not bad.any():
         return reads
     rows = ", ".join(
@@ -824,14 +904,21 @@ def load_cohort(params: Params, *, strict: bool = False) -> Cohort:
     Raises
     ------
     CohortError
-        A table is missing or lacks a required column (both modes), or any problem (strict).
+        The patients or scans table is missing, a table lacks a required column, or a code
+        is not in the study's vocabulary (all in both modes), or any problem (strict). The
+        lesions and reads tables are optional: absent, they load empty and
+        ``Cohort.missing`` names them.
     """
     paths = params.study.tables
+    vocabulary = params.vocabulary
+    spec = study_tables(vocabulary, params.quantify.norm)
     problems = _Problems(strict=strict)
-    patients = _load(paths.patients, PATIENTS, problems)
-    scans = _load(paths.scans, SCANS, problems)
-    lesions = _load(paths.lesions, LESIONS, problems)
-    reads = _load(paths.reads, READS, problems)
+    patients = _load(paths.patients, spec["patients"], problems)
+    scans = _load(paths.scans, spec["scans"], problems)
+    lesions = _load(paths.lesions, LESIONS, problems, optional=True)
+    reads = _load(paths.reads, READS, problems, optional=True)
+    missing = {name: _relative(Path(getattr(paths, name)), Path(params.study.data_root))
+               for name in ("lesions", "reads") if not Path(getattr(paths, name)).exists()}
 
     excluded = {"patients": _excluded_ids(problems.rows, "patient")}
     parents = {"patients": patients}
@@ -844,7 +931,15 @@ def load_cohort(params: Params, *, strict: bool = False) -> Cohort:
     parents |= {"scans": scans, "lesions": lesions}
     reads = _check_references(reads, READS, parents, Path(paths.reads), problems, excluded)
     reads = _check_read_consistency(reads, scans, lesions, Path(paths.reads), problems)
-    return Cohort(patients, scans, lesions, reads, problems.frame())
+    return Cohort(patients, scans, lesions, reads, problems.frame(), vocabulary, missing)
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when inside it (no absolute path in a report)."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def reads_joined(cohort: Cohort) -> pd.DataFrame:

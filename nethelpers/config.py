@@ -1,8 +1,10 @@
 """Parameters of a study and its report: the schema of ``parameters/*.yaml``.
 
-Every default of the analysis lives here, in one place. A parameters file is YAML with six
-sections (``study``, ``report``, ``stats``, ``quantify``, ``scores``, ``demo``); every key is
-optional and falls back to the defaults below, which describe the synthetic demo study.
+Every default of the analysis lives here, in one place. A parameters file is YAML with eight
+sections (``study``, ``report``, ``stats``, ``quantify``, ``scores``, ``index_test``, ``demo``,
+``vocabulary``); every key is optional and falls back to the defaults below, which describe
+the synthetic demo study. The vocabulary (groups, diagnoses, tracers, modalities) is in
+:mod:`nethelpers.vocabulary`.
 
 Paths
 -----
@@ -39,6 +41,8 @@ from pydantic import (
     model_validator,
 )
 
+from nethelpers.vocabulary import Vocabulary
+
 __all__ = [
     "CI_METHODS",
     "DemoConfig",
@@ -59,6 +63,11 @@ CI_METHODS = ("wilson", "clopper-pearson", "wilson-cc", "jeffreys", "agresti-cou
 """Confidence-interval methods for proportions accepted by ``stats.ci_method``."""
 
 CIMethod = Literal["wilson", "clopper-pearson", "wilson-cc", "jeffreys", "agresti-coull"]
+
+
+ALL_NOTEBOOKS = ("01_cohort", "02_roi_review", "03_quantification", "04_tracer_comparison",
+                 "05_diagnostic_accuracy")
+"""The notebooks of the report, in order (the default of ``report.notebooks``)."""
 
 
 class ParamsError(ValueError):
@@ -142,7 +151,7 @@ class ReportConfig(_Section):
         description="Report folder (index.html, tables, figures); relative to the file.",
     )
     notebooks: list[str] = Field(
-        default_factory=lambda: ["01_cohort"],
+        default_factory=lambda: list(ALL_NOTEBOOKS),
         min_length=1,
         description="Notebooks to execute, in order, by name without '.ipynb'.",
     )
@@ -304,6 +313,7 @@ class Params(_Section):
     scores: ScoresConfig = Field(default_factory=ScoresConfig)
     index_test: IndexTestConfig = Field(default_factory=IndexTestConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
+    vocabulary: Vocabulary = Field(default_factory=Vocabulary)
 
     @model_validator(mode="before")
     @classmethod
@@ -312,7 +322,8 @@ class Params(_Section):
         # resolve against the file's directory like explicit ones.
         if isinstance(data, dict):
             data = dict(data)
-            for key in ("study", "report", "stats", "quantify", "scores", "index_test", "demo"):
+            for key in ("study", "report", "stats", "quantify", "scores", "index_test", "demo",
+                        "vocabulary"):
                 if data.get(key) is None:
                     data[key] = {}
         return data
@@ -363,7 +374,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ParamsError(
             f"{path}: the file must hold a mapping with sections study, report, stats, "
-            f"quantify, scores, index_test, demo; got {type(data).__name__}"
+            f"quantify, scores, index_test, demo, vocabulary; got {type(data).__name__}"
         )
     return data
 

@@ -28,6 +28,14 @@ import pandas as pd
 import SimpleITK as sitk
 
 from nethelpers.rois import RoiSet, RoiStore
+from nethelpers.scanjobs import (
+    QC_COLUMNS,
+    ScanJob,
+    excluded_scans,
+    qc_row,
+    scan_jobs,
+    unmeasured_scans,
+)
 from nethelpers.scanmeasures import (
     GEOMETRY_TOLERANCE_MM,
     MEASUREMENT_COLUMNS,
@@ -53,49 +61,12 @@ __all__ = [
     "quantify_scan",
     "scan_jobs",
     "sul_factor",
+    "unmeasured_scans",
     "write_results",
 ]
 
-#: Columns of qc.csv: one row per scan.
-QC_COLUMNS = ("scan_id", "patient_id", "tracer", "modality", "status", "reason",
-              "roi_version", "n_rois", "suv_factor", "sul_factor", "warnings", "seconds")
-
 class QuantifyError(RuntimeError):
     """A scan that cannot be measured (strict mode raises it; lenient mode lists it)."""
-
-
-@dataclass(frozen=True)
-class ScanJob:
-    """Everything a worker needs to measure one scan (picklable, paths absolute).
-
-    Attributes
-    ----------
-    scan_id, patient_id, tracer, modality : str
-        The scan.
-    pet : str
-        PET series folder.
-    series_uid : str or None
-        Picks the PET series when the folder holds several.
-    rois : str
-        ROI store folder.
-    height_m : float or None
-        From the clinical table (SUL needs it when the header lacks PatientSize).
-    sex : str or None
-        Likewise.
-    anatomy : str or None
-        The CT or MR series folder of the same study (``anat_dir``), when it exists.
-    """
-
-    scan_id: str
-    patient_id: str
-    tracer: str
-    modality: str
-    pet: str
-    series_uid: str | None
-    rois: str
-    height_m: float | None = None
-    sex: str | None = None
-    anatomy: str | None = None
 
 
 @dataclass
@@ -118,28 +89,25 @@ class QuantifyResult:
         One row per patient with the NETPET grade.
     qc : pandas.DataFrame
         One row per scan: status ``ok``, ``failed`` (unreadable PET, bad ROIs), ``skipped``
-        (no ROIs saved) or ``excluded`` (by the cohort checks of the scans table), and why.
+        (no ROIs saved, or a SPECT modality that is not measured) or ``excluded`` (by the
+        cohort checks of the scans table), and why.
     info : dict
         Options, timings and scheduler used.
+    exclusions : pandas.DataFrame
+        The exclusions of the cohort's data checks (``Cohort.exclusions``; empty when the
+        jobs were given).
     """
 
     measurements: pd.DataFrame
     patients: pd.DataFrame
     qc: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    exclusions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------------------------
 # one scan (its ROIs are measured by nethelpers.scanmeasures)
 # --------------------------------------------------------------------------------------------
-
-
-def _qc(job: ScanJob, status: str, reason: str = "", **extra: Any) -> dict[str, Any]:
-    row = {c: "" for c in QC_COLUMNS}
-    row |= {"scan_id": job.scan_id, "patient_id": job.patient_id, "tracer": job.tracer,
-            "modality": job.modality, "status": status, "reason": reason}
-    row.update(extra)
-    return row
 
 
 def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanOutcome:
@@ -169,8 +137,11 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
     empty = pd.DataFrame(columns=list(MEASUREMENT_COLUMNS))
     store = RoiStore(job.rois)
     try:
+        if job.problem:
+            return ScanOutcome(empty, qc_row(job, "failed", job.problem,
+                                          seconds=round(time.perf_counter() - start, 3)))
         if store.latest(job.scan_id) is None:
-            return ScanOutcome(empty, _qc(job, "skipped", "no ROIs saved for this scan",
+            return ScanOutcome(empty, qc_row(job, "skipped", "no ROIs saved for this scan",
                                           seconds=round(time.perf_counter() - start, 3)))
         rois: RoiSet = store.load(job.scan_id)
         loaded = load_pet_series(job.pet, options.norm, series_uid=job.series_uid,
@@ -183,10 +154,10 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
                                    height_m=job.height_m, sex=job.sex)
         rows = measure_rois(suv, labels, rois.table, image.GetSpacing(), options, sul)
     except (DicomInputError, RoiStoreError, ValueError, OSError) as exc:
-        return ScanOutcome(empty, _qc(job, "failed", f"{type(exc).__name__}: {exc}",
+        return ScanOutcome(empty, qc_row(job, "failed", f"{type(exc).__name__}: {exc}",
                                       seconds=round(time.perf_counter() - start, 3)))
     except Exception as exc:  # noqa: BLE001 - a bug on one scan must not stop the cohort
-        return ScanOutcome(empty, _qc(job, "failed", "unexpected error: " + format_failure(exc),
+        return ScanOutcome(empty, qc_row(job, "failed", "unexpected error: " + format_failure(exc),
                                       seconds=round(time.perf_counter() - start, 3)))
     rows.insert(0, "patient_id", job.patient_id)
     rows.insert(1, "scan_id", job.scan_id)
@@ -194,7 +165,7 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
     rows.insert(3, "modality", job.modality)
     rows["roi_version"] = rois.version.version if rois.version else pd.NA
     warnings = [w for w in (note, sul_note, *provenance.get("warnings", [])) if w]
-    return ScanOutcome(rows[list(MEASUREMENT_COLUMNS)], _qc(
+    return ScanOutcome(rows[list(MEASUREMENT_COLUMNS)], qc_row(
         job, "ok", roi_version=rois.version.version if rois.version else "",
         n_rois=len(rows), suv_factor=provenance.get("factor"), sul_factor=sul,
         warnings="; ".join(warnings), seconds=round(time.perf_counter() - start, 3)))
@@ -203,81 +174,6 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
 # --------------------------------------------------------------------------------------------
 # the cohort
 # --------------------------------------------------------------------------------------------
-
-
-def scan_jobs(params: Any, cohort: Any | None = None) -> list[ScanJob]:
-    """One job per PET scan of the cohort named in the parameters.
-
-    The PET series of a scan is ``pet_dir`` of the scans table (relative to
-    ``study.data_root``); without it, the series ``pet_series_uid`` is looked up in the
-    DICOM index of ``study.dicom``.
-
-    Parameters
-    ----------
-    params : nethelpers.config.Params
-        Validated parameters.
-    cohort : nethelpers.cohort.Cohort, optional
-        The loaded cohort (default: loaded leniently from the parameters).
-
-    Returns
-    -------
-    list of ScanJob
-        In scan_id order; SPECT scans are left out (no SUV).
-    """
-    from nethelpers.cohort import load_cohort
-
-    if cohort is None:
-        cohort = load_cohort(params)
-    study = params.study
-    patients = cohort.patients.set_index("patient_id")
-    scans = cohort.scans.sort_values("scan_id")
-    index_files: dict[str, tuple[str, ...]] | None = None
-    jobs = []
-    for row in scans.itertuples(index=False):
-        if str(row.modality).startswith("SPECT"):
-            continue
-        pet_dir = getattr(row, "pet_dir", None)
-        uid = getattr(row, "pet_series_uid", None)
-        uid = None if pd.isna(uid) or not str(uid) else str(uid)
-        if isinstance(pet_dir, str) and pet_dir:
-            pet = str((Path(study.data_root) / pet_dir).resolve())
-        elif uid:
-            if index_files is None:
-                index_files = _series_index(Path(study.dicom))
-            pet = str(Path(index_files[uid][0]).parent) if uid in index_files else ""
-        else:
-            pet = ""
-        person = patients.loc[row.patient_id] if row.patient_id in patients.index else None
-        height = (float(person["height_cm"]) / 100.0
-                  if person is not None and pd.notna(person["height_cm"]) else None)
-        sex = str(person["sex"]) if person is not None and pd.notna(person["sex"]) else None
-        anat_dir = getattr(row, "anat_dir", None)
-        anatomy = (Path(study.data_root) / anat_dir if isinstance(anat_dir, str) and anat_dir
-                   else None)
-        jobs.append(ScanJob(scan_id=str(row.scan_id), patient_id=str(row.patient_id),
-                            tracer=str(row.tracer), modality=str(row.modality), pet=pet,
-                            series_uid=uid, rois=str(study.rois), height_m=height, sex=sex,
-                            anatomy=str(anatomy) if anatomy and anatomy.is_dir() else None))
-    return jobs
-
-
-def _excluded_scans(cohort: Any) -> list[dict[str, Any]]:
-    """QC rows for the scans the cohort checks excluded (bad rows, unknown patients)."""
-    rows = []
-    ex = cohort.exclusions
-    for rec in ex[(ex["what"] == "scan") & (ex["action"] == "excluded")].itertuples():
-        row = {c: "" for c in QC_COLUMNS}
-        row |= {"scan_id": rec.id, "status": "excluded",
-                "reason": f"scans table: {rec.reason} ({rec.source})"}
-        rows.append(row)
-    return rows
-
-
-def _series_index(root: Path) -> dict[str, tuple[str, ...]]:
-    from nethelpers.dicom.index import index_tree
-
-    series = index_tree(root, progress=False)
-    return {str(r.series_uid): tuple(r.files) for r in series.itertuples() if r.files}
 
 
 def _run_local(jobs: Sequence[ScanJob], options: QuantifyOptions, strict: bool,
@@ -316,7 +212,7 @@ def _run_dask(jobs: Sequence[ScanJob], options: QuantifyOptions, strict: bool,
                 outcome = future.result()
             except Exception as exc:  # noqa: BLE001 - a worker lost (memory, killed)
                 outcome = ScanOutcome(pd.DataFrame(columns=list(MEASUREMENT_COLUMNS)),
-                                      _qc(by_key[future.key], "failed",
+                                      qc_row(by_key[future.key], "failed",
                                           "the dask worker failed: " + format_failure(exc)))
             tick(outcome)
             out.append(outcome)
@@ -367,6 +263,7 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
 
     options = QuantifyOptions.from_config(params.quantify)
     excluded: list[dict[str, Any]] = []
+    cohort_exclusions = pd.DataFrame()
     inputs = None
     if jobs is None:
         inputs = inputs_fingerprint(params)
@@ -374,7 +271,8 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
 
         cohort = load_cohort(params, strict=strict)
         jobs = scan_jobs(params, cohort)
-        excluded = _excluded_scans(cohort)
+        excluded = excluded_scans(cohort) + unmeasured_scans(params, cohort)
+        cohort_exclusions = cohort.exclusions
     jobs = list(jobs)
     scheduler = scheduler if scheduler is not None else params.quantify.scheduler
     workers = workers or params.quantify.workers or os.cpu_count() or 1
@@ -406,7 +304,7 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
     measurements = (pd.concat(frames, ignore_index=True) if frames
                     else pd.DataFrame(columns=list(MEASUREMENT_COLUMNS)))
     measurements = measurements.sort_values(["scan_id", "label"], kind="stable")
-    rules = scores.ScoreRules(**params.scores.model_dump())
+    rules = scores.ScoreRules.from_params(params)
     if measurements.empty:                   # nothing measured: the QC table says why
         patients = pd.DataFrame(columns=["patient_id", "netpet", "reason"])
     else:
@@ -416,7 +314,7 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
             "options": asdict(options)}
     if inputs is not None:
         info["inputs"] = inputs
-    return QuantifyResult(measurements, patients, qc, info)
+    return QuantifyResult(measurements, patients, qc, info, cohort_exclusions)
 
 
 def inputs_fingerprint(params: Any) -> dict[str, Any]:

@@ -46,6 +46,7 @@ __all__ = [
     "ReportError",
     "provenance",
     "render_html",
+    "report_notes",
     "run_report",
     "tree_digest",
 ]
@@ -72,6 +73,9 @@ VERSIONED = (
     "nbconvert",
     "pydantic",
 )
+WAITING = "analyses_waiting"
+"""Table of the sections that wait for data (:meth:`ReportDir.waiting`)."""
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -229,6 +233,36 @@ class ReportDir:
         """
         frame = pd.DataFrame({"item": list(items), "value": [str(v) for v in items.values()]})
         return self.table(frame, f"summary_{notebook}")
+
+    def waiting(self, section: str, needs: str) -> Any:
+        """Record that a section waits for data, and return the note to display in its place.
+
+        The notes of a run are gathered in ``tables/analyses_waiting.csv`` (columns
+        ``section, waits_for``; a section recorded again replaces its row), which
+        ``index.html`` lists under "Analyses waiting for data".
+
+        Parameters
+        ----------
+        section : str
+            The section, e.g. ``"05 · Lesion-level accuracy"``.
+        needs : str
+            What is missing and how to provide it (from :mod:`nethelpers.readiness`).
+
+        Returns
+        -------
+        IPython.display.Markdown
+            ``**section: not yet.** needs``.
+        """
+        from IPython.display import Markdown
+
+        path = self.tables / f"{WAITING}.csv"
+        rows = (pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file()
+                else pd.DataFrame(columns=["section", "waits_for"]))
+        rows = rows[rows["section"] != section]
+        rows = pd.concat([rows, pd.DataFrame({"section": [section], "waits_for": [needs]})],
+                         ignore_index=True)
+        self.table(rows, WAITING)
+        return Markdown(f"**{section}: not yet.** {needs}")
 
 
 def alt_text(fig: Figure, name: str = "") -> str:
@@ -593,6 +627,79 @@ def _section_stard(run: _Run) -> str:
     )
 
 
+def _read_table(run: _Run, name: str) -> pd.DataFrame | None:
+    path = run.out / "tables" / f"{name}.csv"
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _html_rows(frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in frame[list(columns)].itertuples(index=False))
+    return f"<table class='stard'><tr>{head}</tr>{body}</table>"
+
+
+def _section_left_out(run: _Run) -> str:
+    """Patients and scans left out (data checks, quantification): STARD item 20."""
+    from nethelpers.exclusions import exclusion_table
+
+    cohort, qc = _read_table(run, "exclusions"), _read_table(run, "quantification_qc")
+    if cohort is None and qc is None:
+        return ""
+    table = exclusion_table(cohort, qc)
+    ReportDir(run.out).table(table, "left_out")
+    if table.empty:
+        return ("<h2>Patients and scans left out</h2><p>None: every patient and scan passed "
+                "the data checks and was measured.</p>")
+    return ("<h2>Patients and scans left out</h2><p class='meta'>From the data checks of the "
+            "study tables and from the quantification (STARD 2015 item 20); also in "
+            "<a href='tables/left_out.csv'>left_out.csv</a>.</p>"
+            + _html_rows(table, ["stage", "what", "id", "status", "reason"]))
+
+
+def _section_waiting(run: _Run) -> str:
+    """Sections that could not run yet, and the data each waits for."""
+    table = _read_table(run, WAITING)
+    if table is None or table.empty:
+        return ""
+    return ("<h2>Analyses waiting for data</h2><p class='meta'>These sections ran without "
+            "their input and show a note instead of results; provide the data and run the "
+            "report again.</p>" + _html_rows(table, ["section", "waits_for"]))
+
+
+def report_notes(out: str | Path) -> list[str]:
+    """What a finished report left out and what it waits for, as lines for the console.
+
+    Parameters
+    ----------
+    out : str or Path
+        The report folder.
+
+    Returns
+    -------
+    list of str
+        The table of patients and scans left out (``tables/left_out.csv``), then one line
+        per section waiting for data (``tables/analyses_waiting.csv``).
+    """
+    from nethelpers.exclusions import format_exclusions
+
+    tables = Path(out) / "tables"
+    lines: list[str] = []
+    left = tables / "left_out.csv"
+    if left.is_file():
+        text = format_exclusions(pd.read_csv(left, dtype=str, keep_default_na=False))
+        lines.extend(text.splitlines())
+    waiting = tables / f"{WAITING}.csv"
+    if waiting.is_file():
+        rows = pd.read_csv(waiting, dtype=str, keep_default_na=False)
+        if len(rows):
+            lines.append(f"{len(rows)} section(s) wait for data:")
+            lines.extend(f"  {r.section}: {r.waits_for}" for r in rows.itertuples())
+    return lines
+
+
 def _write_index(run: _Run) -> Path:
     study = html.escape(run.params.study.name)
     date = run.started.strftime("%Y-%m-%d %H:%M %Z")
@@ -609,6 +716,8 @@ def _write_index(run: _Run) -> Path:
         f"<a href='provenance.json'>Provenance</a> (versions, parameters, input "
         f"fingerprints).</p>{error}"
         + _section_summary(run)
+        + _section_waiting(run)
+        + _section_left_out(run)
         + _section_stard(run)
         + _section_notebooks(run)
         + _section_files(run)

@@ -157,8 +157,12 @@ class ReviewSession:
         if not jobs:
             raise KeyError(f"patient {patient_id} has no PET scan in "
                            f"{params.study.tables.scans}")
-        order = {("DOTATATE", "PET/CT"): 0, ("DOTATATE", "PET/MR"): 1, ("FDG", "PET/CT"): 2}
-        jobs.sort(key=lambda j: (order.get((j.tracer, j.modality), 9), j.scan_id))
+        # SSTR PET first, then FDG, then others; PET/CT before PET/MR (vocabulary order)
+        vocab = params.vocabulary
+        family = {"sstr": 0, "fdg": 1}
+        modality = {m: i for i, m in enumerate(vocab.modality_names)}
+        jobs.sort(key=lambda j: (family.get(vocab.family(j.tracer), 2),
+                                 modality.get(j.modality, 99), j.scan_id))
         self.jobs = {j.scan_id: j for j in jobs}
         self._scans: dict[str, _ScanState] = {}
         self.warnings: list[str] = []

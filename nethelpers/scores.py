@@ -72,6 +72,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,6 +134,11 @@ class ScoreRules:
     netpet_modality_pairing : {"same", "any"}
         ``"same"``: prefer the SSTR scan of the FDG scan's modality, else the other;
         ``"any"``: PET/CT before PET/MR whatever the FDG modality. Default ``"same"``.
+    sstr_tracers, fdg_tracers : frozenset of str
+        Tracer names of the somatostatin-receptor and FDG families (default: the protocol's;
+        :meth:`from_params` takes them from the study's vocabulary).
+    pet_modalities : tuple of str
+        PET modalities, in order of preference for NETPET pairing.
 
     Raises
     ------
@@ -147,8 +153,35 @@ class ScoreRules:
     krenning_faint: float = 0.5
     netpet_similar: float = 0.2
     netpet_modality_pairing: str = "same"
+    sstr_tracers: frozenset[str] = SSTR_TRACERS
+    fdg_tracers: frozenset[str] = frozenset({FDG_TRACER})
+    pet_modalities: tuple[str, ...] = PET_MODALITIES
+
+    @classmethod
+    def from_params(cls, params: Any) -> ScoreRules:
+        """The rules of ``params.scores`` with the tracer families of ``params.vocabulary``.
+
+        Parameters
+        ----------
+        params : nethelpers.config.Params
+            Validated parameters.
+
+        Returns
+        -------
+        ScoreRules
+            Krenning applies to the vocabulary's SSTR tracers, NETPET pairs its FDG and SSTR
+            tracers on its PET modalities.
+        """
+        vocab = params.vocabulary
+        return cls(**params.scores.model_dump(), sstr_tracers=vocab.sstr_tracers,
+                   fdg_tracers=vocab.fdg_tracers, pet_modalities=vocab.pet_modalities)
 
     def __post_init__(self) -> None:
+        # measurements are matched on upper-cased tracer and modality codes
+        for name in ("sstr_tracers", "fdg_tracers"):
+            object.__setattr__(self, name, frozenset(str(t).upper() for t in getattr(self, name)))
+        object.__setattr__(self, "pet_modalities",
+                           tuple(str(m).upper() for m in self.pet_modalities))
         _check_choice("lesion_statistic", self.lesion_statistic, LESION_STATISTICS)
         _check_choice("reference_statistic", self.reference_statistic, REFERENCE_STATISTICS)
         _check_choice("positivity_reference", self.positivity_reference, REFERENCE_REGIONS)
@@ -327,7 +360,7 @@ def _score(norm: pd.DataFrame, rules: ScoreRules) -> pd.DataFrame:
     """All row scores plus the per-score reasons (internal columns end in ``_note``)."""
     n = len(norm)
     lesion = norm["is_lesion"].to_numpy(dtype=bool)
-    sstr = norm["tracer"].isin(SSTR_TRACERS).to_numpy(dtype=bool)
+    sstr = norm["tracer"].isin(rules.sstr_tracers).to_numpy(dtype=bool)
     value = norm[rules.lesion_statistic].to_numpy(dtype="float64")
     regions = list(dict.fromkeys(["liver", "spleen", rules.positivity_reference]))
     refs = _references(norm, rules, regions)
@@ -462,13 +495,15 @@ def _pair_scans(norm: pd.DataFrame, rules: ScoreRules) -> pd.DataFrame:
     """One row per patient: the paired FDG and SSTR PET scans and why one is missing."""
     scans = norm.drop_duplicates("scan_id")[["patient_id", "scan_id", "tracer", "modality"]]
     scans = scans.assign(scan_key=_text(scans["scan_id"]))
-    pet = scans["modality"].isin(PET_MODALITIES)
-    mod_rank = {m: i for i, m in enumerate(PET_MODALITIES)}
-    tracer_rank = {t: i for i, t in enumerate(SSTR_ORDER)}
-    fdg = scans.loc[pet & (scans["tracer"] == FDG_TRACER)]
+    pet = scans["modality"].isin(rules.pet_modalities)
+    mod_rank = {m: i for i, m in enumerate(rules.pet_modalities)}
+    order = [*SSTR_ORDER, *sorted(rules.sstr_tracers - set(SSTR_ORDER))]
+    tracer_rank = {t: i for i, t in enumerate(order)}
+    is_fdg = scans["tracer"].isin(rules.fdg_tracers)
+    fdg = scans.loc[pet & is_fdg]
     fdg = fdg.assign(mod_rank=fdg["modality"].map(mod_rank))
     fdg = _first_by(fdg, ["mod_rank", "scan_key"])
-    sstr = scans.loc[pet & scans["tracer"].isin(SSTR_TRACERS)]
+    sstr = scans.loc[pet & scans["tracer"].isin(rules.sstr_tracers)]
     fdg_modality = sstr["patient_id"].map(fdg["modality"])
     mismatch = (sstr["modality"] != fdg_modality) & fdg_modality.notna()
     if rules.netpet_modality_pairing == "any":
@@ -485,7 +520,7 @@ def _pair_scans(norm: pd.DataFrame, rules: ScoreRules) -> pd.DataFrame:
     pairs["sstr_modality"] = sstr["modality"].reindex(patients)
     pairs["sstr_tracer"] = sstr["tracer"].reindex(patients)
 
-    spect_sstr = scans.loc[~pet & scans["tracer"].isin(SSTR_TRACERS)]
+    spect_sstr = scans.loc[~pet & scans["tracer"].isin(rules.sstr_tracers)]
     spect_list = spect_sstr.groupby("patient_id")["scan_id"].agg(
         lambda s: ", ".join(map(str, s))).reindex(patients)
     no_fdg = pairs["fdg_scan_id"].isna().to_numpy()
@@ -495,8 +530,8 @@ def _pair_scans(norm: pd.DataFrame, rules: ScoreRules) -> pd.DataFrame:
     sstr_reason = np.where(spect_list.notna().to_numpy(), spect_text, "no SSTR PET scan")
     pairs["scan_reason"] = _join(len(pairs), [(no_fdg, "no FDG PET scan"),
                                               (no_sstr, sstr_reason)])
-    n_fdg = scans.loc[pet & (scans["tracer"] == FDG_TRACER)].groupby("patient_id").size()
-    n_sstr = scans.loc[pet & scans["tracer"].isin(SSTR_TRACERS)].groupby("patient_id").size()
+    n_fdg = scans.loc[pet & is_fdg].groupby("patient_id").size()
+    n_sstr = scans.loc[pet & scans["tracer"].isin(rules.sstr_tracers)].groupby("patient_id").size()
     pairs["n_fdg_scans"] = n_fdg.reindex(patients).fillna(0).astype(int)
     pairs["n_sstr_scans"] = n_sstr.reindex(patients).fillna(0).astype(int)
     return pairs

@@ -5,6 +5,11 @@ Every function takes the tidy outputs of :func:`nethelpers.quantify.quantify_coh
 with counts beside every summary, so a reader of the report can see what each number rests on.
 Continuous values are summarised as median and interquartile range (quartiles by linear
 interpolation), by :func:`nethelpers.tables.continuous_summary` like Table 1.
+
+The study's vocabulary (``cohort.vocabulary``) says which tracers are SSTR ligands, which
+groups are assessed for PRRT and in which order groups, tracers and modalities are listed; the
+protocol's vocabulary is the default. A lesion of a patient without a recorded group is
+counted under :data:`nethelpers.groups.NOT_RECORDED`.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from nethelpers.scores import NETPET_GRADES, SSTR_TRACERS
+from nethelpers.groups import group_order, patient_groups
+from nethelpers.scores import NETPET_GRADES
 from nethelpers.tables import continuous_summary
+from nethelpers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 __all__ = [
+    "ELIGIBILITY_COLUMNS",
+    "dual_tracer_patients",
     "flip_flop_summary",
     "krenning_distribution",
     "lesion_measurements",
@@ -58,14 +67,36 @@ def qc_summary(qc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["status", "n_scans", "scans", "reasons"])
 
 
-def liver_reference_summary(measurements: pd.DataFrame) -> pd.DataFrame:
+def _ranked(frame: pd.DataFrame, vocabulary: Vocabulary | None) -> pd.DataFrame:
+    """Sort rows by tracer, modality and group in the vocabulary's order (stable)."""
+    if vocabulary is None or frame.empty:
+        return frame.reset_index(drop=True)
+    orders = {"tracer": list(vocabulary.tracer_names),
+              "modality": list(vocabulary.modality_names),
+              "group": group_order(frame["group"], vocabulary) if "group" in frame else []}
+    keys = [c for c in orders if c in frame.columns]
+    ranks = {c: frame[c].astype(str).map({v: i for i, v in enumerate(orders[c])})
+             .fillna(len(orders[c])) for c in keys}
+    order = np.lexsort([ranks[c].to_numpy() for c in reversed(keys)])
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def liver_reference_summary(measurements: pd.DataFrame,
+                            vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     """The liver reference (3 cm sphere) SUVmean per tracer and modality: a QC of the SUV.
+
+    Parameters
+    ----------
+    measurements : pandas.DataFrame
+        measurements.csv (``roi, tracer, modality, suv_mean``).
+    vocabulary : Vocabulary, optional
+        Lists tracers and modalities in its order (default: alphabetical).
 
     Returns
     -------
     pandas.DataFrame
         ``tracer, modality, n, median, q1, q3, min, max, cv_pct`` (between-scan coefficient
-        of variation of the liver SUVmean, in %).
+        of variation of the liver SUVmean, in %); empty when no scan has a liver VOI.
     """
     liver = measurements[measurements["roi"] == "liver"]
     rows = []
@@ -74,8 +105,8 @@ def liver_reference_summary(measurements: pd.DataFrame) -> pd.DataFrame:
         rows.append({"tracer": tracer, "modality": modality,
                      **{k: s[k] for k in ("n", "median", "q1", "q3", "min", "max")},
                      "cv_pct": 100 * s["sd"] / s["mean"]})
-    return pd.DataFrame(rows, columns=["tracer", "modality", "n", "median", "q1", "q3", "min",
-                                       "max", "cv_pct"])
+    return _ranked(pd.DataFrame(rows, columns=["tracer", "modality", "n", "median", "q1", "q3",
+                                               "min", "max", "cv_pct"]), vocabulary)
 
 
 def lesion_measurements(measurements: pd.DataFrame, lesions: pd.DataFrame,
@@ -94,20 +125,25 @@ def lesion_measurements(measurements: pd.DataFrame, lesions: pd.DataFrame,
     Returns
     -------
     pandas.DataFrame
-        Lesion rows; lesions without a row in the lesions table get site "unknown".
+        Lesion rows; lesions without a row in the lesions table (or without a recorded
+        site) get site "unknown" and a missing truth; the group of a patient without one is
+        :data:`nethelpers.groups.NOT_RECORDED`.
     """
     les = measurements[measurements["roi"] == "lesion"].copy()
-    info = lesions[["lesion_id", "site", "truth", "malignant"]].astype(
-        {"site": str, "truth": str})
+    info = lesions[["lesion_id", "site", "truth", "malignant"]].copy()
+    info["site"] = info["site"].astype(object).where(info["site"].notna(), "unknown")
+    info["truth"] = info["truth"].astype("string")
     les = les.merge(info, on="lesion_id", how="left")
     les["site"] = les["site"].fillna("unknown")
-    groups = patients[["patient_id", "group"]].astype({"group": str})
-    return les.merge(groups, on="patient_id", how="left")
+    groups = pd.DataFrame({"patient_id": patients["patient_id"].to_numpy(),
+                           "group": patient_groups(patients).to_numpy()})
+    les = les.merge(groups, on="patient_id", how="left")
+    return les.assign(group=patient_groups(les))
 
 
 def uptake_summary(lesion_rows: pd.DataFrame, by: Sequence[str],
-                   values: Sequence[str] = ("suv_max", "suv_peak", "tb_liver")
-                   ) -> pd.DataFrame:
+                   values: Sequence[str] = ("suv_max", "suv_peak", "tb_liver"),
+                   vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     """Median [IQR] of uptake measures per group of lesions.
 
     Parameters
@@ -118,6 +154,8 @@ def uptake_summary(lesion_rows: pd.DataFrame, by: Sequence[str],
         Grouping columns, e.g. ``("tracer", "modality", "site")``.
     values : sequence of str
         Measures to summarise.
+    vocabulary : Vocabulary, optional
+        Lists tracers, modalities and groups in its order (default: sorted).
 
     Returns
     -------
@@ -135,19 +173,30 @@ def uptake_summary(lesion_rows: pd.DataFrame, by: Sequence[str],
             row |= {f"{value}_median": s["median"], f"{value}_q1": s["q1"],
                     f"{value}_q3": s["q3"]}
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = [*by, "n_lesions", "n_patients",
+               *(f"{v}_{k}" for v in values for k in ("median", "q1", "q3"))]
+    return _ranked(pd.DataFrame(rows, columns=columns), vocabulary)
 
 
-def krenning_distribution(lesion_rows: pd.DataFrame, group: str | None = None
-                          ) -> pd.DataFrame:
+def _in_groups(lesion_rows: pd.DataFrame, group: str | Sequence[str] | None) -> pd.DataFrame:
+    if group is None:
+        return lesion_rows
+    groups = [group] if isinstance(group, str) else list(group)
+    return lesion_rows[lesion_rows["group"].astype(str).isin(groups)]
+
+
+def krenning_distribution(lesion_rows: pd.DataFrame, group: str | Sequence[str] | None = None,
+                          vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> pd.DataFrame:
     """Lesions per modified Krenning grade on SSTR PET, by tracer and modality.
 
     Parameters
     ----------
     lesion_rows : pandas.DataFrame
         From :func:`lesion_measurements` (``krenning`` from :mod:`nethelpers.scores`).
-    group : str, optional
-        Only this patient group (e.g. ``"prrt_net"``).
+    group : str or sequence of str, optional
+        Only these patient groups (e.g. ``vocabulary.prrt_groups``).
+    vocabulary : Vocabulary
+        Its SSTR tracers (family ``sstr``) are counted, in its order.
 
     Returns
     -------
@@ -155,8 +204,8 @@ def krenning_distribution(lesion_rows: pd.DataFrame, group: str | None = None
         ``tracer, modality, krenning, n_lesions, pct`` (within tracer × modality), plus a
         row ``krenning = "not scored"`` for lesions without a grade (no liver or spleen).
     """
-    rows = lesion_rows if group is None else lesion_rows[lesion_rows["group"] == group]
-    rows = rows[rows["tracer"].isin(SSTR_TRACERS)]
+    rows = _in_groups(lesion_rows, group)
+    rows = rows[rows["tracer"].astype(str).isin(vocabulary.sstr_tracers)]
     out = []
     for (tracer, modality), g in rows.groupby(["tracer", "modality"], sort=True):
         grades = g["krenning"].astype("Int64")
@@ -165,56 +214,139 @@ def krenning_distribution(lesion_rows: pd.DataFrame, group: str | None = None
         for grade, n in counts.items():
             out.append({"tracer": tracer, "modality": modality, "krenning": grade,
                         "n_lesions": n, "pct": 100.0 * n / len(g) if len(g) else np.nan})
-    return pd.DataFrame(out, columns=["tracer", "modality", "krenning", "n_lesions", "pct"])
+    return _ranked(pd.DataFrame(out, columns=["tracer", "modality", "krenning", "n_lesions",
+                                              "pct"]), vocabulary)
 
 
-def prrt_eligibility(lesion_rows: pd.DataFrame, group: str = "prrt_net",
-                     tracer: str = "DOTATATE", modality: str = "PET/CT") -> pd.DataFrame:
+ELIGIBILITY_COLUMNS = ("patient_id", "tracer", "modality", "n_lesions", "n_krenning_3_4",
+                       "min_krenning", "eligible")
+
+
+def _sstr_pet_scan(rows: pd.DataFrame, vocabulary: Vocabulary, tracer: str | None,
+                   modality: str | None) -> pd.DataFrame:
+    """The rows of a patient's SSTR PET scan type used for PRRT (PET/CT first)."""
+    tracers = [tracer] if tracer else [t for t in vocabulary.tracer_names
+                                       if t in vocabulary.sstr_tracers]
+    modalities = [modality] if modality else list(vocabulary.pet_modalities)
+    have = set(zip(rows["tracer"].astype(str), rows["modality"].astype(str), strict=True))
+    for m in modalities:
+        for t in tracers:
+            if (t, m) in have:
+                return rows[(rows["tracer"].astype(str) == t)
+                            & (rows["modality"].astype(str) == m)]
+    return rows.iloc[0:0]
+
+
+def prrt_eligibility(lesion_rows: pd.DataFrame, group: str | Sequence[str] | None = None,
+                     tracer: str | None = None, modality: str | None = None,
+                     vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> pd.DataFrame:
     """SSTR expression for PRRT per patient: Krenning >= 3 (above liver) in every lesion.
 
-    The rule (stated in the report): a patient of ``group`` is eligible by imaging when every
-    malignant lesion measured on the patient's ``tracer`` ``modality`` scan has a modified
-    Krenning score of 3 or 4; a patient with any scored malignant lesion below 3 is not; a
-    patient without a scored malignant lesion is "not assessable".
+    The rule (stated in the report): a patient of a PRRT group is eligible by imaging when
+    every malignant lesion measured on the patient's SSTR PET scan has a modified Krenning
+    score of 3 or 4; a patient with any scored malignant lesion below 3 is not; a patient
+    without a scored malignant lesion is "not assessable". The SSTR PET scan is the first
+    of the patient's scan types in the vocabulary's order of PET modalities, then of SSTR
+    tracers (DOTATATE PET/CT before DOTATATE PET/MR by default).
+
+    Parameters
+    ----------
+    lesion_rows : pandas.DataFrame
+        From :func:`lesion_measurements` (``malignant`` from the lesions table).
+    group : str or sequence of str, optional
+        The groups assessed; default the vocabulary's PRRT groups (``prrt: true``).
+    tracer, modality : str, optional
+        Only this scan type (default: chosen per patient as above).
+    vocabulary : Vocabulary
+        The study's codes.
 
     Returns
     -------
     pandas.DataFrame
-        ``patient_id, n_lesions, n_krenning_3_4, min_krenning, eligible`` (``yes``, ``no``
-        or ``not assessable``).
+        ``patient_id, tracer, modality, n_lesions, n_krenning_3_4, min_krenning,
+        eligible`` (``yes``, ``no`` or ``not assessable``).
     """
-    rows = lesion_rows[(lesion_rows["group"] == group) & (lesion_rows["tracer"] == tracer)
-                       & (lesion_rows["modality"] == modality)]
-    rows = rows[rows["malignant"].astype("boolean").fillna(False).astype(bool)]
+    groups = vocabulary.prrt_groups if group is None else group
+    rows = _in_groups(lesion_rows, groups)
+    rows = rows[rows["tracer"].astype(str).isin(vocabulary.sstr_tracers)]
     out = []
-    for pid, g in rows.groupby("patient_id", sort=True):
+    for pid, scans in rows.groupby("patient_id", sort=True):
+        g = _sstr_pet_scan(scans, vocabulary, tracer, modality)
+        g = g[g["malignant"].astype("boolean").fillna(False).astype(bool)]
+        if g.empty:
+            continue
         grades = g["krenning"].astype("Int64").dropna()
         if grades.empty:
             verdict = "not assessable"
         else:
             verdict = "yes" if int(grades.min()) >= 3 else "no"
-        out.append({"patient_id": pid, "n_lesions": len(g),
+        out.append({"patient_id": pid, "tracer": str(g["tracer"].iloc[0]),
+                    "modality": str(g["modality"].iloc[0]), "n_lesions": len(g),
                     "n_krenning_3_4": int((grades >= 3).sum()),
                     "min_krenning": int(grades.min()) if not grades.empty else pd.NA,
                     "eligible": verdict})
-    return pd.DataFrame(out, columns=["patient_id", "n_lesions", "n_krenning_3_4",
-                                      "min_krenning", "eligible"])
+    return pd.DataFrame(out, columns=list(ELIGIBILITY_COLUMNS))
 
 
-def netpet_distribution(patients_netpet: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+def dual_tracer_patients(measurements: pd.DataFrame,
+                         vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> pd.DataFrame:
+    """Patients with a measured FDG PET and a measured SSTR PET scan (what NETPET needs).
+
+    Parameters
+    ----------
+    measurements : pandas.DataFrame
+        measurements.csv (``patient_id, scan_id, tracer, modality``).
+    vocabulary : Vocabulary
+        Tracer families (``fdg``, ``sstr``) and modality systems (``PET``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient_id, fdg_scans, sstr_scans`` (measured PET scans of each family), only the
+        patients with at least one of each, sorted by patient.
+    """
+    columns = ["patient_id", "fdg_scans", "sstr_scans"]
+    if measurements.empty:
+        return pd.DataFrame(columns=columns)
+    scans = measurements[["patient_id", "scan_id", "tracer", "modality"]].drop_duplicates()
+    scans = scans[scans["modality"].astype(str).isin(vocabulary.pet_modalities)]
+    tracer = scans["tracer"].astype(str)
+    counts = pd.DataFrame({
+        "fdg_scans": tracer.isin(vocabulary.fdg_tracers).groupby(scans["patient_id"]).sum(),
+        "sstr_scans": tracer.isin(vocabulary.sstr_tracers).groupby(scans["patient_id"]).sum(),
+    }).astype(int)
+    both = counts[(counts["fdg_scans"] > 0) & (counts["sstr_scans"] > 0)]
+    both = both.rename_axis("patient_id").reset_index()
+    return both.sort_values("patient_id")[columns].reset_index(drop=True)
+
+
+def netpet_distribution(patients_netpet: pd.DataFrame, patients: pd.DataFrame,
+                        vocabulary: Vocabulary | None = None) -> pd.DataFrame:
     """Patients per NETPET grade (P0-P5, or not graded with the reason) and group.
+
+    Parameters
+    ----------
+    patients_netpet : pandas.DataFrame
+        ``patient_id, netpet, reason`` (patients.csv of the quantification).
+    patients : pandas.DataFrame
+        ``patient_id, group`` (a missing group counts as "Not recorded").
+    vocabulary : Vocabulary, optional
+        Lists the groups in its order (default: sorted).
 
     Returns
     -------
     pandas.DataFrame
         ``group, netpet, n_patients``.
     """
-    df = patients_netpet.merge(patients[["patient_id", "group"]].astype({"group": str}),
-                               on="patient_id", how="left")
+    groups = pd.DataFrame({"patient_id": patients["patient_id"].to_numpy(),
+                           "group": patient_groups(patients).to_numpy()})
+    df = patients_netpet.merge(groups, on="patient_id", how="left")
+    df["group"] = patient_groups(df)
     df["netpet"] = df["netpet"].astype(object).where(df["netpet"].notna(),
                                                      "not graded: " + df["reason"].fillna(""))
     counts = df.groupby(["group", "netpet"], sort=True).size().rename("n_patients")
-    return counts.reset_index()
+    out = counts.reset_index().reindex(columns=["group", "netpet", "n_patients"])
+    return _ranked(out, vocabulary)
 
 
 QUADRANTS = ("sstr_only", "both", "fdg_only", "neither")
@@ -232,7 +364,7 @@ def flip_flop_summary(pairs: pd.DataFrame, patients: pd.DataFrame
     Parameters
     ----------
     pairs : pandas.DataFrame
-        :func:`nethelpers.readings.paired_lesions` of an SSTR scan type (``a``) and an FDG
+        :func:`nethelpers.comparisons.paired_lesions` of an SSTR scan type (``a``) and an FDG
         scan type (``b``) with measurements (``positive_a/_b``, ``lesion_to_liver_a/_b``).
     patients : pandas.DataFrame
         ``patient_id, grade`` (missing grade: ``"no grade"``, e.g. TIO).

@@ -1,10 +1,17 @@
-"""Descriptive tables of the cohort: Table 1 and the scan inventory.
+"""Descriptive tables of the cohort: Table 1 (and, re-exported, the scan inventory).
 
 Conventions (state them under Table 1 in a paper): continuous variables as mean ± SD (sample
 SD, n − 1) or median [IQR] (quartiles by linear interpolation, R's default type 7);
 categorical variables as n (%) with the non-missing patients of the column as denominator.
 NET grade and Ki-67 are described among patients with a final diagnosis of NET; FGF23 and
 phosphate among patients of the TIO groups (other columns show "–").
+
+The groups, diagnoses, tracers and modalities are the study's own (``cohort.vocabulary`` or
+``params.vocabulary``; the protocol's by default), shown with their labels and in their order.
+A patient without a recorded group is counted in a column of its own, :data:`NOT_RECORDED`,
+never dropped; a missing value is counted as missing, never as a level. The group helpers
+live in :mod:`nethelpers.groups`, the scan inventory in :mod:`nethelpers.inventory`; both are
+importable from here too.
 """
 
 from __future__ import annotations
@@ -14,29 +21,37 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from nethelpers.cohort import (
-    DIAGNOSES,
-    GRADES,
-    GROUP_LABELS,
-    MODALITIES,
-    REFERENCE_STANDARDS,
-    SEXES,
-    TIO_GROUPS,
-    TRACERS,
-    Cohort,
+from nethelpers.cohort import GRADES, REFERENCE_STANDARDS, SEXES
+from nethelpers.groups import (
+    NOT_RECORDED,
+    OVERALL,
+    group_label,
+    group_order,
+    group_table,
+    label_groups,
+    patient_groups,
 )
+from nethelpers.inventory import scan_inventory, scan_totals, scan_types
+from nethelpers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 __all__ = [
+    "NOT_RECORDED",
     "OVERALL",
     "Table1",
     "bmi",
     "continuous_summary",
+    "group_label",
+    "group_order",
+    "group_table",
+    "label_groups",
+    "patient_groups",
     "scan_inventory",
     "scan_totals",
+    "scan_types",
     "table1",
+    "variables",
 ]
 
-OVERALL = "Overall"
 DASH = "–"
 NUMERIC_COLUMNS = (
     "variable",
@@ -90,36 +105,60 @@ class Variable:
     digits: int = 1
 
 
+# --------------------------------------------------------------------------------------------
+# Table 1
+# --------------------------------------------------------------------------------------------
+
+
 def _is_net(df: pd.DataFrame) -> pd.Series:
     return df["final_diagnosis"].astype("string").eq("NET").fillna(False)
 
 
-def _is_tio_group(df: pd.DataFrame) -> pd.Series:
-    return df["group"].astype("string").isin(TIO_GROUPS).fillna(False)
+def variables(vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> tuple[Variable, ...]:
+    """Return the blocks of Table 1 for a study's vocabulary.
+
+    Parameters
+    ----------
+    vocabulary : Vocabulary
+        Gives the final diagnoses (levels, in order) and the TIO groups (FGF23, phosphate).
+
+    Returns
+    -------
+    tuple of Variable
+        In the order of the table.
+    """
+    tio = vocabulary.tio_groups
+
+    def is_tio_group(df: pd.DataFrame) -> pd.Series:
+        return df["group"].astype("string").isin(tio).fillna(False)
+
+    return (
+        Variable("Age, years", "age", "mean"),
+        Variable("Age, years", "age", "median"),
+        Variable("Sex", "sex", "category", SEXES, {"F": "Female", "M": "Male"}),
+        Variable("Weight, kg", "weight_kg", "mean"),
+        Variable("Height, cm", "height_cm", "mean"),
+        Variable("BMI, kg/m²", "bmi", "mean"),
+        Variable("Final diagnosis", "final_diagnosis", "category",
+                 tuple(vocabulary.diagnoses), {"none": "None"}),
+        Variable(
+            "Reference standard",
+            "reference_standard",
+            "category",
+            REFERENCE_STANDARDS,
+            {"histopathology": "Histopathology", "follow-up": "Follow-up"},
+        ),
+        Variable("NET grade", "grade", "category", GRADES, None, _is_net, "NET"),
+        Variable("Ki-67, %", "ki67", "median", (), None, _is_net, "NET"),
+        Variable("FGF23, RU/ml", "fgf23_ru_ml", "median", (), None, is_tio_group,
+                 "TIO groups", 0),
+        Variable("Phosphate, mmol/l", "phosphate_mmol_l", "mean", (), None, is_tio_group,
+                 "TIO groups", 2),
+    )
 
 
-VARIABLES = (
-    Variable("Age, years", "age", "mean"),
-    Variable("Age, years", "age", "median"),
-    Variable("Sex", "sex", "category", SEXES, {"F": "Female", "M": "Male"}),
-    Variable("Weight, kg", "weight_kg", "mean"),
-    Variable("Height, cm", "height_cm", "mean"),
-    Variable("BMI, kg/m²", "bmi", "mean"),
-    Variable("Final diagnosis", "final_diagnosis", "category", DIAGNOSES, {"none": "None"}),
-    Variable(
-        "Reference standard",
-        "reference_standard",
-        "category",
-        REFERENCE_STANDARDS,
-        {"histopathology": "Histopathology", "follow-up": "Follow-up"},
-    ),
-    Variable("NET grade", "grade", "category", GRADES, None, _is_net, "NET"),
-    Variable("Ki-67, %", "ki67", "median", (), None, _is_net, "NET"),
-    Variable("FGF23, RU/ml", "fgf23_ru_ml", "median", (), None, _is_tio_group, "TIO groups", 0),
-    Variable(
-        "Phosphate, mmol/l", "phosphate_mmol_l", "mean", (), None, _is_tio_group, "TIO groups", 2
-    ),
-)
+VARIABLES = variables()
+"""The blocks of Table 1 for the default vocabulary."""
 
 
 def bmi(patients: pd.DataFrame) -> pd.Series:
@@ -182,17 +221,19 @@ def _categorical(values: pd.Series, levels: Sequence[str]) -> list[dict[str, flo
     return rows
 
 
-def _summarise(df: pd.DataFrame, group: str) -> list[dict[str, object]]:
+def _summarise(df: pd.DataFrame, group: str, blocks: tuple[Variable, ...],
+               tio_groups: tuple[str, ...]) -> list[dict[str, object]]:
     """Compute all Table 1 numbers for one column (a group or overall); ``variable`` = column."""
     rows: list[dict[str, object]] = [
         {"variable": "patients", "level": "", "group": group, "n": len(df)}
     ]
     done: set[str] = set()
-    for var in VARIABLES:
+    for var in blocks:
         if var.column in done:
             continue
         done.add(var.column)
-        if var.subset is _is_tio_group and group != OVERALL and group not in TIO_GROUPS:
+        tio_only = var.subset_note == "TIO groups"
+        if tio_only and group != OVERALL and group not in tio_groups:
             continue
         values = (df[var.subset(df)] if var.subset is not None else df)[var.column]
         if var.kind == "category":
@@ -241,7 +282,7 @@ def _cell(row: pd.Series | None, kind: str, digits: int = 1) -> str:
             return DASH
         return f"{int(row['n'])} ({row['percent']:.0f}%)"
     if not row["n"]:
-        return DASH
+        return DASH + _missing_note(row)
     if kind == "mean":
         text = f"{_fmt(row['mean'], digits)} ± {_fmt(row['sd'], digits)}"
     else:
@@ -258,11 +299,19 @@ def _line_label(var: Variable, level: str = "") -> str:
     return f"{var.label}, {summary}{unit_note}"
 
 
-def _format(numeric: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+def _missing_cell(row: pd.Series | None) -> str:
+    """The count of patients without a value of a categorical variable."""
+    if row is None or pd.isna(row["n_missing"]):
+        return DASH
+    return str(int(row["n_missing"]))
+
+
+def _format(numeric: pd.DataFrame, groups: list[str], blocks: tuple[Variable, ...],
+            labels: dict[str, str]) -> pd.DataFrame:
     """Lay the numeric table out for a paper."""
     index = numeric.set_index(["variable", "level", "group"])
     headers = {
-        g: f"{GROUP_LABELS.get(g, g)} (n = {int(index.loc[('patients', '', g), 'n'])})"
+        g: f"{labels.get(g, g)} (n = {int(index.loc[('patients', '', g), 'n'])})"
         for g in groups
     }
 
@@ -271,7 +320,7 @@ def _format(numeric: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
         return index.loc[key] if key in index.index else None
 
     lines: list[dict[str, str]] = []
-    for var in VARIABLES:
+    for var in blocks:
         if var.kind == "category":
             note = f" ({var.subset_note} only)" if var.subset_note else ""
             lines.append(
@@ -283,6 +332,11 @@ def _format(numeric: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
                     headers[g]: _cell(lookup(var.column, level, g), "category") for g in groups
                 }
                 lines.append({"Characteristic": _line_label(var, level)} | cells)
+            overall = lookup(var.column, var.levels[0], OVERALL) if var.levels else None
+            if overall is not None and pd.notna(overall["n_missing"]) and overall["n_missing"]:
+                cells = {headers[g]: _missing_cell(lookup(var.column, var.levels[0], g))
+                         for g in groups}
+                lines.append({"Characteristic": f"  {NOT_RECORDED}, n"} | cells)
         else:
             cells = {
                 headers[g]: _cell(lookup(var.column, "", g), var.kind, var.digits) for g in groups
@@ -291,7 +345,8 @@ def _format(numeric: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=["Characteristic", *headers.values()])
 
 
-def table1(patients: pd.DataFrame, by: str = "group") -> Table1:
+def table1(patients: pd.DataFrame, by: str = "group",
+           vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> Table1:
     """Describe demographics and clinical characteristics by group and overall.
 
     Parameters
@@ -299,92 +354,32 @@ def table1(patients: pd.DataFrame, by: str = "group") -> Table1:
     patients : pandas.DataFrame
         Patients table from :func:`nethelpers.cohort.load_patients` (or ``Cohort.patients``).
     by : str
-        Grouping column (ordered categorical: groups appear in the protocol's order; groups
-        without patients are left out).
+        Grouping column. Groups appear in the vocabulary's order (other columns sorted),
+        groups without patients are left out, and patients without a value form a last
+        column :data:`NOT_RECORDED`.
+    vocabulary : Vocabulary
+        The study's codes (``cohort.vocabulary``): group labels and order, TIO groups,
+        final diagnoses.
 
     Returns
     -------
     Table1
-        ``numeric`` (tidy, every number) and ``formatted`` (paper layout).
+        ``numeric`` (tidy, every number) and ``formatted`` (paper layout). Categorical
+        variables with missing values get a line "Not recorded, n".
     """
     df = patients.copy()
     df["bmi"] = bmi(df)
-    column = df[by]
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        groups = [str(g) for g in column.cat.categories if (column == g).any()]
-    else:
-        groups = sorted(column.dropna().astype(str).unique())
+    column = patient_groups(df, by)
+    groups = group_order(column, vocabulary, by)
+    blocks = variables(vocabulary)
     rows: list[dict[str, object]] = []
     for group in groups:
-        rows += _summarise(df[column.astype("string") == group], group)
-    rows += _summarise(df, OVERALL)
+        rows += _summarise(df[column == group], group, blocks, vocabulary.tio_groups)
+    rows += _summarise(df, OVERALL, blocks, vocabulary.tio_groups)
     numeric = pd.DataFrame(rows).reindex(columns=list(NUMERIC_COLUMNS))
     numeric["level"] = numeric["level"].fillna("")
     for col in ("n", "denominator", "n_missing"):
         numeric[col] = numeric[col].astype("Int64")
-    return Table1(numeric=numeric, formatted=_format(numeric, [*groups, OVERALL]))
-
-
-# --------------------------------------------------------------------------------------------
-# scan inventory
-# --------------------------------------------------------------------------------------------
-
-
-def _combos(scans: pd.DataFrame) -> list[str]:
-    """List the ``tracer modality`` labels present in the scans, in protocol order."""
-    present = set(zip(scans["tracer"].astype(str), scans["modality"].astype(str), strict=True))
-    return [f"{t} {m}" for t in TRACERS for m in MODALITIES if (t, m) in present]
-
-
-def scan_inventory(cohort: Cohort) -> pd.DataFrame:
-    """Count scans per patient, by tracer and modality.
-
-    Parameters
-    ----------
-    cohort : Cohort
-        A loaded cohort.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per patient (all patients, also those without scans): ``patient_id``,
-        ``group``, one integer column per ``tracer modality`` present in the study, and
-        ``total``.
-    """
-    scans = cohort.scans
-    combos = _combos(scans)
-    label = scans["tracer"].astype(str) + " " + scans["modality"].astype(str)
-    counts = pd.crosstab(scans["patient_id"].astype(str), label).reindex(columns=combos)
-    out = cohort.patients[["patient_id", "group"]].reset_index(drop=True).copy()
-    out["patient_id"] = out["patient_id"].astype(str)
-    out = out.merge(counts, left_on="patient_id", right_index=True, how="left")
-    out[combos] = out[combos].fillna(0).astype(int)
-    out["total"] = out[combos].sum(axis=1).astype(int)
-    return out.sort_values(["group", "patient_id"]).reset_index(drop=True)
-
-
-def scan_totals(cohort: Cohort) -> pd.DataFrame:
-    """Count scans and patients per group, by tracer and modality, with a total row.
-
-    Parameters
-    ----------
-    cohort : Cohort
-        A loaded cohort.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per group present (protocol order) and a last ``Overall`` row: ``group``,
-        ``patients``, one column per ``tracer modality`` with the number of scans, and
-        ``total``.
-    """
-    inventory = scan_inventory(cohort)
-    combos = [c for c in inventory.columns if c not in ("patient_id", "group", "total")]
-    grouped = inventory.groupby("group", observed=True, sort=True)
-    per_group = grouped[[*combos, "total"]].sum()
-    per_group.insert(0, "patients", grouped.size())
-    per_group.index = per_group.index.astype(str)
-    overall = per_group.sum().to_frame(OVERALL).T
-    out = pd.concat([per_group, overall]).astype(int)
-    out.index.name = "group"
-    return out.reset_index()
+    labels = vocabulary.group_labels if by == "group" else {}
+    return Table1(numeric=numeric,
+                  formatted=_format(numeric, [*groups, OVERALL], blocks, labels))

@@ -142,7 +142,8 @@ def test_load_clean_tables_and_types(cohort):
     s = cohort.scans
     assert s["scan_date"].dtype.kind == "M"
     assert s["scan_date"].iloc[0] == pd.Timestamp("2024-01-10")
-    assert list(s["tracer"].cat.categories) == ["DOTATATE", "FDG", "HYNIC-TOC"]
+    assert list(s["tracer"].cat.categories) == ["DOTATATE", "FDG", "HYNIC-TOC", "DOTATOC",
+                                                "DOTANOC"]
     r = cohort.reads
     assert str(r["krenning"].dtype) == "Int64"
     assert r["krenning"].isna().sum() == 2
@@ -210,10 +211,10 @@ def strict_error(tmp_path: Path, table: str, text: str, loader) -> str:
 
 
 def test_missing_required_column(tmp_path):
-    text = PATIENTS.replace(",sex,", ",gender,", 1)
-    message = strict_error(tmp_path, "patients", text, load_patients)
-    assert "lacks required column(s) sex" in message
-    assert "gender" in message  # the columns found are listed
+    text = SCANS.replace(",tracer,", ",agent,", 1)
+    message = strict_error(tmp_path, "scans", text, load_scans)
+    assert "lacks required column(s) tracer" in message
+    assert "agent" in message  # the columns found are listed
 
 
 @pytest.mark.parametrize("lenient", [False, True])
@@ -241,7 +242,8 @@ def test_duplicate_read_key(tmp_path):
 @pytest.mark.parametrize(
     ("table", "old", "new", "column", "expected"),
     [
-        ("patients", "P002,suspected_net", "P002,suspected", "group", "unknown code"),
+        ("patients", "P002,suspected_net", "P002,suspected", "group",
+         "1 code(s) not in the study's vocabulary: 'suspected'"),
         ("patients", "60,F,60", "60,X,60", "sex", "unknown code"),
         (
             "patients",
@@ -270,7 +272,6 @@ def test_duplicate_read_key(tmp_path):
             "reference_standard",
             "unknown code",
         ),
-        ("patients", "P002,suspected_net,60,F", "P002,suspected_net,60,", "sex", "empty value"),
     ],
 )
 def test_bad_patient_values(tmp_path, table, old, new, column, expected):
@@ -290,8 +291,10 @@ def test_implausible_message_states_range(tmp_path):
 @pytest.mark.parametrize(
     ("old", "new", "column", "expected"),
     [
-        ("P001,FDG,PET/CT", "P001,FDG-X,PET/CT", "tracer", "unknown code"),
-        ("P001,FDG,PET/CT", "P001,FDG,PET", "modality", "unknown code"),
+        ("P001,FDG,PET/CT", "P001,FDG-X,PET/CT", "tracer",
+         "1 code(s) not in the study's vocabulary: 'FDG-X'"),
+        ("P001,FDG,PET/CT", "P001,FDG,PET", "modality",
+         "1 code(s) not in the study's vocabulary: 'PET'"),
         ("PET/CT,2024-01-11", "PET/CT,11/01/2024", "scan_date", "not a date"),
     ],
 )
@@ -384,17 +387,19 @@ def test_missing_file_names_parameter(tmp_path):
 
 
 def test_lenient_mode_lists_exclusions_and_cascades(tmp_path):
-    patients = edit(PATIENTS, "P004,staging_net,40,M,90", "P004,staging_net,40,M,0")
+    patients = edit(PATIENTS, "P001,suspected_net,50,M,80", "P001,suspected_net,50,M,0")
     patients = edit(patients, "G2,10,ileum", "G2,ten,ileum")
+    patients += "P004,staging_net,41,M,90,175,NET,true,histopathology,G3,30,pancreas,,,\n"
     scans = SCANS + "P009-FDG-PETCT,P009,FDG,PET/CT,2024-06-01,,,,,,,\n"
     c = cohort_from(tmp_path, patients=patients, scans=scans)
     ex = c.exclusions
     by_id = {(r.what, r.id): r for r in ex.itertuples()}
-    # the implausible weight excludes patient P004 ...
-    p4 = by_id[("patient", "P004")]
-    assert p4.action == "excluded"
-    assert "weight_kg '0': implausible value" in p4.reason
-    assert p4.source == "patients.csv line 5"
+    # the duplicated ID excludes both rows of patient P004 ...
+    p4 = ex[(ex["what"] == "patient") & (ex["id"] == "P004")]
+    assert list(p4["action"]) == ["excluded", "excluded"]
+    assert list(p4["source"]) == ["patients.csv line 5", "patients.csv line 8"]
+    assert "duplicate patient_id" in p4["reason"].iloc[0]
+    # ... and everything hanging from it
     # ... and everything hanging from it
     assert by_id[("scan", "P004-DOTATATE-PETCT")].reason == "patient P004 was excluded"
     assert ("scan", "P004-FDG-PETCT") in by_id
@@ -402,14 +407,19 @@ def test_lenient_mode_lists_exclusions_and_cascades(tmp_path):
     assert (
         by_id[("read", "P004-FDG-PETCT/P004-L01/R1")].reason == "scan P004-FDG-PETCT was excluded"
     )
-    # a bad optional value is set to missing, the patient stays
+    # a bad optional value is set to missing, the patient stays (weight is optional: the
+    # SUV takes the weight from the DICOM header)
+    p1 = by_id[("patient value", "P001")]
+    assert p1.action == "set to missing"
+    assert "weight_kg '0': implausible value" in p1.reason
+    assert "P001" in set(c.patients["patient_id"])
     p3 = by_id[("patient value", "P003")]
     assert p3.action == "set to missing"
     assert "ki67 'ten': not numeric" in p3.reason
     assert pd.isna(c.patients.set_index("patient_id").loc["P003", "ki67"])
     # a scan of an unknown patient
     assert "not in the patients table" in by_id[("scan", "P009-FDG-PETCT")].reason
-    assert len(ex) == 7
+    assert len(ex) == 9
     assert c.excluded_patients == ["P004"]
     assert "P004" not in set(c.patients["patient_id"])
     assert len(c.scans) == 7 and len(c.lesions) == 4 and len(c.reads) == 5
@@ -421,7 +431,8 @@ def test_strict_mode_raises_at_first_problem(tmp_path):
     with pytest.raises(CohortError) as info:
         cohort_from(tmp_path, strict=True, patients=patients)
     message = str(info.value)
-    assert "column group: unknown code" in message  # the first check that fails
+    # the first check that fails
+    assert "column group: 1 code(s) not in the study's vocabulary" in message
     assert "weight_kg" not in message
 
 
@@ -430,14 +441,15 @@ def test_loader_lenient_collects_into_list(tmp_path):
     path.write_text(edit(PATIENTS, "60,F,60,160", "60,F,60,45"))
     records: list[dict[str, str]] = []
     patients = load_patients(path, strict=False, exclusions=records)
-    assert len(patients) == 5
+    assert len(patients) == 6
+    assert pd.isna(patients.set_index("patient_id").loc["P002", "height_cm"])
     assert records == [
         {
-            "what": "patient",
+            "what": "patient value",
             "id": "P002",
             "reason": "height_cm '45': implausible value; allowed: a number with "
             "50 ≤ height_cm ≤ 250 cm",
-            "action": "excluded",
+            "action": "set to missing",
             "source": "patients.csv line 3",
         }
     ]
@@ -630,7 +642,7 @@ def test_participant_flow_with_exclusions_and_all_groups(tmp_path):
     rows = [
         f"Q{i:02d},{groups[i % 6]},{30 + i},F,70,170,none,false,follow-up,,,,,," for i in range(18)
     ]
-    rows.append("Q99,prrt_net,50,F,-3,170,none,false,follow-up,,,,,,")
+    rows.append(",prrt_net,50,F,-3,170,none,false,follow-up,,,,,,")  # no patient_id: excluded
     c = cohort_from(
         tmp_path,
         patients="\n".join([header, *rows]) + "\n",

@@ -63,7 +63,7 @@ def test_write_json_schema(tmp_path):
     schema = json.loads(path.read_text())
     assert schema["additionalProperties"] is False
     assert set(schema["properties"]) == {"study", "report", "stats", "quantify", "scores",
-                                         "index_test", "demo"}
+                                         "index_test", "demo", "vocabulary"}
 
 
 def test_demo_yaml_values():
@@ -94,6 +94,21 @@ def test_template_documents_every_key():
     assert text.count("#") > 30
 
 
+def test_template_shows_the_defaults_it_documents():
+    """A user who copies the template and changes nothing gets the defaults."""
+    text = (REPO / "parameters" / "study_template.yaml").read_text()
+    data = yaml.safe_load(text)
+    defaults = Params()
+    assert Params.model_validate({"vocabulary": data["vocabulary"]}).vocabulary == (
+        defaults.vocabulary)
+    assert data["report"]["notebooks"] == defaults.report.notebooks
+    for section in ("stats", "quantify", "scores", "index_test"):
+        model = getattr(defaults, section)
+        for key, value in data[section].items():
+            if key != "output":
+                assert getattr(model, key) == value, f"{section}.{key}"
+
+
 def test_defaults_of_an_empty_file(tmp_path):
     path = write_yaml(tmp_path / "p" / "empty.yaml", "")
     params = load_params(path)
@@ -101,7 +116,8 @@ def test_defaults_of_an_empty_file(tmp_path):
     assert params.study.data_root == tmp_path / "data" / "demo"
     assert params.study.tables.lesions == tmp_path / "data/demo/truth/lesions.csv"
     assert params.report.output == tmp_path / "reports" / "demo"
-    assert params.report.notebooks == ["01_cohort"]
+    assert params.report.notebooks == ["01_cohort", "02_roi_review", "03_quantification",
+                                       "04_tracer_comparison", "05_diagnostic_accuracy"]
     assert params.report.kernel == "python3"
     assert params.report.timeout == 600
     assert params.stats.ci_method == "wilson"

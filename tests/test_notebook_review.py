@@ -157,7 +157,7 @@ def test_notebook_04_flip_flop_and_netpet_tables(demo_study, demo_report):
         f"{g3.fdg_only:.0f}/{g3.lesions:.0f} lesions ({g3.fdg_only_percent:.0f} %), "
         f"{g3.patients_fdg_only:.0f} of {g3.patients:.0f} patients")
     page = (demo_report["out"] / "04_tracer_comparison.html").read_text()
-    assert "No patient had both a HYNIC-TOC SPECT/CT and a DOTATATE PET/CT read" in page
+    assert "The scans table has no SPECT scan of an SSTR tracer" in page
     for figure in ("flip_flop_scatter", "netpet_by_grade"):
         assert (demo_report["out"] / "figures" / f"{figure}.svg").is_file()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nethelpers import readings, summaries
+from nethelpers import comparisons, cutoffs, readings, summaries
 from nethelpers.cohort import load_cohort
 from nethelpers.config import load_params
 from nethelpers.scores import ScoreRules
@@ -94,7 +94,7 @@ def test_prespecified_cutoff_equals_the_accuracy_of_the_rule():
         "positive": [True, True, False, True, False, False, True, np.nan],
         "malignant": [True, True, True, False, False, False, True, True],
     })
-    table = readings.prespecified_cutoff(data, "positive", "SUVmax > 1 × liver SUVmean",
+    table = cutoffs.prespecified_cutoff(data, "positive", "SUVmax > 1 × liver SUVmean",
                                          cluster=None)
     row = table.iloc[0]
     assert row["kind"] == "pre-specified (protocol)"
@@ -118,7 +118,7 @@ def test_prespecified_cutoff_takes_the_cluster_adjusted_interval():
     data = pd.DataFrame({"tracer": "DOTATATE", "modality": "PET/CT", "patient_id": patients,
                          "malignant": True, "positive": agrees})
     data.loc[data.index % 6 == 0, "malignant"] = False
-    row = readings.prespecified_cutoff(data, "positive", "rule").iloc[0]
+    row = cutoffs.prespecified_cutoff(data, "positive", "rule").iloc[0]
     acc = readings.accuracy_by(data, ["tracer", "modality"], test="positive",
                                truth="malignant", cluster="patient_id").set_index("measure")
     assert acc.at["sensitivity", "design_effect"] > 1.5
@@ -137,7 +137,7 @@ def test_youden_cutoff_printed_rule_gives_the_printed_table():
     ok = ~np.isnan(scores)
     best = roc(malignant[ok], scores[ok], direction="<").youden()
     assert best.threshold == pytest.approx((2.445048 + 2.445263) / 2)
-    row = readings.youden_cutoff(data, "suv_max", best, "SUVmax", cluster=None)
+    row = cutoffs.youden_cutoff(data, "suv_max", best, "SUVmax", cluster=None)
     assert row["kind"] == "exploratory (Youden J on these data)"
     printed = float(row["cutoff"].removeprefix("SUVmax >= "))
     assert printed == 2.4452  # fewest digits that classify the observed values alike
@@ -149,7 +149,7 @@ def test_youden_cutoff_printed_rule_gives_the_printed_table():
     assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (best.tp, best.fp, best.fn, best.tn)
     assert row["n_excluded"] == 1  # the lesion without a score
     assert "optimistic" in row["ci"]
-    clustered = readings.youden_cutoff(data, "suv_max", best, "SUVmax")
+    clustered = cutoffs.youden_cutoff(data, "suv_max", best, "SUVmax")
     assert "cluster-adjusted (patient_id)" in clustered["ci"]
 
 
@@ -164,7 +164,7 @@ def test_compare_detection_equals_direct_tests():
     })
     pairs["test_b"] = pairs["test_b"].astype("boolean")
     pairs.loc[3, "test_b"] = pd.NA  # an excluded equivocal call
-    detection, difference = readings.compare_detection(pairs)
+    detection, difference = comparisons.compare_detection(pairs)
     kept = pairs.drop(index=3)
     mal = kept[kept.malignant]
     exact = mcnemar(mal.test_a.astype(bool), mal.test_b.astype(bool), method="exact")
@@ -176,14 +176,14 @@ def test_compare_detection_equals_direct_tests():
     direct = paired_difference(kept.test_a.astype(bool), kept.test_b.astype(bool),
                                kept.malignant, cluster=kept.patient_id)
     pd.testing.assert_frame_equal(difference, direct)
-    single, _ = readings.compare_detection(pairs, cluster=None)
+    single, _ = comparisons.compare_detection(pairs, cluster=None)
     assert single["method"].tolist() == ["exact"]
 
 
 def test_paired_patients_first_scan_of_each_type():
     results = _results()
     extra = results.iloc[[0]].assign(scan_id="A0", test=pd.array([False], dtype="boolean"))
-    pairs = readings.paired_patients(pd.concat([results, extra]), ("DOTATATE", "PET/CT"),
+    pairs = comparisons.paired_patients(pd.concat([results, extra]), ("DOTATATE", "PET/CT"),
                                      ("FDG", "PET/CT"))
     assert pairs["patient_id"].tolist() == ["A"]
     assert pairs.loc[0, "scan_id_a"] == "A0" and not pairs.loc[0, "test_a"]
@@ -237,3 +237,82 @@ def test_netpet_by_grade_crosstab():
     assert table.loc["G3", "P5"] == 2 and table.loc["G3", "patients"] == 2
     assert table.loc["G2", "P2"] == 1
     assert table["patients"].sum() == 4  # C has no NETPET grade
+
+
+# --------------------------------------------------------------------------------------------
+# read / not read, the "none" rows, missing truth
+# --------------------------------------------------------------------------------------------
+
+
+def _handmade(tmp_path, **replace):
+    from tests.test_cohort import TABLES
+
+    reads = TABLES["reads"][1] + replace.pop("extra_reads", "")
+    study = write_study(tmp_path / "s", reads=reads, **replace)
+    return load_cohort(load_params(write_params(tmp_path / "p.yaml", study, tmp_path / "o")))
+
+
+def test_a_scan_without_reads_is_not_read_never_negative(tmp_path):
+    results = readings.patient_level(_handmade(tmp_path), "R1").set_index("scan_id")
+    # P006 has no lesion and no read: not read (was counted negative, a false negative if
+    # the patient had been diseased); P003 has a lesion and no read: not read either
+    for scan in ("P006-DOTATATE-PETCT", "P003-DOTATATE-PETCT", "P005-HYNIC-SPECTCT"):
+        assert not results.loc[scan, "read"] and pd.isna(results.loc[scan, "test"]), scan
+    assert results.loc["P001-DOTATATE-PETCT", "test"] and results.loc["P001-DOTATATE-PETCT",
+                                                                      "read"]
+    assert not results.loc["P001-FDG-PETCT", "test"]  # read, its lesion called negative
+    # P004's DOTATATE scan was read by nobody: not read (only its FDG scan was)
+    assert not results.loc["P004-DOTATATE-PETCT", "read"]
+    assert results["read"].sum() == 5  # the scans R1 has a read row on
+
+
+def test_a_none_read_records_a_scan_read_with_no_lesion_called(tmp_path):
+    extra = ("P006-DOTATATE-PETCT,none,R1,negative,,5,\n"
+             "P003-DOTATATE-PETCT,none,R1,negative,,4,\n"
+             "P005-HYNIC-SPECTCT,none,R2,negative,,4,\n")
+    cohort = _handmade(tmp_path, extra_reads=extra)
+    results = readings.patient_level(cohort, "R1").set_index("scan_id")
+    row = results.loc["P006-DOTATATE-PETCT"]
+    assert row["read"] and pd.notna(row["test"]) and not row["test"] and row["n_reads"] == 0
+    # P003 has a malignant lesion and the reader called nothing: a false negative
+    row = results.loc["P003-DOTATATE-PETCT"]
+    assert row["read"] and pd.notna(row["test"]) and not row["test"] and row["disease_present"]
+    # R2's "none" read does not make the scan read by R1
+    assert not results.loc["P005-HYNIC-SPECTCT", "read"]
+    lesions = readings.lesion_level(cohort, "R1")
+    assert "none" not in set(lesions["lesion_id"]) and len(lesions) == 5
+    acc = readings.accuracy_by(results.reset_index(), ["tracer", "modality"], test="test",
+                               truth="disease_present").set_index(["tracer", "modality",
+                                                                   "measure"])
+    dota = acc.loc[("DOTATATE", "PET/CT", "sensitivity")]
+    # DOTATATE PET/CT read: P001 (TP), P003 (FN), P005 (TP), P006 (TN); P004 not read
+    assert (dota.tp, dota.fn, dota.fp, dota.tn) == (2, 1, 0, 1)
+    assert dota.n_excluded == 1
+
+
+def test_accuracy_by_leaves_out_and_counts_a_missing_truth():
+    df = _results().astype({"disease_present": "boolean"})
+    df.loc[1, "disease_present"] = pd.NA  # B: no reference standard recorded
+    acc = readings.accuracy_by(df, ["tracer", "modality"], test="test", truth="disease_present")
+    dota = acc[(acc.tracer == "DOTATATE") & (acc.measure == "sensitivity")].iloc[0]
+    # A (TP), E (FN) diseased with a truth; B left out
+    assert (dota.tp, dota.fn, dota.n_no_reference) == (1, 1, 1)
+    empty = readings.accuracy_by(df.assign(test=pd.NA), ["tracer", "modality"], test="test",
+                                 truth="disease_present", cluster="patient_id")
+    assert empty.empty and {"measure", "estimate", "cluster_lower", "n_no_reference"} <= set(
+        empty.columns)
+
+
+def test_missing_group_is_not_recorded_and_indeterminate_counts(tmp_path):
+    from tests.test_cohort import PATIENTS
+
+    patients = PATIENTS.replace("P001,suspected_net,", "P001,,")
+    cohort = _handmade(tmp_path, patients=patients)
+    results = readings.patient_level(cohort, "R1").set_index("scan_id")
+    assert results.loc["P001-DOTATATE-PETCT", "group"] == "not recorded"
+    lesions = readings.lesion_level(cohort, "R1")
+    assert set(lesions.loc[lesions.patient_id == "P001", "group"]) == {"not recorded"}
+    counts = readings.indeterminate_counts(lesions).set_index(["tracer", "modality"])
+    assert counts.loc[("DOTATATE", "PET/MR")].tolist() == [1, 1]  # P002's equivocal call
+    assert counts["lesion_reads"].sum() == len(lesions)
+    assert counts["equivocal"].sum() == int((lesions.call == "equivocal").sum())

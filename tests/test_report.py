@@ -20,7 +20,7 @@ from nethelpers.report import (
     run_report,
     tree_digest,
 )
-from tests.test_cohort import PATIENTS, write_params, write_study
+from tests.test_cohort import SCANS, write_params, write_study
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_PHI = "DOE^JOHN"
@@ -44,7 +44,8 @@ def report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     study = write_study(tmp / "study")
     add_fake_dicom(study)
-    params = write_params(tmp / "params.yaml", study, tmp / "out")
+    params = write_params(tmp / "params.yaml", study, tmp / "out",
+                          report={"notebooks": ["01_cohort"]})
     out = run_report(params, progress=False)
     return {"out": out, "params": params, "study": study, "tmp": tmp}
 
@@ -189,14 +190,15 @@ def test_outputs_are_deterministic_and_rerun_replaces_report(report):
 
 
 def test_broken_parameter_names_notebook_and_cell(tmp_path):
-    study = write_study(tmp_path / "study", patients=PATIENTS.replace(",sex,", ",gender,", 1))
-    params = write_params(tmp_path / "params.yaml", study, tmp_path / "out")
+    study = write_study(tmp_path / "study", scans=SCANS.replace(",tracer,", ",agent,", 1))
+    params = write_params(tmp_path / "params.yaml", study, tmp_path / "out",
+                          report={"notebooks": ["01_cohort"]})
     with pytest.raises(ReportError) as info:
         run_report(params, progress=False)
     message = str(info.value)
     assert "notebook 01_cohort failed at cell 3" in message
     assert "CohortError" in message
-    assert "lacks required column(s) sex" in message
+    assert "lacks required column(s) tracer" in message
     out = tmp_path / "out"
     assert (out / "notebooks/01_cohort.ipynb").is_file()  # partial outputs are kept
     assert (out / "01_cohort.html").is_file()

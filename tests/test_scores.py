@@ -498,7 +498,9 @@ def test_rules_defaults_and_frozen():
     assert dataclasses.asdict(rules) == {
         "lesion_statistic": "suv_max", "reference_statistic": "suv_mean",
         "positivity_reference": "liver", "positivity_factor": 1.0, "krenning_faint": 0.5,
-        "netpet_similar": 0.2, "netpet_modality_pairing": "same"}
+        "netpet_similar": 0.2, "netpet_modality_pairing": "same",
+        "sstr_tracers": frozenset({"DOTATATE", "DOTATOC", "DOTANOC", "HYNIC-TOC"}),
+        "fdg_tracers": frozenset({"FDG"}), "pet_modalities": ("PET/CT", "PET/MR")}
     with pytest.raises(dataclasses.FrozenInstanceError):
         rules.netpet_similar = 0.3  # type: ignore[misc]
     assert ScoreRules(positivity_factor=2).positivity_factor == 2
@@ -527,3 +529,25 @@ def test_invalid_tables_raise():
     twice = pd.concat([good, good[good["roi"] == "lesion"].iloc[[0]]], ignore_index=True)
     with pytest.raises(ValueError, match="measured twice"):
         netpet(twice)
+
+
+def test_rules_take_the_tracer_families_of_the_vocabulary():
+    """A study whose SSTR tracer is named in its own vocabulary gets Krenning and NETPET."""
+    from nethelpers.config import params_from_dict
+
+    params = params_from_dict({"vocabulary": {"tracers": [
+        {"name": "Ga-SSA", "family": "sstr"}, {"name": "FDG-X", "family": "fdg"}]}})
+    rules = ScoreRules.from_params(params)
+    assert rules.sstr_tracers == {"GA-SSA"} and rules.fdg_tracers == {"FDG-X"}  # matched upper
+    rows = table(scan("P1", "S", "Ga-SSA", liver=6.0, spleen=40.0, lesions={"L1": 30.0}),
+                 scan("P1", "F", "FDG-X", liver=2.5, spleen=ABSENT, lesions={"L1": 2.0}))
+    scored = lesion_scores(rows, rules)
+    lesion = scored[scored["roi"] == "lesion"].set_index("scan_id")
+    # liver 6 < 30 <= spleen 40: Krenning 3 on the SSTR scan, no Krenning on FDG
+    assert lesion.loc["S", "krenning"] == 3
+    assert pd.isna(lesion.loc["F", "krenning"])
+    grades = netpet(scored, rules).set_index("patient_id")
+    # SSTR positive (30 > 6), FDG negative (2 < 2.5): P1
+    assert grades.loc["P1", "netpet"] == "P1"
+    # with the default families the same study has no SSTR scan at all
+    assert pd.isna(lesion_scores(rows).query("roi == 'lesion'")["krenning"]).all()

@@ -38,7 +38,7 @@ from nethelpers.rois import RoiStore
 MARKER = "demo.json"
 
 #: Bump when the generator's output changes, so `--if-missing` replaces older studies.
-DEMO_FORMAT = 3
+DEMO_FORMAT = 4
 
 
 def _scan_task(args: tuple) -> dict:

@@ -76,7 +76,11 @@ def _cause(lesion: Lesion, scan: Scan, call: str, p: Patient) -> str:
 
 
 def simulate_reads(p: Patient, scan: Scan, rng: np.random.Generator) -> list[dict]:
-    """Visual calls of every lesion of a patient on one scan by every reader."""
+    """Visual calls of every lesion of a patient on one scan by every reader.
+
+    A patient without lesions gets one negative read per reader with lesion_id "none" (the
+    scan was read and nothing was called), so the scan counts as read.
+    """
     rows = []
     organ = p.organ_suv[scan.tracer]
     liver, spleen = organ[int(Tissue.LIVER)], organ[int(Tissue.SPLEEN)]
@@ -97,6 +101,10 @@ def simulate_reads(p: Patient, scan: Scan, rng: np.random.Generator) -> list[dic
                 "confidence": int(np.clip(np.ceil(abs(z) / 0.8) + 1, 1, 5)),
                 "cause": _cause(lesion, scan, call, p),
             })
+    if not p.lesions:  # read, nothing called: a "none" row, so the scan is not "not read"
+        rows = [{"scan_id": scan.scan_id, "lesion_id": "none", "reader": reader,
+                 "call": "negative", "krenning": "", "confidence": 5, "cause": ""}
+                for reader in READERS]
     return rows
 
 

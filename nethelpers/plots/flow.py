@@ -11,7 +11,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 from matplotlib.text import Text
 
-from nethelpers.cohort import GROUP_LABELS, MODALITIES, TRACERS, Cohort
+from nethelpers.cohort import Cohort
+from nethelpers.groups import NOT_RECORDED, group_label, group_order, patient_groups
+from nethelpers.inventory import scan_types
 from nethelpers.plots.style import figure_style
 
 __all__ = ["index_test_flow", "participant_flow"]
@@ -52,15 +54,18 @@ def _lines(counts: dict[str, int], title: str, total: int | None = None) -> str:
     return "\n".join([head] + [f"{k}: {v}" for k, v in counts.items()])
 
 
-def _group_texts(cohort: Cohort, group: str) -> list[str]:
-    """Texts of the boxes under one group: scans, reference standard, outcome."""
-    patients = cohort.patients[cohort.patients["group"].astype(str) == group]
+def _group_texts(cohort: Cohort, patients: pd.DataFrame) -> list[str]:
+    """Texts of the boxes under one group: scans, reference standard, outcome.
+
+    A patient without a reference standard or a final diagnosis is counted on a line
+    "Not recorded" (shown only when there is one).
+    """
     ids = set(patients["patient_id"].astype(str))
     scans = cohort.scans[cohort.scans["patient_id"].astype(str).isin(ids)]
+    tracer, modality = scans["tracer"].astype(str), scans["modality"].astype(str)
     combos = {
-        f"{t} {m}": int(((scans["tracer"] == t) & (scans["modality"] == m)).sum())
-        for t in TRACERS
-        for m in MODALITIES
+        f"{t} {m}": int(((tracer == t) & (modality == m)).sum())
+        for t, m in scan_types(scans, cohort.vocabulary)
     }
     combos = {k: v for k, v in combos.items() if v} or {"none": 0}
     reference = patients["reference_standard"].astype("string")
@@ -68,11 +73,15 @@ def _group_texts(cohort: Cohort, group: str) -> list[str]:
         "Histopathology": int(reference.eq("histopathology").sum()),
         "Follow-up": int(reference.eq("follow-up").sum()),
     }
+    if reference.isna().any():
+        ref[NOT_RECORDED] = int(reference.isna().sum())
     present = patients["disease_present"].astype("boolean")
     outcome = {
         "Disease present": int(present.eq(True).sum()),
         "Disease absent": int(present.eq(False).sum()),
     }
+    if present.isna().any():
+        outcome[NOT_RECORDED] = int(present.isna().sum())
     return [
         _lines(combos, "Scans", len(scans)),
         _lines(ref, "Reference standard"),
@@ -180,8 +189,10 @@ def participant_flow(cohort: Cohort, wrap: int = 20) -> Figure:
     """Draw the participant flow diagram (STARD style).
 
     Enrolled patients (and those excluded because of data problems) → patients per group of
-    the protocol → scans per tracer and modality → reference standard (histopathology or
-    follow-up) → final diagnosis (target condition present or absent).
+    the study (``cohort.vocabulary``: its labels, its order; patients without a group in a
+    last box "Not recorded") → scans per tracer and modality → reference standard
+    (histopathology or follow-up) → final diagnosis (target condition present or absent);
+    a patient without a reference standard or a final diagnosis is counted as not recorded.
 
     Parameters
     ----------
@@ -204,14 +215,14 @@ def participant_flow(cohort: Cohort, wrap: int = 20) -> Figure:
     patients = cohort.patients
     if patients.empty:
         raise ValueError("participant_flow: the cohort has no patients to draw")
-    groups = [str(g) for g in patients["group"].cat.categories if (patients["group"] == g).any()]
+    groups = patient_groups(patients)
     n_excluded = len(cohort.excluded_patients)
     columns = []
-    for group in groups:
-        label = textwrap.fill(GROUP_LABELS.get(group, group), wrap)
-        n = int((patients["group"] == group).sum())
-        columns.append([(f"{label}\nn = {n}", _HEAD), *((t, "white")
-                                                       for t in _group_texts(cohort, group))])
+    for group in group_order(groups, cohort.vocabulary):
+        members = patients[groups == group]
+        label = textwrap.fill(group_label(group, cohort.vocabulary), wrap)
+        columns.append([(f"{label}\nn = {len(members)}", _HEAD),
+                        *((t, "white") for t in _group_texts(cohort, members))])
     side = f"Excluded: data problems\nn = {n_excluded}\n(see exclusions table)"
     return _draw(f"Patients enrolled\nn = {len(patients) + n_excluded}",
                  side if n_excluded else None, columns, ROW_LABELS)

@@ -9,16 +9,52 @@ screen); the interactive review is :mod:`nethelpers.viewer`.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from matplotlib.figure import Figure
 
+from nethelpers.dicom.errors import DicomInputError
 from nethelpers.dicom.volume import resample_like
 from nethelpers.measures import voi_stats
 from nethelpers.plots.style import OKABE_ITO, figure_style, suv_window
 
-__all__ = ["lesion_gallery", "scan_mip", "study_gallery"]
+__all__ = ["failure_reason", "lesion_gallery", "redact_paths", "scan_figures", "scan_mip",
+           "study_gallery"]
+
+_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s'\"]+")
+
+
+def redact_paths(text: str) -> str:
+    """First line of an error message, with every absolute path replaced by ``…``."""
+    lines = str(text).strip().splitlines()
+    return _PATH.sub("…", lines[0] if lines else "")[:200]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a scan's image could not be shown, without anything that could identify a patient.
+
+    A :class:`~nethelpers.dicom.errors.DicomInputError` names the element, not the file: its
+    problem is shown (paths removed). Any other message may quote a path (folders are often
+    named after the patient) and is withheld.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The failure.
+
+    Returns
+    -------
+    str
+        E.g. ``"SeriesError: Modality is None, not PT"``.
+    """
+    if isinstance(exc, DicomInputError):
+        return f"{type(exc).__name__}: {redact_paths(exc.problem)}"
+    return f"{type(exc).__name__} (message withheld: it may quote a path)"
 
 def _anatomy_on_pet(pet: sitk.Image, anatomy: sitk.Image | None) -> np.ndarray | None:
     if anatomy is None:
@@ -180,19 +216,78 @@ def scan_mip(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *, tracer
     return fig
 
 
-def study_gallery(params, patient_ids=None, *, max_lesions: int = 12, progress: bool = True):
-    """Yield ``(name, figure)`` pairs: a lesion gallery and a MIP for every PET scan.
+def _anatomy_kind(modality: str) -> str:
+    """``MR`` for a PET/MR scan, else ``CT``."""
+    return "MR" if "MR" in str(modality).upper().split("/")[-1] else "CT"
+
+
+def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 12
+                 ) -> tuple[Figure, Figure]:
+    """The lesion gallery and the MIP of one PET scan with its newest saved ROIs.
+
+    Parameters
+    ----------
+    job : nethelpers.quantify.ScanJob
+        The scan: its PET series (resolved by :func:`nethelpers.quantify.scan_jobs`) and its
+        CT or MR.
+    store : nethelpers.rois.RoiStore
+        The ROI store (a scan without saved ROIs is drawn without VOIs).
+    norm : str
+        SUV normalisation (``quantify.norm``).
+    max_lesions : int
+        Lesions in the gallery (largest SUVmax first).
+
+    Returns
+    -------
+    tuple of Figure
+        ``(gallery, mip)``; titles carry the scan ID (a pseudonym), tracer and modality.
+    """
+    from nethelpers.dicom.volume import load_ct, load_mr, load_pet
+    from nethelpers.scanmeasures import labels_on
+
+    pet, _ = load_pet(job.pet, norm, series_uid=job.series_uid)
+    labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
+    table = pd.DataFrame(columns=["label", "roi", "lesion_id"])
+    if store.latest(job.scan_id) is not None:
+        rois = store.load(job.scan_id)
+        labels, table = labels_on(pet, rois.labels, rois.table)[0], rois.table
+    kind = _anatomy_kind(job.modality)
+    anatomy = None
+    if job.anatomy:
+        anatomy = (load_mr if kind == "MR" else load_ct)(job.anatomy)
+    title = f"{job.scan_id} ({job.tracer} {job.modality})"
+    gallery = lesion_gallery(pet, labels, table, anatomy=anatomy, anatomy_kind=kind,
+                             tracer=job.tracer, title=title, max_lesions=max_lesions)
+    return gallery, scan_mip(pet, labels, table, tracer=job.tracer, title=title)
+
+
+def study_gallery(params: Any, patient_ids: Sequence[str] | None = None, *,
+                  max_lesions: int = 12, progress: bool = True,
+                  jobs: Sequence[Any] | None = None, saved_only: bool = True,
+                  skipped: dict[str, str] | None = None) -> Iterator[tuple[str, Figure]]:
+    """Yield ``(name, figure)`` pairs: a lesion gallery and a MIP for every reviewed PET scan.
+
+    The scans and their PET series are those of :func:`nethelpers.quantify.scan_jobs`
+    (SPECT left out); the ROIs are the newest saved version of each scan.
 
     Parameters
     ----------
     params : nethelpers.config.Params
-        The study (scans, ROI store).
+        The study (scans, ROI store, ``quantify.norm``).
     patient_ids : sequence of str, optional
         Default: every patient with a PET scan.
     max_lesions : int
         Lesions per gallery (largest SUVmax first).
     progress : bool
-        Show a progress bar over patients.
+        Show a progress bar over scans.
+    jobs : sequence of nethelpers.quantify.ScanJob, optional
+        The scans (default: :func:`nethelpers.quantify.scan_jobs` of the parameters).
+    saved_only : bool
+        Only scans with saved ROIs (default); False: every PET scan.
+    skipped : dict, optional
+        Given, a scan whose images cannot be read is left out and recorded here
+        (``scan_id → reason``, without paths, :func:`failure_reason`); else the error is
+        raised.
 
     Yields
     ------
@@ -202,19 +297,25 @@ def study_gallery(params, patient_ids=None, *, max_lesions: int = 12, progress: 
     from tqdm.auto import tqdm
 
     from nethelpers.quantify import scan_jobs
-    from nethelpers.review import ReviewSession
+    from nethelpers.rois import RoiStore
 
-    if patient_ids is None:
-        patient_ids = sorted({j.patient_id for j in scan_jobs(params)})
-    for pid in tqdm(patient_ids, desc="gallery", unit="patient", disable=not progress):
-        session = ReviewSession(params, pid, reader="report")
-        for scan_id in session.scan_ids:
-            images = session.open_scan(scan_id)
-            tracer = images.job.tracer
-            title = f"{scan_id} ({tracer} {images.job.modality})"
-            yield f"gallery_{scan_id}", lesion_gallery(
-                images.pet, session.labels, session.table, anatomy=images.anatomy,
-                anatomy_kind=images.anatomy_kind, tracer=tracer, title=title,
-                max_lesions=max_lesions)
-            yield f"mip_{scan_id}", scan_mip(images.pet, session.labels, session.table,
-                                             tracer=tracer, title=title)
+    store = RoiStore(params.study.rois)
+    jobs = list(scan_jobs(params) if jobs is None else jobs)
+    if patient_ids is not None:
+        wanted = {str(p) for p in patient_ids}
+        jobs = [j for j in jobs if j.patient_id in wanted]
+    if saved_only:
+        saved = set(store.scans())
+        jobs = [j for j in jobs if j.scan_id in saved]
+    jobs = sorted(jobs, key=lambda j: (j.patient_id, j.scan_id))
+    for job in tqdm(jobs, desc="gallery", unit="scan", disable=not progress):
+        try:
+            gallery, mip = scan_figures(job, store, params.quantify.norm,
+                                        max_lesions=max_lesions)
+        except Exception as exc:  # noqa: BLE001 - one unreadable scan must not stop the rest
+            if skipped is None:
+                raise
+            skipped[job.scan_id] = failure_reason(exc)
+            continue
+        yield f"gallery_{job.scan_id}", gallery
+        yield f"mip_{job.scan_id}", mip
