@@ -33,13 +33,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from nethelpers.cohort import CohortError
     from nethelpers.config import ParamsError
     from nethelpers.report import ReportError, run_report
 
     try:
         out = run_report(args.params, output=args.output, notebooks=args.notebooks,
                          progress=not args.quiet)
-    except ParamsError as exc:  # nothing was run
+    except (ParamsError, CohortError) as exc:  # nothing was run
         print(f"report: {exc}", file=sys.stderr)
         return 2
     except ReportError as exc:  # a notebook failed; the partial report is kept
@@ -207,6 +208,7 @@ def _cmd_rois(args: argparse.Namespace) -> int:
         else:
             from nethelpers.dicom.roifile import read_roi_file
             from nethelpers.dicom.volume import load_series
+            from nethelpers.roiseries import series_uid_of
 
             job = _scan_job(params, args.scan)
             tolerance = params.quantify.slice_tolerance
@@ -215,7 +217,8 @@ def _cmd_rois(args: argparse.Namespace) -> int:
             latest = store.latest(args.scan)
             note = "; ".join([f"imported from {rois.kind} {Path(args.seg).name}", *rois.notes])
             v = store.save(args.scan, rois.labels, rois.table, reader=args.reader, note=note,
-                           parent=latest.version if latest else 0)
+                           parent=latest.version if latest else 0,
+                           series_uid=series_uid_of(pet.headers))
             print(f"rois: {args.seg} ({rois.kind}) -> {args.scan} v{v.version} "
                   f"({len(rois.table)} ROIs)")
     except (ParamsError, RoiStoreError, DicomInputError, KeyError) as exc:
@@ -367,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     review = sub.add_parser("review", help="review a patient's lesions in napari (VOIs, calls)")
     review.add_argument("--patient", required=True, help="patient_id, e.g. P001")
-    review.add_argument("--scan", default=None, help="scan shown first (default: DOTATATE "
-                        "PET/CT); switch scans in the widget")
+    review.add_argument("--scan", default=None, help="scan shown first (default: the SSTR "
+                        "PET, PET/CT first); switch scans in the widget")
     review.add_argument("-f", "--params", default="parameters/demo.yaml",
                         help="parameters YAML file (default parameters/demo.yaml)")
     review.add_argument("--reader", default=None,

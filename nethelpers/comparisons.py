@@ -1,28 +1,32 @@
 """Paired comparisons of two scan types (notebook 4): detection, uptake and agreement.
 
-:func:`paired_lesions` and :func:`paired_patients` put the results of two scan types of the
-same patients side by side (``_a`` and ``_b`` columns); each other function turns such pairs
-into one report table. A statistic that the data cannot support (too few pairs, all
-differences zero, perfect agreement) is not dropped: its row stays, with NaN values and a
-``note`` saying which statistic needs what and how many there were.
+:func:`paired_lesions` (lesions read on both), :func:`paired_measurements` (lesion VOIs
+measured on both, reads or not) and :func:`paired_patients` put the results of two scan types
+of the same patients side by side (``_a`` and ``_b`` columns); each other function turns such
+pairs into one report table (the agreement of two modalities is in
+:mod:`nethelpers.agreement`). Detection compares reads; uptake compares measurements. A
+statistic that the data cannot support (too few pairs, all differences zero, perfect
+agreement) is not dropped: its row stays, with NaN values and a ``note`` saying which
+statistic needs what and how many there were.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from nethelpers.agreement import Agreement, modality_agreement
 from nethelpers.scantypes import ScanType, column_name
 
-__all__ = ["MEASURED", "Agreement", "compare_detection", "detection_table",
-           "modality_agreement", "paired_lesions", "paired_long", "paired_patients",
-           "wilcoxon_table"]
+__all__ = ["MEASURED", "Agreement", "agreement_pairs", "compare_detection", "detection_table",
+           "modality_agreement", "paired_lesions", "paired_long", "paired_measurements",
+           "paired_patients", "wilcoxon_table"]
 
 MEASURED = ("suv_max", "tb_liver", "lesion_to_liver", "positive")
-"""Measurement columns :func:`paired_lesions` carries for each side."""
+"""Measurement columns :func:`paired_lesions` and :func:`paired_measurements` carry per side."""
 
 UNITS = (("patients (median per patient)", "primary: one pair per patient"),
          ("lesions", "descriptive: lesions of a patient are not independent"))
@@ -76,6 +80,89 @@ def paired_lesions(lesions: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]
     out = side(a, "a").merge(side(b, "b").drop(columns=["site", "malignant"]),
                              on=["patient_id", "lesion_id"], how="inner")
     return out.sort_values(["patient_id", "lesion_id"]).reset_index(drop=True)
+
+
+def paired_measurements(measurements: pd.DataFrame, a: tuple[str, str], b: tuple[str, str],
+                        lesions: pd.DataFrame | None = None, *,
+                        exclude: Collection[str] = ()) -> pd.DataFrame:
+    """Lesion VOIs measured on two scan types of the same patient, side by side (no reads).
+
+    A lesion enters when its VOI (the same ``lesion_id``, shared by every scan of a patient)
+    was measured on a scan of type ``a`` and on a scan of type ``b`` of its patient, whether
+    or not a reader called it: uptake is a measurement, not a read.
+
+    Parameters
+    ----------
+    measurements : pandas.DataFrame
+        measurements.csv (``patient_id, scan_id, tracer, modality, roi, lesion_id`` and the
+        :data:`MEASURED` columns); rows with ``roi == "lesion"`` are used.
+    a, b : tuple of str
+        ``(tracer, modality)`` of the two scan types.
+    lesions : pandas.DataFrame, optional
+        The lesions table (``lesion_id, site, malignant``): adds the lesion's site and
+        reference-standard malignancy (NA without the table or for a lesion not in it).
+    exclude : collection of str
+        Scan IDs left out, e.g. the repeat scans (not a patient's first of its type:
+        :func:`nethelpers.readings.repeat_scans`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lesion measured on both: ``patient_id, lesion_id, site, malignant,
+        scan_id_a``, the :data:`MEASURED` columns suffixed ``_a``, then the same for ``b``,
+        sorted by patient and lesion. A patient with several measured scans of one type (not
+        excluded) contributes its first by scan_id.
+    """
+    cols = [c for c in MEASURED if c in measurements]
+    if len(measurements):
+        rows = measurements[(measurements["roi"] == "lesion") & measurements["lesion_id"].notna()
+                            & ~measurements["scan_id"].astype(str).isin(set(exclude))]
+    else:
+        rows = pd.DataFrame(columns=["patient_id", "scan_id", "tracer", "modality", "roi",
+                                     "lesion_id", *cols])
+
+    def side(key: tuple[str, str], suffix: str) -> pd.DataFrame:
+        own = rows[(rows["tracer"].astype(str) == key[0])
+                   & (rows["modality"].astype(str) == key[1])]
+        first = own.groupby("patient_id")["scan_id"].transform("min")
+        own = own[own["scan_id"] == first][["patient_id", "lesion_id", "scan_id", *cols]]
+        return own.rename(columns={c: f"{c}_{suffix}" for c in ["scan_id", *cols]})
+
+    out = side(a, "a").merge(side(b, "b"), on=["patient_id", "lesion_id"], how="inner")
+    out["lesion_id"] = out["lesion_id"].astype(str)
+    info = pd.DataFrame(columns=["lesion_id", "site", "malignant"])
+    if lesions is not None and len(lesions):
+        info = lesions[["lesion_id", "site", "malignant"]].astype({"lesion_id": str})
+    out = out.merge(info, on="lesion_id", how="left")
+    out["malignant"] = out["malignant"].astype("boolean")
+    front = ["patient_id", "lesion_id", "site", "malignant"]
+    out = out[front + [c for c in out.columns if c not in front]]
+    return out.sort_values(["patient_id", "lesion_id"]).reset_index(drop=True)
+
+
+def agreement_pairs(read_pairs: pd.DataFrame, measured_pairs: pd.DataFrame) -> pd.DataFrame:
+    """Lesions read on both scan types or measured on both, in one table.
+
+    Parameters
+    ----------
+    read_pairs : pandas.DataFrame
+        :func:`paired_lesions` (empty when there are no reads): its calls are kept.
+    measured_pairs : pandas.DataFrame
+        :func:`paired_measurements`: its values are kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lesion in either, for :func:`modality_agreement`: the columns of
+        ``measured_pairs`` (NA for a lesion not measured on both) and ``call_a, call_b``
+        (NA for a lesion not read on both).
+    """
+    keys, calls = ["patient_id", "lesion_id"], ["site", "malignant", "call_a", "call_b"]
+    reads = read_pairs[keys + calls] if len(read_pairs) else pd.DataFrame(columns=keys + calls)
+    out = measured_pairs.merge(reads, on=keys, how="outer", suffixes=("", "_read"))
+    for col in ("site", "malignant"):
+        out[col] = out[col].astype(object).where(out[col].notna(), out.pop(f"{col}_read"))
+    return out.sort_values(keys).reset_index(drop=True)
 
 
 def paired_patients(results: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]
@@ -302,137 +389,3 @@ def detection_table(lesion_pairs: pd.DataFrame, a: ScanType, b: ScanType, *,
     difference = (pd.concat(diffs, ignore_index=True) if diffs
                   else pd.DataFrame(columns=["measure", "unit"]))
     return detection, difference
-
-
-# --------------------------------------------------------------------------------------------
-# agreement of one tracer on two modalities (PET/MR vs PET/CT)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """Agreement of two scan types per lesion subset, and the Bland-Altman figure's inputs.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per subset (see :func:`modality_agreement`).
-    figure : dict or None
-        Keyword arguments of :func:`nethelpers.plots.bland_altman_plot` for all lesions;
-        None when the Bland-Altman analysis of all lesions could not be made (the table's
-        note says why).
-    """
-
-    table: pd.DataFrame
-    figure: dict[str, Any] | None
-
-
-def _subsets(pairs: pd.DataFrame, bone: str) -> list[tuple[str, pd.DataFrame, str]]:
-    """All lesions, bone lesions and the other lesions with a known site."""
-    site = pairs["site"].astype("string") if "site" in pairs else pd.Series(
-        pd.NA, index=pairs.index, dtype="string")
-    in_bone = site.str.startswith(bone).fillna(False).astype(bool)
-    unknown = int(site.isna().sum())
-    left_out = f"{unknown} lesion pair(s) without a site left out" if unknown else ""
-    return [("all lesions", pairs, ""),
-            ("bone lesions", pairs[in_bone], left_out),
-            ("other lesions", pairs[~in_bone & site.notna()], left_out)]
-
-
-def _kappa(data: pd.DataFrame, level: float, min_pairs: int) -> dict[str, Any]:
-    from nethelpers.stats import cohen_kappa
-
-    calls = data.dropna(subset=["call_a", "call_b"])
-    row: dict[str, Any] = {"n_calls": len(calls), "kappa": np.nan, "kappa_lower": np.nan,
-                           "kappa_upper": np.nan}
-    if len(calls) < min_pairs:
-        return row | {"_note": f"kappa not estimated: needs at least {min_pairs} pairs of "
-                               f"calls, there are {len(calls)}"}
-    k = cohen_kappa(calls["call_a"].astype(str), calls["call_b"].astype(str), level=level)
-    return row | {"kappa": k.kappa, "kappa_lower": k.lower, "kappa_upper": k.upper,
-                  "_note": f"kappa: {k.note}" if k.note else ""}
-
-
-def _suv(data: pd.DataFrame, value: str, level: float, min_pairs: int
-         ) -> tuple[dict[str, Any], Any]:
-    from nethelpers.stats import bland_altman, icc
-
-    a, b = f"{value}_a", f"{value}_b"
-    both = data.dropna(subset=[a, b])
-    row: dict[str, Any] = {"n": len(both)} | dict.fromkeys(
-        ("ratio_bias", "ratio_loa_lower", "ratio_loa_upper", "icc_a1", "icc_lower",
-         "icc_upper"), np.nan)
-    if len(both) < min_pairs:
-        return row | {"_note": f"Bland-Altman and ICC not estimated: need at least "
-                               f"{min_pairs} pairs with {value} on both, there are "
-                               f"{len(both)}"}, None
-    notes, ba = [], None
-    try:
-        ba = bland_altman(both[a], both[b], ratio=True, level=level)
-        row |= {"ratio_bias": ba.bias, "ratio_loa_lower": ba.lower_loa,
-                "ratio_loa_upper": ba.upper_loa}
-    except ValueError as exc:  # e.g. a value <= 0 on the ratio scale
-        notes.append(f"Bland-Altman not estimated: {exc}")
-    try:
-        table = icc(both[[a, b]].to_numpy(dtype=float), level=level)
-        a1 = table.set_index("mcgraw_wong").loc["ICC(A,1)"]
-        row |= {"icc_a1": a1["icc"], "icc_lower": a1["lower"], "icc_upper": a1["upper"]}
-    except ValueError as exc:  # e.g. perfect agreement: the F-based CI is undefined
-        notes.append(f"ICC not estimated: {exc}")
-    return row | {"_note": _join(*notes)}, (both, ba)
-
-
-def modality_agreement(pairs: pd.DataFrame, labels: tuple[str, str], *,
-                       value: str = "suv_max", level: float = 0.95, min_pairs: int = 3,
-                       bone: str = "bone") -> Agreement:
-    """Agreement of one tracer's reads and uptake on two modalities, per lesion subset.
-
-    Parameters
-    ----------
-    pairs : pandas.DataFrame
-        :func:`paired_lesions` of the two scan types (A = e.g. PET/MR,
-        B = PET/CT) with measurements (``call_a/_b``, ``<value>_a/_b``, ``site``).
-    labels : tuple of str
-        Names of A and B in the figure, e.g. ``("PET/MR", "PET/CT")``.
-    value : str
-        The measurement compared.
-    level : float
-        Confidence level.
-    min_pairs : int
-        Fewest pairs each statistic needs (default 3, Bland-Altman's minimum); a subset
-        with fewer keeps its row with NaN values and a note.
-    bone : str
-        Sites starting with this are bone lesions (MR-based attenuation correction
-        underestimates bone uptake).
-
-    Returns
-    -------
-    Agreement
-        ``table``: one row per subset (all, bone, other lesions): ``lesions, n_calls,
-        kappa, kappa_lower, kappa_upper`` (Cohen's kappa of the calls), ``n`` (pairs with
-        the value on both), ``ratio_bias, ratio_loa_lower, ratio_loa_upper`` (Bland-Altman
-        on the ratio A/B, exact CIs of the limits), ``icc_a1, icc_lower, icc_upper``
-        (ICC(A,1): two-way random, absolute agreement, single measure), ``note``.
-        ``figure``: the Bland-Altman plot's inputs for all lesions.
-    """
-    if min_pairs < 3:
-        raise ValueError(f"min_pairs must be at least 3 (Bland-Altman's minimum), got "
-                         f"{min_pairs}")
-    rows, figure = [], None
-    for subset, data, note in _subsets(pairs, bone):
-        kappa = _kappa(data, level, min_pairs)
-        suv, inputs = _suv(data, value, level, min_pairs)
-        notes = _join(note, kappa.pop("_note"), suv.pop("_note"))
-        rows.append({"lesions": subset, **kappa, **suv, "note": notes})
-        if subset == "all lesions" and inputs is not None and inputs[1] is not None:
-            both, ba = inputs
-            figure = {"a": both[f"{value}_a"], "b": both[f"{value}_b"], "bias": ba.bias,
-                      "lower_loa": ba.lower_loa, "upper_loa": ba.upper_loa,
-                      "bias_ci": ba.bias_ci, "lower_loa_ci": ba.lower_loa_ci,
-                      "upper_loa_ci": ba.upper_loa_ci, "ratio": True,
-                      "label_a": labels[0], "label_b": labels[1], "unit": "SUV",
-                      "level": level}
-    columns = ["lesions", "n_calls", "kappa", "kappa_lower", "kappa_upper", "n",
-               "ratio_bias", "ratio_loa_lower", "ratio_loa_upper", "icc_a1", "icc_lower",
-               "icc_upper", "note"]
-    return Agreement(pd.DataFrame(rows)[columns], figure)

@@ -329,22 +329,34 @@ class Params(_Section):
         return data
 
 
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model of a field annotation: ``X`` or the items of ``list[X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = getattr(annotation, "__args__", ())
+    if getattr(annotation, "__origin__", None) is list and args:
+        return _model_of(args[0])
+    return None
+
+
 def _section_and_field(loc: tuple[Any, ...]) -> tuple[type[BaseModel] | None, Any]:
     """Return the model holding the last key of ``loc`` and that key's field (or None)."""
     model: type[BaseModel] = Params
-    for part in loc[:-1]:
+    keys = [part for part in loc if not isinstance(part, int)]
+    for part in keys[:-1]:
         field = model.model_fields.get(str(part))
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        inner = _model_of(getattr(field, "annotation", None))
+        if inner is None:
             return None, None
-        model = annotation
-    return model, model.model_fields.get(str(loc[-1])) if loc else None
+        model = inner
+    return model, model.model_fields.get(str(keys[-1])) if keys else None
 
 
 def _describe(error: dict[str, Any]) -> str:
     """One readable line for one pydantic error: key path, problem, what is allowed."""
-    loc = tuple(part for part in error["loc"] if not isinstance(part, int))
-    key = ".".join(str(part) for part in loc) or "(top level)"
+    loc = tuple(error["loc"])
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    key = key or "(top level)"
     model, field = _section_and_field(loc)
     if error["type"] == "extra_forbidden":
         allowed = ", ".join(model.model_fields) if model is not None else "?"

@@ -37,7 +37,7 @@ def _operating_point(g: pd.DataFrame, test: pd.Series, cutoff: str, kind: str, *
     measures = [f"{m}{end}" for m in ("sensitivity", "specificity")
                 for end in ("", "_lower", "_upper")]
     ci = method + (f", cluster-adjusted ({cluster})" if cluster else "")
-    if acc.empty:
+    if acc.empty or "sensitivity" not in set(acc["measure"]):  # "not estimable" row only
         missing = int(test.isna().sum())
         return row | dict.fromkeys(measures, np.nan) | dict.fromkeys(
             ("tp", "fp", "fn", "tn"), 0) | {

@@ -4,8 +4,8 @@ Patients and scans leave an analysis at two stages: the data checks of the study
 (:func:`nethelpers.cohort.load_cohort`: a duplicated ID, a scan of an unknown patient, …) and
 the quantification (:func:`nethelpers.quantify.quantify_cohort`: a PET that cannot be read,
 no ROIs saved yet, a SPECT scan that is not measured). :func:`exclusion_table` puts both in
-one table, as STARD 2015 item 20 (flow of participants) asks; :func:`format_exclusions` prints
-it for the ``quantify`` and ``report`` commands.
+one table, as STARD 2015 items 16 (missing data) and 19 (flow of participants) ask;
+:func:`format_exclusions` prints it for the ``quantify`` and ``report`` commands.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["EXCLUSION_COLUMNS", "exclusion_table", "format_exclusions"]
 EXCLUSION_COLUMNS = ("stage", "what", "id", "status", "reason")
 """Columns of :func:`exclusion_table`."""
 
-_ENTITIES = ("patient", "scan")  # rows of the data checks worth listing (reads follow scans)
+_CASCADE = r" was excluded$"  # a row that left with its patient or scan (listed there)
 
 
 def exclusion_table(cohort_exclusions: pd.DataFrame | None,
@@ -27,32 +27,33 @@ def exclusion_table(cohort_exclusions: pd.DataFrame | None,
     Parameters
     ----------
     cohort_exclusions : pandas.DataFrame, optional
-        ``Cohort.exclusions`` (``what, id, reason, action, source``). Patients and scans
-        with action ``excluded`` are listed; values set to missing and the lesions and
-        reads that follow an excluded patient or scan are not.
+        ``Cohort.exclusions`` (``what, id, reason, action, source``). Every row is listed
+        (patients, scans, lesions and reads excluded; values set to missing) except the
+        rows that only followed an excluded patient, scan or lesion.
     qc : pandas.DataFrame, optional
-        ``QuantifyResult.qc``: every scan whose status is not ``ok`` (failed, skipped);
-        scans already listed by the data checks are not repeated.
+        ``QuantifyResult.qc``: every scan that failed or was skipped (the rows of scans
+        the data checks excluded repeat them and are not listed again).
 
     Returns
     -------
     pandas.DataFrame
         :data:`EXCLUSION_COLUMNS`: ``stage`` is ``data checks`` or ``quantification``,
-        ``status`` is ``excluded``, ``failed`` or ``skipped``.
+        ``status`` is ``excluded``, ``set to missing``, ``failed`` or ``skipped``.
     """
     rows = []
     listed: set[str] = set()
     if cohort_exclusions is not None and len(cohort_exclusions):
         ex = cohort_exclusions
-        keep = ex["what"].isin(_ENTITIES) & (ex["action"] == "excluded")
+        keep = ~ex["reason"].astype(str).str.contains(_CASCADE)
         for rec in ex[keep].itertuples(index=False):
             source = f" ({rec.source})" if str(rec.source) else ""
             rows.append({"stage": "data checks", "what": rec.what, "id": rec.id,
-                         "status": "excluded", "reason": f"{rec.reason}{source}"})
+                         "status": rec.action, "reason": f"{rec.reason}{source}"})
             if rec.what == "scan":
                 listed.add(str(rec.id))
     if qc is not None and len(qc):
-        for rec in qc[qc["status"] != "ok"].itertuples(index=False):
+        # status "excluded" repeats the data checks (the scan or its patient, listed above)
+        for rec in qc[qc["status"].isin(["failed", "skipped"])].itertuples(index=False):
             if str(rec.scan_id) in listed:
                 continue
             rows.append({"stage": "quantification", "what": "scan", "id": rec.scan_id,

@@ -11,6 +11,7 @@ with ``:`` or ``#`` stays one value.
 from __future__ import annotations
 
 import json
+import shlex
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,10 @@ _HEAD = """\
 # Parameters of the study {name}, written by `nethelpers init` from the DICOM tree
 # {dicom}
 #
-# Lines marked `{fill}` need you. Then, from any folder:
-#   nethelpers review -f {params} --patient P001    (VOIs and calls, patient by patient)
+# Lines marked `{fill}` need you. Then, {where}:
+#   nethelpers review -f {params} --patient P001
 #   nethelpers report -f {params}
+# (review: VOIs and calls, patient by patient; report: the statistical report)
 # Every key is optional (left out, it takes its default; parameters/study_template.yaml of
 # nethelpers documents them); unknown keys are an error. Relative paths resolve against this
 # file's folder; those under study.tables, study.dicom and study.rois against study.data_root.
@@ -58,8 +60,10 @@ study:
     # weight_kg and height_cm were read from the DICOM headers of each patient's first scan:
     # check them. Codes: the vocabulary below.
     patients: {patients}
-    # One row per scan, found in the DICOM tree (pet_dir and anat_dir relative to
-    # data_root). Check the tracer and modality of each scan.
+    # One row per scan, found in the DICOM tree. Check the tracer and modality of each scan.
+    # pet_dir and anat_dir are DICOM folders relative to data_root: their names come from
+    # the DICOM tree and may hold patient names. They make quantification fast; the report
+    # never shows them (it shows pseudonyms), but keep this file inside the study.
     scans: {scans}
     {fill} one row per lesion (lesion_id shared by all scans of a patient): patient_id,
     # lesion_id, site, truth (malignant/benign/physiological), malignant, reference_standard.
@@ -171,7 +175,8 @@ def params_text(name: str, dicom: Path, vocabulary: Vocabulary,
     added : dict, optional
         Tracer name → why the user must check it (a ``# FILL IN:`` comment above it).
     params_file : str
-        How the file is named in the next steps of its header.
+        The file's path, shown in the next steps of its header: absolute, they run from any
+        folder; relative, from the study folder.
 
     Returns
     -------
@@ -179,10 +184,12 @@ def params_text(name: str, dicom: Path, vocabulary: Vocabulary,
         YAML text that :func:`nethelpers.config.load_params` validates.
     """
     tables = {key: _value(spec.default) for key, spec in TablePaths.model_fields.items()}
+    where = "from any folder" if Path(params_file).is_absolute() else "from the study folder"
     head = _HEAD.format(
         name=name, name_json=_value(name), dicom=dicom.as_posix(), dicom_json=_value(dicom),
-        fill=FILL_IN, params=params_file, output_json=_value(f"reports/{name}"),
-        notebooks=_flow(list(ALL_NOTEBOOKS), 2 + 11), **tables)
+        fill=FILL_IN, where=where, params=shlex.quote(params_file),
+        output_json=_value(f"reports/{name}"), notebooks=_flow(list(ALL_NOTEBOOKS), 2 + 11),
+        **tables)
     reader = ("the reader whose visual calls are the index test (the reader column of "
               "reads/reads.csv).")
     return "\n".join([

@@ -8,9 +8,14 @@ skipped with its reason.
 
 A PET series whose radionuclide is a single-photon emitter (⁹⁹ᵐTc), or whose scanner is a
 SPECT system, is SPECT, like an NM series (a reconstructed one; planar NM is not a scan).
-Several emission series of one study, tracer and modality make one scan: the
-attenuation-corrected one (CorrectedImage holds ATTN) is preferred, then one that passed QC
-without warnings, then the one with more slices; the others are skipped.
+Several emission series of one study, tracer and modality make one scan, ranked by
+:mod:`nethelpers.initrank`: attenuation-corrected (CorrectedImage holds ATTN), then not lossy
+(lossy transfer syntax or LossyImageCompression 01), then ImageType ORIGINAL before DERIVED,
+then QC without warnings, then more slices, then the lower SeriesNumber, then the lower
+SeriesInstanceUID. The others are skipped; their detail names the series used and why.
+
+A patient is a PatientID *and* a PatientName and PatientBirthDate
+(:func:`nethelpers.initpeople.patient_keys`): two people must never become one.
 """
 
 from __future__ import annotations
@@ -24,8 +29,12 @@ from typing import Any
 
 import pandas as pd
 
+from nethelpers.dicom.codecs import CODECS, is_lossy
 from nethelpers.dicom.rawread import RawReadError, keyword_tag, read_header
 from nethelpers.dicom.seriesqc import NON_IMAGE_MODALITIES
+from nethelpers.initpeople import PEOPLE_COLUMNS, patient_keys, people_table
+from nethelpers.initrank import cell_text as _text
+from nethelpers.initrank import rank_key, why_skipped
 from nethelpers.vocabulary import TracerTerm, Vocabulary, VocabularyError, code_key
 
 __all__ = ["REASONS", "SCAN_COLUMNS", "ScanPlan", "name_tracer", "plan_scans", "scan_slug"]
@@ -53,7 +62,7 @@ REASONS = {
 }
 
 _EXTRA = ("PatientName", "PatientBirthDate", "PatientSex", "PatientAge", "PatientWeight",
-          "PatientSize", "CorrectedImage", "ImageType")
+          "PatientSize", "CorrectedImage", "ImageType", "LossyImageCompression")
 _TAGS = {k: keyword_tag(k) for k in _EXTRA}
 _READ = frozenset([*_TAGS.values(), keyword_tag("SpecificCharacterSet")])
 _SLUG = re.compile(r"[^A-Za-z0-9-]+")
@@ -72,36 +81,26 @@ class ScanPlan:
         age, weight, size``) and ``series_datetime``.
     skipped : pandas.DataFrame
         One row per series that is not a scan nor a scan's companion: ``patient_key,
-        study_date, modality, series_number, series_description, series_uid, path,
-        reason, detail``.
+        study_uid, study_date, modality, series_number, series_description, series_uid,
+        path, reason, detail``.
     tracers_added : dict
         Tracer names added to the vocabulary → why (for a comment in the parameters).
     vocabulary : Vocabulary
         The vocabulary with the added tracers (family ``other``).
+    people : pandas.DataFrame
+        One row per patient key of the tree, with or without a scan: ``patient_key,
+        patient_id, patient_name, birth_date, study_uids`` (identifiers: private).
     """
 
     scans: pd.DataFrame
     skipped: pd.DataFrame
     tracers_added: dict[str, str] = field(default_factory=dict)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
-
-
-def _text(value: Any) -> str:
-    """A cell as text: missing values as "", whole floats without ".0"."""
-    if value is None or (not isinstance(value, (tuple, list)) and pd.isna(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _int(value: Any) -> int:
-    text = _text(value)
-    return int(float(text)) if text else 0
+    people: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PEOPLE_COLUMNS))
 
 
 def _header(root: Path, files: Any) -> dict[str, Any]:
-    """Patient and image-type values of a series' first file ({} when unreadable)."""
+    """Patient, image-type and lossy-compression values of a series' first file."""
     if not isinstance(files, tuple) or not files:
         return {}
     try:
@@ -114,6 +113,10 @@ def _header(root: Path, files: Any) -> dict[str, Any]:
     out["PatientSize"] = h.float(_TAGS["PatientSize"])
     out["CorrectedImage"] = [v.upper() for v in h.texts(_TAGS["CorrectedImage"])]
     out["ImageType"] = [v.upper() for v in h.texts(_TAGS["ImageType"])]
+    out["lossy"] = (f"stored in {CODECS[h.transfer_syntax].name}, a lossy transfer syntax"
+                    if is_lossy(h.transfer_syntax) else
+                    "LossyImageCompression is 01"
+                    if (h.text(_TAGS["LossyImageCompression"]) or "").strip() == "01" else "")
     return out
 
 
@@ -129,12 +132,6 @@ def _reconstructed(header: dict[str, Any]) -> bool:
     """An NM series that is a tomographic reconstruction (ImageType value 3), or unknown."""
     kind = header.get("ImageType", [])
     return len(kind) < 3 or "RECON" in kind[2]
-
-
-def _ac_rank(header: dict[str, Any]) -> int:
-    """0: attenuation-corrected, 1: not stated, 2: stated and without ATTN."""
-    corrected = header.get("CorrectedImage", [])
-    return 1 if not corrected else (0 if "ATTN" in corrected else 2)
 
 
 def _seconds(iso: Any) -> float:
@@ -200,18 +197,13 @@ def _add_tracer(vocabulary: Vocabulary, name: str) -> Vocabulary:
 
 
 def _skip(row: dict[str, Any], key: str, reason: str, detail: str = "") -> dict[str, Any]:
-    return {"patient_key": key, "study_date": _text(row.get("study_date")),
+    return {"patient_key": key, "study_uid": _text(row.get("study_uid")),
+            "study_date": _text(row.get("study_date")),
             "modality": _text(row.get("modality")),
             "series_number": _text(row.get("series_number")),
             "series_description": _text(row.get("series_description")),
             "series_uid": _text(row.get("series_uid")), "path": _text(row.get("directory")),
             "reason": REASONS[reason], "detail": detail}
-
-
-def _patient_key(row: dict[str, Any]) -> str:
-    """PatientID, or the study when the header has none (never merges two people)."""
-    pid = _text(row.get("patient_id"))
-    return pid if pid else f"(no PatientID) study {_text(row.get('study_uid'))}"
 
 
 def _date(row: dict[str, Any]) -> str:
@@ -222,11 +214,6 @@ def _date(row: dict[str, Any]) -> str:
         if _text(row.get(column)):
             return _text(row[column])[:10]
     return ""
-
-
-def _label(row: dict[str, Any]) -> str:
-    return f"series {_text(row.get('series_number')) or '?'} " \
-           f"({_text(row.get('series_description')) or 'no description'})"
 
 
 SCAN_COLUMNS = ("patient_key", "tracer", "modality", "scan_date", "study_uid", "pet_series_uid",
@@ -246,12 +233,11 @@ def _not_emission(row: dict[str, Any], key: str) -> dict[str, Any] | None:
     return None
 
 
-def _candidate(row: dict[str, Any], key: str, root: Path,
+def _candidate(row: dict[str, Any], key: str, header: dict[str, Any],
                anat: pd.DataFrame) -> dict[str, Any]:
     """An emission series as a scan candidate (with ``row``), or its skip record."""
     if row["qc"] == "fail":
         return _skip(row, key, "qc", _text(row.get("qc_reasons")))
-    header = _header(root, row.get("files"))
     system = _system(row, header)
     if row["modality"] == "NM" and not _reconstructed(header):
         return _skip(row, key, "planar", "ImageType " + "\\".join(header.get("ImageType", [])))
@@ -264,13 +250,6 @@ def _candidate(row: dict[str, Any], key: str, root: Path,
     return {"row": row, "header": header, "anat": companion, "modality": modality}
 
 
-def _rank(member: dict[str, Any]) -> tuple[Any, ...]:
-    """Attenuation-corrected first, then QC ok, more slices, lower series number."""
-    row = member["row"]
-    return (_ac_rank(member["header"]), row["qc"] != "ok", -_int(row.get("n_slices")),
-            _int(row.get("series_number")), row["series_uid"])
-
-
 def plan_scans(series: pd.DataFrame, root: str | os.PathLike[str],
                vocabulary: Vocabulary | None = None) -> ScanPlan:
     """Choose the scans of a DICOM index and list every other series with its reason.
@@ -280,7 +259,7 @@ def plan_scans(series: pd.DataFrame, root: str | os.PathLike[str],
     series : pandas.DataFrame
         From :func:`nethelpers.dicom.index.index_tree`.
     root : path-like
-        The indexed folder (one header per emission series is read for patient values).
+        The indexed folder (the first header of each series is read for patient values).
     vocabulary : Vocabulary, optional
         Default: the protocol's. Tracers it does not know are added (family ``other``).
 
@@ -291,15 +270,20 @@ def plan_scans(series: pd.DataFrame, root: str | os.PathLike[str],
     root = Path(root)
     vocabulary = vocabulary or Vocabulary()
     records = series.to_dict("records")
+    readable = [bool(_text(r.get("series_uid"))) for r in records]
+    headers = [_header(root, r.get("files")) if ok else {} for r, ok in zip(records, readable,
+                                                                            strict=True)]
+    keys = patient_keys([_text(r.get("patient_id")) for r in records],
+                        [_text(r.get("study_uid")) for r in records], headers)
     anat = series[series["modality"].isin(["CT", "MR"])]
+    key_of = dict(zip((_text(r.get("series_uid")) for r in records), keys, strict=True))
     skipped: list[dict[str, Any]] = []
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     added: dict[str, str] = {}
-    for row in records:
-        key = _patient_key(row)
+    for row, header, key in zip(records, headers, keys, strict=True):
         skip = _not_emission(row, key)
         if skip is None and row["modality"] in ("PT", "NM"):
-            skip = _candidate(row, key, root, anat)
+            skip = _candidate(row, key, header, anat)
             if "row" in skip:           # a candidate, not a skip record
                 tracer, note = name_tracer(_text(row.get("tracer")), vocabulary)
                 if note:
@@ -312,16 +296,16 @@ def plan_scans(series: pd.DataFrame, root: str | os.PathLike[str],
             skipped.append(skip)
     scans: list[dict[str, Any]] = []
     for (key, _study, tracer, modality), members in groups.items():
-        best, *others = sorted(members, key=_rank)
+        best, *others = sorted(members, key=rank_key)
         for other in others:
-            not_ac = _ac_rank(other["header"]) == 2 and _ac_rank(best["header"]) == 0
-            skipped.append(_skip(other["row"], key, "not_ac" if not_ac else "duplicate",
-                                 f"{_label(best['row'])} is used"))
+            skipped.append(_skip(other["row"], key, *why_skipped(best, other)))
         scans.append(_scan_row(best, key, tracer, modality, root))
-    skipped += _unused_anatomy(anat, scans, records)
+    skipped += _unused_anatomy(anat, scans, records, key_of)
     return ScanPlan(pd.DataFrame(scans, columns=SCAN_COLUMNS),
                     pd.DataFrame(skipped, columns=list(_skip({}, "", "other"))), added,
-                    vocabulary)
+                    vocabulary, people_table(keys, headers, [
+                        _text(r.get("study_uid")) if ok else None
+                        for r, ok in zip(records, readable, strict=True)]))
 
 
 def _scan_row(member: dict[str, Any], key: str, tracer: str, modality: str,
@@ -342,7 +326,8 @@ def _scan_row(member: dict[str, Any], key: str, tracer: str, modality: str,
 
 
 def _unused_anatomy(anat: pd.DataFrame, scans: list[dict[str, Any]],
-                    records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                    records: list[dict[str, Any]],
+                    key_of: dict[str, str]) -> list[dict[str, Any]]:
     """CT/MR series that are no scan's companion, with the reason."""
     used = {s["anat_series_uid"] for s in scans}
     scan_studies = {s["study_uid"] for s in scans}
@@ -356,7 +341,7 @@ def _unused_anatomy(anat: pd.DataFrame, scans: list[dict[str, Any]],
         reason = ("extra_anat" if study in scan_studies else
                   "anat_no_scan" if study in emission_studies else "lone_anat")
         detail = _text(row.get("qc_reasons")) if row["qc"] == "fail" else ""
-        out.append(_skip(row, _patient_key(row), reason, detail))
+        out.append(_skip(row, key_of[_text(row["series_uid"])], reason, detail))
     return out
 
 

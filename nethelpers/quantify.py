@@ -114,7 +114,10 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
     """Measure one scan: load its PET as SUV and its newest ROI version, measure every ROI.
 
     Never raises for bad input: a scan that cannot be measured returns no rows and a QC
-    record with status ``failed`` (or ``skipped`` when it has no ROIs) and the reason.
+    record with status ``failed`` (or ``skipped`` when it has no ROIs) and the reason. ROIs
+    drawn on another PET series than the one loaded for the scan fail
+    (:func:`nethelpers.roiseries.check_roi_series`); a version saved without its series UID
+    is measured with a warning.
 
     Parameters
     ----------
@@ -131,6 +134,7 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
     from nethelpers.dicom.errors import DicomInputError
     from nethelpers.dicom.volume import load_pet_series, pet_keywords
     from nethelpers.rois import RoiStoreError
+    from nethelpers.roiseries import check_roi_series, series_uid_of
 
     options = options or QuantifyOptions()
     start = time.perf_counter()
@@ -147,6 +151,7 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
         loaded = load_pet_series(job.pet, options.norm, series_uid=job.series_uid,
                                  slice_tolerance=options.slice_tolerance)
         image, provenance = loaded.image, loaded.provenance
+        series_note = check_roi_series(rois.version, series_uid_of(loaded.headers))
         labels, note = labels_on(image, rois.labels, rois.table)
         suv = sitk.GetArrayViewFromImage(image)
         header, _ = pet_keywords(loaded.headers[0])
@@ -164,7 +169,7 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
     rows.insert(2, "tracer", job.tracer)
     rows.insert(3, "modality", job.modality)
     rows["roi_version"] = rois.version.version if rois.version else pd.NA
-    warnings = [w for w in (note, sul_note, *provenance.get("warnings", [])) if w]
+    warnings = [w for w in (series_note, note, sul_note, *provenance.get("warnings", [])) if w]
     return ScanOutcome(rows[list(MEASUREMENT_COLUMNS)], qc_row(
         job, "ok", roi_version=rois.version.version if rois.version else "",
         n_rois=len(rows), suv_factor=provenance.get("factor"), sul_factor=sul,

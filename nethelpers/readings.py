@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from nethelpers.cohort import NO_LESION, Cohort, reads_joined
+from nethelpers.groups import NOT_RECORDED  # the group of a patient whose group is missing
 
 __all__ = ["EQUIVOCAL_RULES", "NOT_RECORDED", "accuracy_by", "false_calls", "index_test_flow",
            "indeterminate_counts", "lesion_level", "patient_level"]
@@ -36,8 +37,6 @@ COUNTED = {"negative": "negative", "positive": "positive", "exclude": "excluded"
 
 EQUIVOCAL_RULES = ("negative", "positive", "exclude")
 
-NOT_RECORDED = "not recorded"
-"""The ``group`` of a patient whose group is not recorded (in the result tables)."""
 
 
 def _group(values: pd.Series) -> pd.Series:
@@ -61,6 +60,28 @@ def _test(calls: pd.Series, equivocal: str) -> pd.Series:
     return out
 
 
+def repeat_scans(scans: pd.DataFrame) -> set[str]:
+    """Scans that are not the first of their patient × tracer × modality.
+
+    The first scan of each type (by ``scan_date``, then ``scan_id``) is the patient's index
+    test; a later one (a follow-up, a repeated acquisition) would count the patient twice.
+
+    Parameters
+    ----------
+    scans : pandas.DataFrame
+        ``cohort.scans``.
+
+    Returns
+    -------
+    set of str
+        Their ``scan_id``.
+    """
+    order = scans.assign(_id=scans["scan_id"].astype(str)).sort_values(
+        ["scan_date", "_id"], kind="stable", na_position="last")
+    later = order.duplicated(["patient_id", "tracer", "modality"], keep="first")
+    return set(order.loc[later, "_id"])
+
+
 def _reader_reads(cohort: Cohort, reader: str) -> pd.DataFrame:
     """Every read row of ``reader`` joined with its scan, lesion and patient (none: raise)."""
     joined = reads_joined(cohort)
@@ -75,7 +96,8 @@ def lesion_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> pd
     """One row per scan × lesion with the reader's call as a test result.
 
     Rows recording a scan read with no lesion called (``lesion_id`` ``"none"``) are not
-    lesions and are left out (they count in :func:`patient_level`).
+    lesions and are left out (they count in :func:`patient_level`), and so are the reads of
+    repeat scans (:func:`repeat_scans`: only the first scan of a type is the index test).
 
     Parameters
     ----------
@@ -100,7 +122,9 @@ def lesion_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> pd
     """
     _check_rule(equivocal)
     reads = _reader_reads(cohort, reader)
-    reads = reads[reads["lesion_id"].astype(str) != NO_LESION].copy()
+    repeats = repeat_scans(cohort.scans)
+    reads = reads[(reads["lesion_id"].astype(str) != NO_LESION)
+                  & ~reads["scan_id"].astype(str).isin(repeats)].copy()
     calls = reads["call"].astype(str)
     reads["call"] = calls
     reads["test"] = _test(calls, equivocal)
@@ -122,14 +146,16 @@ def patient_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> p
     reader is *not read* whatever the patient's lesions: ``read`` is False and the test NA
     (left out of the analysis and counted in the flow), never a negative result (which
     would be a false negative for a diseased patient). With ``equivocal="exclude"``, a scan
-    whose only non-negative calls are equivocal is excluded (test NA).
+    whose only non-negative calls are equivocal is excluded (test NA). A repeat scan (not
+    the first of its patient × tracer × modality, :func:`repeat_scans`) has ``repeat`` True
+    and the test NA: a patient counts once per index test.
 
     Returns
     -------
     pandas.DataFrame
         ``patient_id, group, scan_id, tracer, modality, test, disease_present, read,
-        n_reads, n_positive, n_equivocal`` (``n_reads``: lesion calls, the "none" rows not
-        counted).
+        repeat, n_reads, n_positive, n_equivocal`` (``n_reads``: lesion calls, the "none"
+        rows not counted).
 
     Raises
     ------
@@ -158,11 +184,12 @@ def patient_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> p
     elif equivocal == "exclude":
         test[only_equivocal] = pd.NA
     out["read"] = out["scan_id"].astype(str).isin(read_scans)
-    test[~out["read"]] = pd.NA
+    out["repeat"] = out["scan_id"].astype(str).isin(repeat_scans(cohort.scans))
+    test[~out["read"] | out["repeat"]] = pd.NA
     out["test"] = test
     out["disease_present"] = out["disease_present"].astype("boolean")
     cols = ["patient_id", "group", "scan_id", "tracer", "modality", "test", "disease_present",
-            "read", "n_reads", "n_positive", "n_equivocal"]
+            "read", "repeat", "n_reads", "n_positive", "n_equivocal"]
     return out[cols].sort_values("scan_id").reset_index(drop=True)
 
 
@@ -191,9 +218,12 @@ def index_test_flow(results: pd.DataFrame, patients: pd.DataFrame,
     pandas.DataFrame
         One row per index test × result (positive, negative, indeterminate[, not read]):
         ``tracer, modality, eligible, patients_tested, not_tested, result, scans,
-        counted_as, histopathology, follow_up, no_reference, disease_present,
-        disease_absent``. ``scans`` exceeds the patients when a patient had the same scan
-        twice.
+        counted_as, histopathology, follow_up, method_not_recorded, no_reference,
+        disease_present, disease_absent``. The reference standard is the result
+        ``disease_present``: ``no_reference`` counts the scans of patients without it, and
+        ``histopathology``, ``follow_up`` and ``method_not_recorded`` (how it was
+        established) split the others, so the four add up to ``scans``. ``scans`` exceeds
+        the patients when a patient had the same scan twice.
     """
     _check_rule(equivocal)
     ref = patients[["patient_id", "reference_standard", "disease_present"]].astype(
@@ -205,22 +235,27 @@ def index_test_flow(results: pd.DataFrame, patients: pd.DataFrame,
     data.loc[data["n_positive"] > 0, "result"] = "positive"
     if "read" in data:
         data.loc[~data["read"].astype(bool), "result"] = "not read"
+    if "repeat" in data:
+        data.loc[data["repeat"].astype(bool), "result"] = "repeat scan"
     rows = []
     for (tracer, modality), g in data.groupby(["tracer", "modality"], sort=True):
         tested = g["patient_id"].nunique()
         results = ["positive", "negative", "indeterminate"]
-        results += ["not read"] if (g["result"] == "not read").any() else []
+        results += [r for r in ("not read", "repeat scan") if (g["result"] == r).any()]
         for result in results:
             r = g[g["result"] == result]
+            known = r["disease_present"].notna()
+            method = r["reference_standard"]
             rows.append({
                 "tracer": tracer, "modality": modality, "eligible": len(patients),
                 "patients_tested": tested, "not_tested": len(patients) - tested,
                 "result": result, "scans": len(r),
-                "counted_as": {"indeterminate": COUNTED[equivocal],
-                               "not read": "excluded"}.get(result, result),
-                "histopathology": int(r["reference_standard"].eq("histopathology").sum()),
-                "follow_up": int(r["reference_standard"].eq("follow-up").sum()),
-                "no_reference": int(r["disease_present"].isna().sum()),
+                "counted_as": {"indeterminate": COUNTED[equivocal], "not read": "excluded",
+                               "repeat scan": "excluded"}.get(result, result),
+                "histopathology": int((known & method.eq("histopathology")).sum()),
+                "follow_up": int((known & method.eq("follow-up")).sum()),
+                "method_not_recorded": int((known & method.isna()).sum()),
+                "no_reference": int((~known).sum()),
                 "disease_present": int(r["disease_present"].eq(True).sum()),
                 "disease_absent": int(r["disease_present"].eq(False).sum()),
             })
@@ -254,8 +289,8 @@ def accuracy_by(df: pd.DataFrame, by: Sequence[str], *, test: str, truth: str,
     pandas.DataFrame
         The subgroup columns, then :func:`nethelpers.stats.diagnostic_accuracy`'s table
         columns, ``tp, fp, fn, tn``, ``n_excluded``, ``n_no_reference``. A subgroup without
-        any row having both a result and a truth has no rows; without rows (but with the
-        columns) when none has.
+        any row having both a result and a truth has one row, measure ``not estimable``,
+        whose note gives the counts; an empty ``df`` gives no rows (but the columns).
     """
     from nethelpers.stats import diagnostic_accuracy
 
@@ -264,7 +299,15 @@ def accuracy_by(df: pd.DataFrame, by: Sequence[str], *, test: str, truth: str,
         keys = keys if isinstance(keys, tuple) else (keys,)
         known = g[g[truth].notna()]
         kept = known[known[test].notna()]
-        if kept.empty:
+        if kept.empty:  # listed, not dropped: the counts say why nothing is estimable
+            n_ex, n_ref = int(known[test].isna().sum()), int(g[truth].isna().sum())
+            row = dict(zip(by, keys, strict=True)) | {
+                "measure": "not estimable", "note": (
+                    f"no row with both a result and a reference standard ({n_ex} without a "
+                    f"result: not read, indeterminate or repeat; {n_ref} without a "
+                    "reference standard)"),
+                "tp": 0, "fp": 0, "fn": 0, "tn": 0, "n_excluded": n_ex, "n_no_reference": n_ref}
+            frames.append(pd.DataFrame([row]))
             continue
         res = diagnostic_accuracy(kept, test, truth, cluster=cluster, method=method,
                                   level=level)
@@ -275,13 +318,15 @@ def accuracy_by(df: pd.DataFrame, by: Sequence[str], *, test: str, truth: str,
         table = table.assign(**counts, n_excluded=int(known[test].isna().sum()),
                              n_no_reference=int(g[truth].isna().sum()))
         frames.append(table)
-    if frames:
-        return pd.concat(frames, ignore_index=True)
     clustered = ["n_clusters", "se_cluster", "design_effect", "n_eff", "cluster_lower",
                  "cluster_upper", "cluster_method"] if cluster else []
-    return pd.DataFrame(columns=[*by, "measure", "estimate", "lower", "upper", "method",
-                                 "numerator", "denominator", *clustered, "note", "tp", "fp",
-                                 "fn", "tn", "n_excluded", "n_no_reference"])
+    columns = [*by, "measure", "estimate", "lower", "upper", "method", "numerator",
+               "denominator", *clustered, "note", "tp", "fp", "fn", "tn", "n_excluded",
+               "n_no_reference"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(frames, ignore_index=True)
+    return out.reindex(columns=[*out.columns, *(c for c in columns if c not in out.columns)])
 
 
 def indeterminate_counts(lesions: pd.DataFrame) -> pd.DataFrame:
@@ -307,6 +352,8 @@ def false_calls(lesions: pd.DataFrame, measurements: pd.DataFrame | None = None,
                 sizes: pd.DataFrame | None = None) -> pd.DataFrame:
     """False-positive and false-negative lesion calls with their site, size, SUV and cause.
 
+    Lesions whose truth is pending (``malignant`` missing) are neither.
+
     Parameters
     ----------
     lesions : pandas.DataFrame
@@ -322,7 +369,7 @@ def false_calls(lesions: pd.DataFrame, measurements: pd.DataFrame | None = None,
         ``error`` (FP or FN), ``scan_id, tracer, modality, lesion_id, site, truth, call``,
         ``diameter_mm, suv_max, tb_liver`` when given, ``cause``.
     """
-    known = lesions[lesions["test"].notna()]
+    known = lesions[lesions["test"].notna() & lesions["malignant"].notna()]
     fp = known[known["test"].astype(bool) & ~known["malignant"].astype(bool)].assign(error="FP")
     fn = known[~known["test"].astype(bool) & known["malignant"].astype(bool)].assign(error="FN")
     out = pd.concat([fp, fn], ignore_index=True)

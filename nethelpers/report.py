@@ -445,8 +445,8 @@ class _Run:
     error: str | None = None
 
 
-def _prepare_output(out: Path) -> Path:
-    """Create the report folder; clear a previous report there, refuse any other content."""
+def _check_output(out: Path) -> None:
+    """Refuse an output that is not a folder, or a non-empty folder that is not a report."""
     if out.exists() and not out.is_dir():
         raise ReportError(f"report output {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
@@ -454,6 +454,11 @@ def _prepare_output(out: Path) -> Path:
             f"report output {out} is not empty and is not a nethelpers report; "
             "choose another folder (report.output or --output) or empty it"
         )
+
+
+def _prepare_output(out: Path) -> Path:
+    """Create the report folder; clear a previous report there, refuse any other content."""
+    _check_output(out)
     if out.is_dir():
         for child in out.iterdir():
             if child.name != MARKER:
@@ -642,7 +647,7 @@ def _html_rows(frame: pd.DataFrame, columns: Sequence[str]) -> str:
 
 
 def _section_left_out(run: _Run) -> str:
-    """Patients and scans left out (data checks, quantification): STARD item 20."""
+    """Patients and scans left out (data checks, quantification): STARD items 16 and 19."""
     from nethelpers.exclusions import exclusion_table
 
     cohort, qc = _read_table(run, "exclusions"), _read_table(run, "quantification_qc")
@@ -654,7 +659,8 @@ def _section_left_out(run: _Run) -> str:
         return ("<h2>Patients and scans left out</h2><p>None: every patient and scan passed "
                 "the data checks and was measured.</p>")
     return ("<h2>Patients and scans left out</h2><p class='meta'>From the data checks of the "
-            "study tables and from the quantification (STARD 2015 item 20); also in "
+            "study tables and from the quantification (STARD 2015 items 16, missing data, "
+            "and 19, flow); also in "
             "<a href='tables/left_out.csv'>left_out.csv</a>.</p>"
             + _html_rows(table, ["stage", "what", "id", "status", "reason"]))
 
@@ -783,6 +789,10 @@ def run_report(
     ------
     nethelpers.config.ParamsError
         The parameters do not validate (nothing is run).
+    nethelpers.cohort.CohortError
+        The patients or scans table is missing or lacks a required column, or a code is not
+        in the study's vocabulary (nothing is run; the message names the file, the rows and
+        the fix). Problems of single rows do not stop the report: they are listed.
     ReportError
         A notebook is missing or fails. The message names the notebook, the cell and the
         exception; the executed notebook, its HTML, ``index.html`` and ``provenance.json``
@@ -790,10 +800,15 @@ def run_report(
     """
     from tqdm.auto import tqdm
 
+    from nethelpers.cohort import load_cohort
+
     params_file = Path(params_path).expanduser().resolve()
     params = load_params(params_file)
     names, folder = _notebook_list(params, notebooks, notebooks_dir)
-    out = _prepare_output(Path(output).expanduser().resolve() if output else params.report.output)
+    out = Path(output).expanduser().resolve() if output else params.report.output
+    _check_output(out)
+    load_cohort(params)  # tables that cannot be read at all stop here, before any notebook
+    out = _prepare_output(out)
     run = _Run(params, params_file, out, names)
     try:
         for name in tqdm(names, desc="report", unit="notebook", disable=not progress):

@@ -60,12 +60,15 @@ class ScanImages:
         CT (HU) or MR of the same study, on its own grid; None when not found.
     anatomy_kind : str
         ``"CT"``, ``"MR"`` or ``""``.
+    series_uid : str or None
+        SeriesInstanceUID of the PET, from its headers (saved with every ROI version).
     """
 
     job: ScanJob
     pet: sitk.Image
     anatomy: sitk.Image | None
     anatomy_kind: str
+    series_uid: str | None = None
 
     @property
     def suv(self) -> np.ndarray:
@@ -194,18 +197,27 @@ class ReviewSession:
         return self._scans[scan_id]
 
     def _load(self, job: ScanJob) -> _ScanState:
-        from nethelpers.dicom.volume import load_ct, load_mr, load_pet
+        from nethelpers.dicom.volume import load_ct, load_mr, load_pet_series
+        from nethelpers.roiseries import RoiSeriesError, check_roi_series, series_uid_of
 
-        pet, _ = load_pet(job.pet, self.options.norm, series_uid=job.series_uid)
+        loaded = load_pet_series(job.pet, self.options.norm, series_uid=job.series_uid)
+        pet = loaded.image
         anatomy, kind = None, ""
         anat_dir = job.anatomy
         if anat_dir is not None:
             kind = "MR" if job.modality == "PET/MR" else "CT"
             anatomy = (load_mr if kind == "MR" else load_ct)(anat_dir)
-        images = ScanImages(job, pet, anatomy, kind)
+        images = ScanImages(job, pet, anatomy, kind, series_uid_of(loaded.headers))
         shape = sitk.GetArrayViewFromImage(pet).shape
         version = self.store.latest(job.scan_id)
-        if version is None:
+        try:
+            check_roi_series(version, images.series_uid)
+        except RoiSeriesError as exc:  # never show (and re-save) ROIs of another PET series
+            self._warn(f"{exc} (the scan opens without them; every saved version is kept)")
+            show_saved = False
+        else:
+            show_saved = version is not None
+        if not show_saved:
             state = _State(np.zeros(shape, dtype=np.uint16), _empty_table(), empty_reads())
         else:
             from nethelpers.quantify import labels_on
@@ -609,7 +621,7 @@ class ReviewSession:
         image.CopyInformation(cur.images.pet)
         version = self.store.save(cur.images.job.scan_id, image, cur.state.table,
                                   reader=self.reader, note=note, parent=parent,
-                                  reads=cur.state.reads)
+                                  reads=cur.state.reads, series_uid=cur.images.series_uid)
         cur.version = version
         cur.dirty = False
         loaded = self.store.load(cur.images.job.scan_id, version.version)

@@ -13,15 +13,16 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from nethelpers.readiness import REVIEW_COMMAND
 from nethelpers.rois import RoiStore
 
-__all__ = ["STATUS_COLUMNS", "review_status"]
+__all__ = ["STATUS_COLUMNS", "review_counts", "review_status"]
 
 STATUS_COLUMNS = ("scan_id", "saved", "version", "reader", "saved_at", "lesion_vois",
                   "references", "calls_recorded", "note")
 """Columns of the review-status table."""
 
-NOT_SAVED = "no ROIs saved yet: review the scan with `nethelpers review`"
+NOT_SAVED = f"no ROIs saved yet: review the scan with {REVIEW_COMMAND}"
 UNKNOWN_SCAN = "not in the scans table: these ROIs are never measured (check the scan_id)"
 
 
@@ -80,3 +81,27 @@ def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None) -> pd.
     out = pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
     return out.astype({"saved": bool, "version": "Int64", "lesion_vois": int,
                        "calls_recorded": int})
+
+
+def review_counts(status: pd.DataFrame) -> dict[str, int]:
+    """Count the study's reviewed scans and their lesion VOIs (for the notebook's summary).
+
+    Parameters
+    ----------
+    status : pandas.DataFrame
+        :func:`review_status` given the study's scans.
+
+    Returns
+    -------
+    dict
+        ``"Scans with saved ROIs"`` and ``"Lesion VOIs"`` over the study's scans only, and
+        ``"Scans with saved ROIs not in the scans table"`` (never measured) when there are
+        any.
+    """
+    unknown = status["note"] == UNKNOWN_SCAN
+    study = status[status["saved"] & ~unknown]
+    counts = {"Scans with saved ROIs": len(study),
+              "Lesion VOIs": int(study["lesion_vois"].sum())}
+    if unknown.any():
+        counts["Scans with saved ROIs not in the scans table"] = int(unknown.sum())
+    return counts

@@ -7,7 +7,8 @@ so history only grows. Layout of a store folder (``study.rois`` in the parameter
     <root>/<scan_id>/v000001/labels.nrrd   label map (uint16) in the PET grid's geometry
                              rois.csv      one row per label (see TABLE_COLUMNS)
                              reads.csv     optional: the reader's calls (READ_COLUMNS)
-                             meta.json     version, reader, time, parent, checksums
+                             meta.json     version, reader, time, parent, checksums and
+                                           the SeriesInstanceUID of the PET it was drawn on
                     /v000002/ ...
 
 A version is written into a hidden staging folder, every file and the folder are fsync'ed,
@@ -110,6 +111,9 @@ class RoiVersion:
         For a restore, the version copied.
     path : pathlib.Path
         The version's folder.
+    series_uid : str or None
+        SeriesInstanceUID of the PET series the ROIs were drawn on (None: not recorded, as
+        in versions saved before it was; :mod:`nethelpers.roiseries` checks it).
     """
 
     scan_id: str
@@ -120,6 +124,7 @@ class RoiVersion:
     parent: int | None
     restored_from: int | None
     path: Path
+    series_uid: str | None = None
 
 
 @dataclass
@@ -381,7 +386,8 @@ class RoiStore:
         return RoiVersion(scan_id=scan_id, version=number, reader=meta.get("reader", ""),
                           saved_at=meta.get("saved_at", ""), note=meta.get("note", ""),
                           parent=meta.get("parent"), restored_from=meta.get("restored_from"),
-                          path=self._scan_dir(scan_id) / f"v{number:06d}")
+                          path=self._scan_dir(scan_id) / f"v{number:06d}",
+                          series_uid=meta.get("series_uid") or None)
 
     def versions(self, scan_id: str) -> list[RoiVersion]:
         """Every saved version of a scan, oldest first (empty if none)."""
@@ -451,8 +457,8 @@ class RoiStore:
     # -- writing ---------------------------------------------------------------------------
     def save(self, scan_id: str, labels: sitk.Image, table: pd.DataFrame, *, reader: str,
              note: str = "", parent: int | None = None, saved_at: str | None = None,
-             restored_from: int | None = None, reads: pd.DataFrame | None = None
-             ) -> RoiVersion:
+             restored_from: int | None = None, reads: pd.DataFrame | None = None,
+             series_uid: str | None = None) -> RoiVersion:
         """Save a scan's ROIs as a new version (atomic; nothing earlier is changed).
 
         Parameters
@@ -477,6 +483,11 @@ class RoiStore:
             Set by :meth:`restore`.
         reads : pandas.DataFrame, optional
             The reader's calls per lesion (:func:`validate_reads`), kept with the version.
+        series_uid : str, optional
+            SeriesInstanceUID of the PET series the ROIs were drawn on (read from its
+            headers, not from the scans table). Measuring checks it against the PET loaded
+            for the scan (:func:`nethelpers.roiseries.check_roi_series`); without it that
+            check cannot be made.
 
         Returns
         -------
@@ -507,7 +518,7 @@ class RoiStore:
             number = self._write_and_commit(scan_dir, staging, image, table, reads,
                                             reader=reader, note=note, parent=parent,
                                             saved_at=saved_at, restored_from=restored_from,
-                                            scan_id=scan_id)
+                                            scan_id=scan_id, series_uid=series_uid)
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
@@ -517,7 +528,7 @@ class RoiStore:
                           table: pd.DataFrame, reads: pd.DataFrame | None, *, scan_id: str,
                           reader: str, note: str,
                           parent: int | None, saved_at: str,
-                          restored_from: int | None) -> int:
+                          restored_from: int | None, series_uid: str | None) -> int:
         sitk.WriteImage(image, str(staging / LABELS_FILE), useCompression=True)
         table.to_csv(staging / TABLE_FILE, index=False)
         files = [LABELS_FILE, TABLE_FILE]
@@ -527,7 +538,9 @@ class RoiStore:
         meta = {
             "format": STORE_FORMAT, "scan_id": scan_id, "reader": str(reader).strip(),
             "saved_at": saved_at, "note": note, "parent": parent,
-            "restored_from": restored_from, "host": socket.gethostname(),
+            "restored_from": restored_from,
+            "series_uid": str(series_uid).strip() if series_uid else None,
+            "host": socket.gethostname(),
             "nethelpers": __version__, "geometry": geometry(image),
             "labels": table["label"].tolist(),
             "files": {name: sha256_file(staging / name) for name in files},
@@ -587,14 +600,16 @@ class RoiStore:
         Returns
         -------
         RoiVersion
-            The new version (its ``restored_from`` is ``version``).
+            The new version (its ``restored_from`` is ``version``; its ``series_uid`` that
+            of the version copied: the ROIs are still those drawn on that PET series).
         """
         old = self.load(scan_id, version)
         has_reads = (self._scan_dir(scan_id) / f"v{version:06d}" / READS_FILE).is_file()
         return self.save(scan_id, old.labels, old.table, reader=reader,
                          note=note if note is not None else f"restored v{version}",
                          restored_from=version, reads=old.reads if has_reads else None,
-                         parent=parent)
+                         parent=parent,
+                         series_uid=old.version.series_uid if old.version else None)
 
     @staticmethod
     def _clean_staging(scan_dir: Path) -> None:

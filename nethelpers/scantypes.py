@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ROLES", "ScanType", "ScanTypes", "column_name", "paired_reads",
+__all__ = ["ROLES", "ScanType", "ScanTypes", "column_name", "describe_study", "paired_reads",
            "pick_scan_types"]
 
 ROLES = {
@@ -36,6 +36,14 @@ ROLES = {
     "sstr_spect": "SSTR SPECT",
 }
 """The roles a scan type plays in the comparisons, with a generic label."""
+
+NEEDED = {
+    "sstr_pet": "an SSTR PET",
+    "fdg_pet": "an FDG PET on the same PET modality",
+    "sstr_other_pet": "a second SSTR PET (same tracer) on another PET modality",
+    "sstr_spect": "an SSTR SPECT",
+}
+"""What a comparison needs of each role, for the notes."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,9 @@ class ScanTypes:
         See the module docstring.
     vocabulary : nethelpers.vocabulary.Vocabulary
         Where the families and systems came from (named in the notes).
+    fdg_any : ScanType or None
+        The FDG tracer and PET modality with the most scans, whatever the SSTR PET: tells a
+        study without FDG PET from one whose FDG PET is elsewhere (named in the notes).
     """
 
     sstr_pet: ScanType | None
@@ -76,6 +87,7 @@ class ScanTypes:
     sstr_other_pet: ScanType | None
     sstr_spect: ScanType | None
     vocabulary: Any
+    fdg_any: ScanType | None = None
 
     def name(self, role: str) -> str:
         """The scan type's label, or the role's generic label when the study has none."""
@@ -88,42 +100,56 @@ class ScanTypes:
         return found.tracer if found is not None else ROLES[role]
 
     def needs(self, *roles: str) -> str:
-        """Return a note naming the roles the study's scans do not fill ("" when all are).
+        """Return a note naming what the study's scans lack for ``roles`` ("" when nothing).
+
+        Each missing scan type is named once, by what is actually missing: a study with FDG
+        PET but no SSTR PET lacks the SSTR PET (not the FDG PET), and the second PET system
+        of a study without SSTR PET is not named besides it.
 
         Parameters
         ----------
         *roles : str
-            Keys of :data:`ROLES`.
+            Keys of :data:`ROLES`: the scan types a comparison needs.
 
         Returns
         -------
         str
-            One sentence, e.g. ``"The scans table has no FDG scan on PET/CT (FDG tracers
-            of the vocabulary: FDG)."``.
+            One sentence, e.g. ``"The scans table has no PET scan of an SSTR tracer (…):
+            this comparison needs an SSTR PET and an FDG PET on the same PET modality of the
+            same patient (…)."``.
         """
+        roles = tuple(r for r in ROLES if r in roles)
+        missing = dict.fromkeys(self._why(r) for r in roles if getattr(self, r) is None)
+        if not missing:
+            return ""
+        needed = " and ".join(NEEDED[r] for r in roles)
+        return ("The scans table has " + "; and ".join(missing) + f": this comparison needs "
+                f"{needed} of the same patient (tracer families and modality systems are set "
+                "in vocabulary.tracers and vocabulary.modalities of the parameters).")
+
+    def _why(self, role: str) -> str:
+        """What the scans lack for ``role`` (which has no scan type), in a clause."""
         v = self.vocabulary
         sstr = ", ".join(t for t in v.tracer_names if t in v.sstr_tracers) or "none"
         fdg = ", ".join(t for t in v.tracer_names if t in v.fdg_tracers) or "none"
         pet = ", ".join(v.pet_modalities) or "none"
-        spect = ", ".join(v.spect_modalities) or "none"
-        main = self.sstr_pet.modality if self.sstr_pet else "a PET modality"
-        why = {
-            "sstr_pet": f"no PET scan of an SSTR tracer (SSTR tracers of the vocabulary: "
-                        f"{sstr}; PET modalities: {pet})",
-            "fdg_pet": f"no FDG scan on {main} (FDG tracers of the vocabulary: {fdg})",
-            "sstr_other_pet": (
-                f"no {self.sstr_pet.tracer} scan on a second PET modality besides {main} "
-                f"(PET modalities of the vocabulary: {pet})" if self.sstr_pet else
-                f"no PET scan of an SSTR tracer (SSTR tracers of the vocabulary: {sstr})"),
-            "sstr_spect": f"no SPECT scan of an SSTR tracer (SPECT modalities of the "
-                          f"vocabulary: {spect}; SSTR tracers: {sstr})",
-        }
-        missing = [why[r] for r in dict.fromkeys(roles) if getattr(self, r) is None]
-        if not missing:
-            return ""
-        return ("The scans table has " + "; and ".join(missing) + ": this comparison needs "
-                "patients scanned with both (tracer families and modality systems are set "
-                "in vocabulary.tracers and vocabulary.modalities of the parameters).")
+        no_sstr = (f"no PET scan of an SSTR tracer (SSTR tracers of the vocabulary: {sstr}; "
+                   f"PET modalities: {pet})")
+        if role == "sstr_spect":
+            spect = ", ".join(v.spect_modalities) or "none"
+            return (f"no SPECT scan of an SSTR tracer (SPECT modalities of the vocabulary: "
+                    f"{spect}; SSTR tracers: {sstr})")
+        if self.sstr_pet is None:
+            if role == "fdg_pet" and self.fdg_any is None:
+                return f"no PET scan of an FDG tracer (FDG tracers of the vocabulary: {fdg})"
+            return no_sstr
+        main = self.sstr_pet.modality
+        if role == "fdg_pet":
+            elsewhere = (f"; the study's FDG PET is on {self.fdg_any.modality}, and the "
+                         "comparison pairs scans of one modality" if self.fdg_any else "")
+            return f"no FDG scan on {main} (FDG tracers of the vocabulary: {fdg}{elsewhere})"
+        return (f"no {self.sstr_pet.tracer} scan on a second PET modality besides {main} "
+                f"(PET modalities of the vocabulary: {pet})")
 
     def describe(self) -> str:
         """One line per role: which scan type plays it, for the notebook's output."""
@@ -179,7 +205,41 @@ def pick_scan_types(scans: pd.DataFrame, vocabulary: Any) -> ScanTypes:
         label = _most((sstr_spect["tracer"] + "\t" + sstr_spect["modality"]).value_counts(),
                       [f"{t}\t{m}" for t in tracers for m in modalities])
         spect_type = ScanType(*str(label).split("\t"))
-    return ScanTypes(sstr_pet, fdg_pet, other_pet, spect_type, vocabulary)
+    fdg_pet_scans = pet[pet["tracer"].isin(vocabulary.fdg_tracers)]
+    fdg_any = None
+    if len(fdg_pet_scans):
+        label = _most((fdg_pet_scans["tracer"] + "\t" + fdg_pet_scans["modality"]).value_counts(),
+                      [f"{t}\t{m}" for t in tracers for m in modalities])
+        fdg_any = ScanType(*str(label).split("\t"))
+    return ScanTypes(sstr_pet, fdg_pet, other_pet, spect_type, vocabulary, fdg_any)
+
+
+def describe_study(cohort: Any) -> str:
+    """Name the scans of a study by tracer and modality, in one sentence.
+
+    Parameters
+    ----------
+    cohort : nethelpers.cohort.Cohort
+        The loaded study (``scans``, ``vocabulary``).
+
+    Returns
+    -------
+    str
+        E.g. ``"Scans in this study: 12 DOTATOC PET/CT, 10 FDG PET/CT."``: SSTR tracers
+        first, then FDG, then the others, each family in the vocabulary's order of tracers,
+        then of modalities; ``"Scans in this study: none yet."`` for an empty scans table.
+    """
+    scans = cohort.scans[["tracer", "modality"]].astype(str)
+    if scans.empty:
+        return "Scans in this study: none yet."
+    v = cohort.vocabulary
+    rank = {name: i for i, name in enumerate([*v.tracer_names, *v.modality_names])}
+    family = {t: 0 for t in v.sstr_tracers} | {t: 1 for t in v.fdg_tracers}
+    counts = scans.value_counts()
+    keys = sorted(counts.index, key=lambda k: (family.get(k[0], 2), rank.get(k[0], len(rank)),
+                                               k[0], rank.get(k[1], len(rank)), k[1]))
+    return "Scans in this study: " + ", ".join(
+        f"{counts[k]} {k[0]} {k[1]}" for k in keys) + "."
 
 
 def column_name(tracer: str) -> str:
@@ -219,12 +279,13 @@ def paired_reads(types: ScanTypes, a: str, b: str, lesions: pd.DataFrame | None,
     pairs : pandas.DataFrame
         :func:`nethelpers.comparisons.paired_lesions` (empty when there is a note).
     note : str
-        Empty when there is at least one pair; else the first of: ``waits``, the roles the
-        scans do not fill, no patient with a read of both.
+        Empty when there is at least one pair; else the first of: the roles the scans do
+        not fill (no reads can make up for a scan type the study does not have), ``waits``,
+        no patient with a read of both.
     """
     from nethelpers.comparisons import paired_lesions
 
-    note = waits or types.needs(a, b)
+    note = types.needs(a, b) or waits
     if note or lesions is None:
         return pd.DataFrame(), note or "The reads are not there yet."
     sa, sb = getattr(types, a), getattr(types, b)

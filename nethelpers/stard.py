@@ -4,8 +4,11 @@ STARD 2015 (Bossuyt et al., BMJ 2015;351:h5527) lists 30 items a report of a dia
 accuracy study should give. Most belong to the manuscript (title, background, registration,
 funding); the report addresses the ones that come from the data and the analysis. For each,
 :func:`stard_checklist` says how the report addresses it, in words built from the validated
-parameters, and links the tables and figures that do. An item whose files are missing (its
-notebook was not run or failed) is marked so, never silently dropped.
+parameters, and links the tables and figures that do. An item whose files are missing is
+marked so, never silently dropped: *waiting* (with what for) when its sections recorded
+that they wait for data (``tables/analyses_waiting.csv``), *not written* when its notebook ran
+to the end (a section with nothing to show, e.g. no ROC curve without a malignant lesion),
+else *incomplete* (the notebook was not run or failed).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class StardItem:
         Report files (relative paths, ``*`` allowed) that address it.
     notebook : str
         Notebook(s) that write them (named when they are missing).
+    sections : tuple of str
+        The notebook sections that write them, as named in ``analyses_waiting.csv`` (e.g.
+        ``"05 · Cut-offs"``): when files are missing, what these sections wait for is the
+        status. Empty: every waiting section of ``notebook``.
     """
 
     item: str
@@ -48,6 +55,7 @@ class StardItem:
     text: str | Callable[[Params, dict[str, str | None]], str]
     files: tuple[str, ...]
     notebook: str
+    sections: tuple[str, ...] = ()
 
 
 FLOW = ("Participant flow from enrolment through groups, index tests and reference standard "
@@ -57,8 +65,11 @@ FLOW = ("Participant flow from enrolment through groups, index tests and referen
 
 
 CROSS_TAB = ("2×2 tables (TP, FP, FN, TN) of every index test against the reference standard, "
-             "at patient level (per group too) and at lesion level; the number of results "
-             "excluded as indeterminate in n_excluded.")
+             "at patient level (per group too) and at lesion level. Beside them, n_excluded "
+             "counts the results left out of the 2×2 table: indeterminate results excluded by "
+             "the rule (index_test.equivocal = exclude) and, at patient level, scans not read "
+             "by the index-test reader; n_no_reference counts those without a "
+             "reference-standard result.")
 
 
 def _indeterminate(p: Params, v: dict[str, str | None]) -> str:
@@ -76,7 +87,15 @@ def _indeterminate(p: Params, v: dict[str, str | None]) -> str:
 
 MISSING = ("Rows failing the data checks are excluded with everything that depends on them, "
            "each listed with its reason; scans that could not be measured are listed with "
-           "theirs. A scan with no lesion read counts negative at patient level.")
+           "theirs. A patient without disease_present (the reference-standard result) is left "
+           "out of the patient-level accuracy and counted (n_no_reference); a lesion without "
+           "truth is left out of the lesion-level accuracy and counted, its reads still count "
+           "at patient level; a scan without any read of the index-test reader is not read "
+           "(left out and counted in the flow, never counted negative; a scan read with "
+           "nothing called is one negative read with lesion_id none); when a patient has "
+           "several scans of one type, the first is the index test and the others are counted "
+           "as repeats. Every row left out is listed in left_out.csv (exclusions.csv and "
+           "quantification_qc.csv hold the details).")
 
 
 UNITS = ("Patient level: one result per scan, positive when any lesion is called positive; "
@@ -116,32 +135,42 @@ ESTIMATES = ("Sensitivity, specificity, PPV, NPV, accuracy, LR+, LR− and DOR w
              "forest plots; ROC AUC of SUVmax and T/B; the false calls with their causes.")
 
 
+PATIENTS, LESIONS = "05 · Patient-level accuracy", "05 · Lesion-level accuracy"
+ROC, FLOW_05 = "05 · ROC of SUVmax and T/B", "05 · Flow of each index test"
+
 STARD_ITEMS = (
     StardItem("12a", "Index test positivity cut-offs: pre-specified vs exploratory",
-              _cutoffs, ("tables/cutoffs.csv", "tables/roc_auc.csv"), "05_diagnostic_accuracy"),
+              _cutoffs, ("tables/cutoffs.csv", "tables/roc_auc.csv"), "05_diagnostic_accuracy",
+              (ROC, "05 · Cut-offs")),
     StardItem("14", "Methods for estimating and comparing accuracy: units of analysis, "
               "clustering", UNITS,
               ("tables/accuracy_lesion_level.csv", "tables/mcnemar_dotatate_vs_fdg.csv"),
-              "04_tracer_comparison, 05_diagnostic_accuracy"),
+              "04_tracer_comparison, 05_diagnostic_accuracy",
+              ("04 · SSTR versus FDG PET: detection", LESIONS)),
     StardItem("14", "Methods: confidence intervals and software versions", _precision,
               ("provenance.json",), "(report runner)"),
     StardItem("15", "Indeterminate index test results and how they were handled",
               _indeterminate,
               ("tables/indeterminate_results.csv", "tables/index_test_flow.csv",
-               "tables/accuracy_lesion_level_equivocal_*.csv"), "05_diagnostic_accuracy"),
+               "tables/accuracy_lesion_level_equivocal_*.csv"), "05_diagnostic_accuracy",
+              ("05 · Indeterminate results", FLOW_05)),
     StardItem("16", "Missing data and exclusions", MISSING,
-              ("tables/exclusions.csv", "tables/quantification_qc.csv"),
+              ("tables/left_out.csv", "tables/exclusions.csv", "tables/quantification_qc.csv"),
               "01_cohort, 03_quantification"),
     StardItem("19", "Flow of participants (diagram), per index test", FLOW,
               ("figures/participant_flow.png", "figures/flow_*.png",
-               "tables/index_test_flow.csv"), "01_cohort, 05_diagnostic_accuracy"),
-    StardItem("20", "Baseline characteristics", BASELINE, ("tables/table1.csv",), "01_cohort"),
+               "tables/index_test_flow.csv", "tables/left_out.csv"),
+              "01_cohort, 05_diagnostic_accuracy", ("01 · Participant flow", FLOW_05)),
+    StardItem("20", "Baseline characteristics", BASELINE, ("tables/table1.csv",), "01_cohort",
+              ("01 · Table 1",)),
     StardItem("23", "Cross tabulation of index test and reference standard (2×2)", CROSS_TAB,
               ("tables/accuracy_patient_level.csv", "tables/accuracy_lesion_level.csv",
-               "tables/accuracy_patient_level_by_group.csv"), "05_diagnostic_accuracy"),
+               "tables/accuracy_patient_level_by_group.csv"), "05_diagnostic_accuracy",
+              (PATIENTS, LESIONS)),
     StardItem("24", "Estimates of accuracy and their precision", ESTIMATES,
               ("figures/forest_patient_level.png", "figures/forest_lesion_level.png",
-               "figures/roc_*.png", "tables/false_calls.csv"), "05_diagnostic_accuracy"),
+               "figures/roc_*.png", "tables/false_calls.csv"), "05_diagnostic_accuracy",
+              (PATIENTS, LESIONS, ROC, "05 · False positives and false negatives")),
 )
 """The STARD 2015 items the report addresses, in item order."""
 
@@ -152,6 +181,36 @@ def _found(out: Path, patterns: tuple[str, ...]) -> tuple[list[str], list[str]]:
         hits = sorted(p.relative_to(out).as_posix() for p in out.glob(pattern) if p.is_file())
         (found.extend(hits) if hits else missing.append(pattern))
     return found, missing
+
+
+def _waiting(out: Path, entry: StardItem) -> str:
+    """What the sections of ``entry`` wait for (analyses_waiting.csv), or ""."""
+    from nethelpers.readiness import gist
+    from nethelpers.report import WAITING
+
+    path = out / "tables" / f"{WAITING}.csv"
+    if not path.is_file():
+        return ""
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if entry.sections:
+        rows = rows[rows["section"].isin(entry.sections)]
+    else:
+        prefixes = tuple(f"{name.strip()[:2]} · " for name in entry.notebook.split(","))
+        rows = rows[rows["section"].str.startswith(prefixes)]
+    if rows.empty:
+        return ""
+    needs = "; ".join(dict.fromkeys(gist(text) for text in rows["waits_for"]))
+    return f"waiting: {needs} ({'; '.join(rows['section'])})"
+
+
+def _not_written(out: Path, entry: StardItem, missing: list[str]) -> str:
+    """Why files are missing when no section waits: the notebook failed or wrote none."""
+    names = [n.strip() for n in entry.notebook.split(",")]
+    files = ", ".join(missing)
+    if all((out / "tables" / f"summary_{name}.csv").is_file() for name in names):
+        return (f"not written: {files} ({entry.notebook} ran to the end; the section says "
+                "why there is nothing to show)")
+    return f"incomplete: {files} missing (from {entry.notebook})"
 
 
 def stard_checklist(params: Params, out: str | Path,
@@ -170,16 +229,18 @@ def stard_checklist(params: Params, out: str | Path,
     Returns
     -------
     pandas.DataFrame
-        One row per item: ``item, topic, status`` (``addressed``, or ``incomplete`` naming
-        the notebook whose files are missing), ``how`` and ``files`` (``;``-separated
-        relative paths).
+        One row per item: ``item, topic, status`` (``addressed``; ``waiting: …`` saying
+        what for and naming the sections, when files are missing and the item's sections
+        wait for data; ``not written`` when its notebooks ran to the end; else
+        ``incomplete`` naming the notebook whose files are missing),
+        ``how`` and ``files`` (``;``-separated relative paths).
     """
     out = Path(out)
     rows = []
     for entry in STARD_ITEMS:
         found, missing = _found(out, entry.files)
         status = "addressed" if not missing else (
-            f"incomplete: {', '.join(missing)} missing (from {entry.notebook})")
+            _waiting(out, entry) or _not_written(out, entry, missing))
         rows.append({"item": entry.item, "topic": entry.topic, "status": status,
                      "how": entry.text if isinstance(entry.text, str)
                      else entry.text(params, versions), "files": ";".join(found)})

@@ -11,20 +11,29 @@ pseudonyms (P001, P002, ... in order of first scan date, then PatientID) and wri
       truth/lesions.csv        header only
       reads/reads.csv          header only
       rois/                    empty ROI store
-      derived/init_skipped.csv every series that is not a scan, and why
-      private/                 pseudonym -> PatientID, name, birth date (mode 0600), the
-                               index cache; never shared, never referenced by the parameters
+      derived/init_skipped.csv how many series are not scans, by patient and reason (no
+                               folder, no series detail)
+      private/                 pseudonyms.csv: pseudonym -> PatientID, name, birth date;
+                               init_skipped.csv: every series that is not a scan, its DICOM
+                               folder and why; the index cache. Files mode 0600, never
+                               shared, never referenced by the parameters
+
+People of the tree without a scan get X001, X002, ... in ``private/`` only. Two people who
+share a PatientID (anonymised exports) stay apart (:mod:`nethelpers.initpeople`), with a
+warning naming their pseudonyms.
 
 The folder is assembled beside STUDY_DIR and renamed into place at the end: a failed run
-leaves nothing behind. Nothing identifying is written outside ``private/`` nor printed.
+leaves nothing behind. Nothing identifying is written outside ``private/``, and nothing
+printed names a patient or a folder under the DICOM root (folder names may hold names).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,14 +42,19 @@ import pandas as pd
 
 from nethelpers.cohort import LESIONS, PATIENTS, READS, SCANS
 from nethelpers.initparams import params_text
+from nethelpers.initpeople import shared_id_warnings
 from nethelpers.initscans import ScanPlan, plan_scans, scan_slug
 
 __all__ = ["InitError", "InitResult", "init_study", "study_name", "summary_text"]
 
 PRIVATE_README = """\
-This folder holds patient identifiers: the link from each pseudonym (P001, ...) to the
-DICOM PatientID, PatientName and birth date (pseudonyms.csv), and the DICOM index cache
-(which holds PatientIDs).
+This folder holds patient identifiers:
+- pseudonyms.csv: the link from each pseudonym (P001, ...) to the DICOM PatientID,
+  PatientName and birth date; X001, X002, ... are people of the DICOM tree without a scan
+  (n_scans 0: all their series are in init_skipped.csv);
+- init_skipped.csv: every series that is not a scan, its DICOM folder (folder names may hold
+  patient names) and why;
+- dicom-index.cache*: the DICOM index cache (it holds PatientIDs).
 
 Never share it, never copy it into a report, and never reference it from the parameters or
 the study tables. Keep it on the hospital's protected storage; delete it when the study's
@@ -62,10 +76,16 @@ class InitResult:
     ----------
     study_dir, params : Path
         The study folder and its parameters file.
-    patients, scans, skipped : pandas.DataFrame
+    patients, scans : pandas.DataFrame
         The tables written (pseudonyms only).
+    skipped : pandas.DataFrame
+        private/init_skipped.csv: DICOM folders and series details (never print them).
     tracers_added : dict
         Tracers added to the vocabulary → why.
+    skipped_summary : pandas.DataFrame
+        derived/init_skipped.csv: series counts by patient, modality and reason.
+    warnings : list of str
+        What the user must check (pseudonyms only).
     """
 
     study_dir: Path
@@ -74,6 +94,8 @@ class InitResult:
     scans: pd.DataFrame
     skipped: pd.DataFrame
     tracers_added: dict[str, str]
+    skipped_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
 
 
 def study_name(folder: str | os.PathLike[str]) -> str:
@@ -140,21 +162,42 @@ def _relative(path: Path, study: Path) -> str:
         return path.as_posix()
 
 
-def _patient_rows(own: pd.DataFrame, pseudonym: str, key: str) -> tuple[dict, dict]:
-    """A patient's row of patients.csv (from the first scan's headers) and of the private map.
-
-    ``own`` holds the patient's scans in date order.
-    """
+def _patient_row(own: pd.DataFrame, pseudonym: str) -> dict[str, str]:
+    """A patient's row of patients.csv from the headers of ``own``, its scans in date order."""
     birth, sex = _first(own["birth_date"]), _first(own["sex"]).upper()
-    public = {"patient_id": pseudonym,
-              "age": _age(birth, own["scan_date"].iloc[0], _first(own["age"])),
-              "sex": sex if sex in ("F", "M") else "",
-              "weight_kg": _weight(_first(own["weight"]) or None),
-              "height_cm": _height(_first(own["size"]) or None)}
-    private = {"pseudonym": pseudonym, "patient_id": "" if key.startswith("(no PatientID)")
-               else key, "patient_name": _first(own["name"]), "birth_date": birth,
-               "study_uids": ";".join(sorted(set(own["study_uid"])))}
-    return public, private
+    return {"patient_id": pseudonym,
+            "age": _age(birth, own["scan_date"].iloc[0], _first(own["age"])),
+            "sex": sex if sex in ("F", "M") else "",
+            "weight_kg": _weight(_first(own["weight"]) or None),
+            "height_cm": _height(_first(own["size"]) or None)}
+
+
+def _pseudonyms(plan: ScanPlan) -> dict[str, str]:
+    """Patient key → pseudonym: P001, ... for the patients with a scan, X001, ... for the rest.
+
+    P follows the first scan date, then the PatientID; X (people of the tree without a scan,
+    named in private/ only) the first study date.
+    """
+    first = plan.scans.groupby("patient_key")["scan_date"].min()
+    order = sorted(first.index, key=lambda k: (first[k], k))
+    dates = plan.skipped.groupby("patient_key")["study_date"].min()
+    others = sorted(set(plan.people["patient_key"]) - set(order),
+                    key=lambda k: (dates.get(k, ""), k))
+    out = {}
+    for prefix, keys in (("P", order), ("X", others)):
+        width = max(3, len(str(len(keys))))
+        out.update({key: f"{prefix}{i:0{width}d}" for i, key in enumerate(keys, start=1)})
+    return out
+
+
+def _skipped_summary(skipped: pd.DataFrame) -> pd.DataFrame:
+    """Series counts by patient (P pseudonyms only), modality and reason: no folder, no UID."""
+    patient = skipped["patient"].where(skipped["patient"].str.startswith("P"), "")
+    counts = skipped.assign(patient=patient).groupby(
+        ["patient", "modality", "reason"]).size().rename("n_series").reset_index()
+    counts["last"] = counts["patient"] == ""
+    return counts.sort_values(["last", "patient", "modality", "reason"]).drop(
+        columns="last").reset_index(drop=True)
 
 
 def _scan_ids(scans: pd.DataFrame) -> list[str]:
@@ -169,20 +212,23 @@ def _scan_ids(scans: pd.DataFrame) -> list[str]:
 
 
 def _pseudonymise(plan: ScanPlan, dicom: Path, study: Path) -> tuple[pd.DataFrame, ...]:
-    """Patients, scans, skipped and private tables, patients named P001, P002, ...
+    """Patients, scans, skipped (private), private map, skipped summary, pseudonyms.
 
-    Pseudonyms follow the first scan date, then the PatientID.
+    Pseudonyms follow the first scan date, then the PatientID (:func:`_pseudonyms`).
     """
     order_by = ["scan_date", "series_datetime", "modality", "tracer", "pet_series_uid"]
     scans = plan.scans.sort_values(["patient_key", *order_by]).reset_index(drop=True)
-    first = scans.groupby("patient_key")["scan_date"].min().reset_index()
-    order = first.sort_values(["scan_date", "patient_key"])["patient_key"].tolist()
-    width = max(3, len(str(len(order))))
-    pseudonym = {key: f"P{i:0{width}d}" for i, key in enumerate(order, start=1)}
-    rows = [_patient_rows(scans[scans["patient_key"] == key], pseudonym[key], key)
-            for key in order]
-    patients = pd.DataFrame([r[0] for r in rows]).reindex(columns=[c.name for c in
-                                                                   PATIENTS.columns])
+    pseudonym = _pseudonyms(plan)
+    order = sorted(set(scans["patient_key"]), key=pseudonym.__getitem__)
+    patients = pd.DataFrame([_patient_row(scans[scans["patient_key"] == key], pseudonym[key])
+                             for key in order]).reindex(columns=[c.name for c in
+                                                                 PATIENTS.columns])
+    n_scans = scans["patient_key"].value_counts()
+    private = plan.people.assign(pseudonym=plan.people["patient_key"].map(pseudonym),
+                                 n_scans=plan.people["patient_key"].map(n_scans).fillna(0)
+                                 .astype(int)).sort_values("pseudonym")
+    private = private[["pseudonym", "patient_id", "patient_name", "birth_date", "study_uids",
+                       "n_scans"]]
     scans = scans.assign(patient_id=scans["patient_key"].map(pseudonym))
     scans = scans.sort_values(["patient_id", *order_by]).reset_index(drop=True)
     scans["scan_id"] = _scan_ids(scans)
@@ -195,7 +241,7 @@ def _pseudonymise(plan: ScanPlan, dicom: Path, study: Path) -> tuple[pd.DataFram
     skipped = skipped[["patient", "study_date", "modality", "series_number",
                        "series_description", "series_uid", "dicom_dir", "reason", "detail"]]
     return (patients, scans[[c.name for c in SCANS.columns]], skipped,
-            pd.DataFrame([r[1] for r in rows]))
+            private.reset_index(drop=True), _skipped_summary(skipped), pseudonym)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, mode: int | None = None) -> None:
@@ -209,10 +255,10 @@ def _write_csv(frame: pd.DataFrame, path: Path, mode: int | None = None) -> None
     os.chmod(path, mode)
 
 
-def _write(folder: Path, plan: ScanPlan, tables: tuple[pd.DataFrame, ...], name: str,
-           dicom: Path) -> None:
-    """Every file of the study folder (``folder`` is the staging copy)."""
-    patients, scans, skipped, private = tables
+def _write(folder: Path, plan: ScanPlan, tables: tuple[Any, ...], name: str,
+           dicom: Path, params_file: Path) -> None:
+    """Every file of the study folder (``folder``: the staging copy; ``params_file``: final)."""
+    patients, scans, skipped, private, summary, _ = tables
     _write_csv(patients, folder / "clinical" / "patients.csv")
     _write_csv(scans, folder / "clinical" / "scans.csv")
     for table, rel in ((LESIONS, "truth/lesions.csv"), (READS, "reads/reads.csv")):
@@ -220,11 +266,15 @@ def _write(folder: Path, plan: ScanPlan, tables: tuple[pd.DataFrame, ...], name:
     (folder / "rois").mkdir()
     (folder / ".gitignore").write_text("# identifiers: never commit or share\nprivate/\n",
                                        encoding="utf-8")
-    _write_csv(skipped, folder / "derived" / "init_skipped.csv")
+    _write_csv(summary, folder / "derived" / "init_skipped.csv")
     (folder / "private" / "README.txt").write_text(PRIVATE_README, encoding="utf-8")
     _write_csv(private, folder / "private" / "pseudonyms.csv", mode=0o600)
+    _write_csv(skipped, folder / "private" / "init_skipped.csv", mode=0o600)
+    for path in (folder / "private").iterdir():     # the index cache too
+        os.chmod(path, 0o600)
     (folder / "parameters.yaml").write_text(
-        params_text(name, dicom, plan.vocabulary, plan.tracers_added), encoding="utf-8")
+        params_text(name, dicom, plan.vocabulary, plan.tracers_added, str(params_file)),
+        encoding="utf-8")
 
 
 def _reason_counts(skipped: pd.DataFrame) -> list[str]:
@@ -288,7 +338,7 @@ def init_study(dicom_root: str | os.PathLike[str], study_dir: str | os.PathLike[
             raise _no_scan(series, plan, dicom)
         tables = _pseudonymise(plan, dicom, study)
         name = study_name(study)
-        _write(staging, plan, tables, name, dicom)
+        _write(staging, plan, tables, name, dicom, study / "parameters.yaml")
         load_cohort(load_params(staging / "parameters.yaml"), strict=True)  # self-check
         if study.exists():
             study.rmdir()
@@ -297,13 +347,13 @@ def init_study(dicom_root: str | os.PathLike[str], study_dir: str | os.PathLike[
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return InitResult(study, study / "parameters.yaml", tables[0], tables[1], tables[2],
-                      plan.tracers_added)
+                      plan.tracers_added, tables[4], shared_id_warnings(tables[5]))
 
 
 def summary_text(result: InitResult) -> str:
     """The printed summary: counts by tracer × modality, skipped series, next steps.
 
-    Pseudonyms and counts only: no name, PatientID or DICOM folder.
+    Pseudonyms and counts only: no name, PatientID or folder under the DICOM root.
     """
     scans, patients = result.scans, result.patients
     ids = patients["patient_id"].tolist()
@@ -315,9 +365,11 @@ def summary_text(result: InitResult) -> str:
         lines.append("  tracer(s) added to the vocabulary, check them in parameters.yaml: "
                      + ", ".join(result.tracers_added))
     if len(result.skipped):
-        lines.append(f"  {len(result.skipped)} series skipped (derived/init_skipped.csv):")
+        lines.append(f"  {len(result.skipped)} series skipped (counts in "
+                     "derived/init_skipped.csv, folders and details in private/):")
         lines += [f"    {line}" for line in _reason_counts(result.skipped)]
-    params = result.params
+    lines += [f"  warning: {text}" for text in result.warnings]
+    params = shlex.quote(str(result.params))
     lines += [
         "next steps:",
         f"  1. fill {result.study_dir / 'clinical' / 'patients.csv'}: group, final_diagnosis, "

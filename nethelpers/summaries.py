@@ -26,7 +26,9 @@ from nethelpers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 __all__ = [
     "ELIGIBILITY_COLUMNS",
+    "NOT_AVAILABLE",
     "dual_tracer_patients",
+    "estimate_text",
     "flip_flop_summary",
     "krenning_distribution",
     "lesion_measurements",
@@ -37,6 +39,43 @@ __all__ = [
     "qc_summary",
     "uptake_summary",
 ]
+
+
+NOT_AVAILABLE = "not available"
+"""A notebook summary's value for a number whose section waits for data."""
+
+UNDEFINED = {"sensitivity": "no {unit} with the disease",
+             "specificity": "no {unit} without the disease",
+             "ppv": "no positive result", "npv": "no negative result"}
+"""Why a proportion has no estimate: its denominator is empty."""
+
+
+def estimate_text(row: pd.Series | object, unit: str = "patient", digits: int = 2) -> str:
+    """An accuracy estimate with its interval for a summary, or why there is none.
+
+    Parameters
+    ----------
+    row : pandas.Series or namedtuple
+        A row of :func:`nethelpers.readings.accuracy_by` (``measure, estimate, lower,
+        upper, denominator``).
+    unit : str
+        The unit in words, for the reason (``"patient"``, ``"lesion"``).
+    digits : int
+        Decimals.
+
+    Returns
+    -------
+    str
+        E.g. ``"0.83 (0.44–0.97)"``; ``"not estimable (no patient with the disease)"`` when
+        the estimate is missing.
+    """
+    estimate, lower, upper = (getattr(row, k) for k in ("estimate", "lower", "upper"))
+    if pd.isna(estimate):
+        why = UNDEFINED.get(str(getattr(row, "measure", "")), "not enough data")
+        return f"not estimable ({why.format(unit=unit)})"
+    if pd.isna(lower) or pd.isna(upper):
+        return f"{estimate:.{digits}f} (no interval)"
+    return f"{estimate:.{digits}f} ({lower:.{digits}f}–{upper:.{digits}f})"
 
 
 def _median_iqr(values: pd.Series) -> dict[str, float]:

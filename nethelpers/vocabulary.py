@@ -15,6 +15,7 @@ system, never for a name, so a study of ⁶⁸Ga-DOTATOC runs the same report as
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,6 +29,7 @@ __all__ = [
     "Vocabulary",
     "VocabularyError",
     "code_key",
+    "how_to_add",
 ]
 
 
@@ -35,8 +37,16 @@ class VocabularyError(ValueError):
     """A code that the vocabulary of the parameters does not know."""
 
 
+RESERVED = ("not recorded", "overall", "none")
+"""Words the report uses for missing values and totals: never a group or diagnosis code or
+label (``none`` is the default diagnosis of disease-free patients, and is allowed there)."""
+
+
 def code_key(text: str) -> str:
-    """Return the matching key of a code: lower case, letters and digits only.
+    """Return the matching key of a code: case-folded letters and digits only.
+
+    Unicode is normalised first (NFKC), so superscript mass numbers (``⁶⁸Ga``) read as
+    digits, and letters of any script are kept (``Gruppe Ä`` and ``Gruppe Ö`` differ).
 
     Parameters
     ----------
@@ -48,7 +58,7 @@ def code_key(text: str) -> str:
     str
         E.g. ``"ga68dotatate"``.
     """
-    return re.sub(r"[^0-9a-z]", "", str(text).lower())
+    return re.sub(r"[\W_]", "", unicodedata.normalize("NFKC", str(text)).casefold())
 
 
 class _Term(BaseModel):
@@ -99,18 +109,19 @@ def _default_tracers() -> list[TracerTerm]:
     return [
         TracerTerm(name="DOTATATE", family="sstr",
                    aliases=["Ga68-DOTATATE", "68Ga-DOTATATE", "Ga-68 DOTATATE", "DOTA-TATE",
-                            "68Ga-DOTA-TATE", "NETSPOT", "oxodotreotide"]),
+                            "68Ga-DOTA-TATE", "[68Ga]Ga-DOTA-TATE", "NETSPOT",
+                            "oxodotreotide"]),
         TracerTerm(name="FDG", family="fdg",
-                   aliases=["18F-FDG", "F18-FDG", "FDG-F18", "fluorodeoxyglucose",
+                   aliases=["18F-FDG", "F18-FDG", "FDG-F18", "[18F]FDG", "fluorodeoxyglucose",
                             "fludeoxyglucose"]),
         TracerTerm(name="HYNIC-TOC", family="sstr",
                    aliases=["99mTc-HYNIC-TOC", "Tc99m-HYNIC-TOC", "HYNIC-TOC-Tc99m",
-                            "Tektrotyd"]),
+                            "[99mTc]Tc-HYNIC-TOC", "Tektrotyd"]),
         TracerTerm(name="DOTATOC", family="sstr",
-                   aliases=["68Ga-DOTATOC", "Ga68-DOTATOC", "DOTA-TOC", "edotreotide",
-                            "SomaKit TOC"]),
+                   aliases=["68Ga-DOTATOC", "Ga68-DOTATOC", "DOTA-TOC", "[68Ga]Ga-DOTA-TOC",
+                            "edotreotide", "SomaKit TOC"]),
         TracerTerm(name="DOTANOC", family="sstr",
-                   aliases=["68Ga-DOTANOC", "Ga68-DOTANOC", "DOTA-NOC"]),
+                   aliases=["68Ga-DOTANOC", "Ga68-DOTANOC", "DOTA-NOC", "[68Ga]Ga-DOTA-NOC"]),
     ]
 
 
@@ -141,6 +152,14 @@ class Vocabulary(_Term):
 
     @model_validator(mode="after")
     def _unique(self) -> Vocabulary:
+        _check_reserved("vocabulary.groups", [g.code for g in self.groups]
+                        + [g.label for g in self.groups if g.label], allow=())
+        _check_reserved("vocabulary.diagnoses", self.diagnoses, allow=("none",))
+        labels = [g.label or g.code for g in self.groups]
+        twice = sorted({x for x in labels if labels.count(x) > 1})
+        if twice:
+            raise ValueError(f"vocabulary.groups: label {twice[0]!r} names two groups; "
+                             "each group needs its own label")
         _check_unique("vocabulary.groups", [(g.code, g.code) for g in self.groups])
         _check_unique("vocabulary.diagnoses", [(d, d) for d in self.diagnoses])
         _check_unique("vocabulary.tracers",
@@ -240,8 +259,8 @@ class Vocabulary(_Term):
         if code is None:
             raise VocabularyError(
                 f"{column} {value!r} is not in the vocabulary; allowed: "
-                f"{', '.join(self.codes(column))}. Fix: correct the value, or add it "
-                f"(or an alias) to {VOCABULARY_KEYS[column]} in the parameters file.")
+                f"{', '.join(self.codes(column))}. Fix: correct the value, or "
+                f"{how_to_add(column)}.")
         return code
 
     def codes(self, column: str) -> tuple[str, ...]:
@@ -267,6 +286,23 @@ class Vocabulary(_Term):
 VOCABULARY_KEYS = {"group": "vocabulary.groups", "final_diagnosis": "vocabulary.diagnoses",
                    "tracer": "vocabulary.tracers", "modality": "vocabulary.modalities"}
 """The parameters key that holds the codes of each coded column."""
+
+
+def how_to_add(column: str) -> str:
+    """How to make a new code of ``column`` known, for error messages."""
+    key = VOCABULARY_KEYS[column]
+    if column in ("tracer", "modality"):
+        return f"add it (or an alias of an existing entry, under its aliases) to {key}"
+    return f"add it to {key}"
+
+
+def _check_reserved(key: str, names: list[str], allow: tuple[str, ...]) -> None:
+    """Refuse codes and labels the report uses for missing values and totals."""
+    for name in names:
+        folded = " ".join(str(name).casefold().split())
+        if folded in RESERVED and folded not in allow:
+            raise ValueError(f"{key}: {name!r} is a word the report uses for missing values "
+                             "or totals; choose another code or label")
 
 
 def _check_unique(key: str, names: list[tuple[str, str]]) -> None:

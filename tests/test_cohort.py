@@ -219,8 +219,8 @@ def test_missing_required_column(tmp_path):
 
 @pytest.mark.parametrize("lenient", [False, True])
 def test_missing_column_fails_in_both_modes(tmp_path, lenient):
-    text = LESIONS.replace("truth,", "verdict,", 1)
-    with pytest.raises(CohortError, match="lacks required column.*truth"):
+    text = LESIONS.replace("lesion_id,", "lesion,", 1)
+    with pytest.raises(CohortError, match="lacks required column.*lesion_id"):
         cohort_from(tmp_path, strict=not lenient, lesions=text)
 
 

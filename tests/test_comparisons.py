@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,9 +49,10 @@ def test_a_dotatoc_study_gets_the_same_roles_with_its_own_tracer():
     assert types.sstr_other_pet is None
     assert types.needs("sstr_other_pet") == (
         "The scans table has no DOTATOC scan on a second PET modality besides PET/CT (PET "
-        "modalities of the vocabulary: PET/CT, PET/MR): this comparison needs patients scanned "
-        "with both (tracer families and modality systems are set in vocabulary.tracers and "
-        "vocabulary.modalities of the parameters).")
+        "modalities of the vocabulary: PET/CT, PET/MR): this comparison needs a second SSTR "
+        "PET (same tracer) on another PET modality of the same patient (tracer families and "
+        "modality systems are set in vocabulary.tracers and vocabulary.modalities of the "
+        "parameters).")
 
 
 def test_ties_go_to_the_vocabulary_order_and_fdg_follows_the_main_modality():
@@ -61,12 +64,44 @@ def test_ties_go_to_the_vocabulary_order_and_fdg_follows_the_main_modality():
     assert types.sstr_pet == ScanType("DOTATATE", "PET/MR")
     assert types.sstr_other_pet == ScanType("DOTATATE", "PET/CT")
     assert types.fdg_pet is None
-    assert "no FDG scan on PET/MR (FDG tracers of the vocabulary: FDG)" in types.needs("fdg_pet")
+    assert ("no FDG scan on PET/MR (FDG tracers of the vocabulary: FDG; the study's FDG PET is "
+            "on PET/CT, and the comparison pairs scans of one modality)") in types.needs("fdg_pet")
     # no SSTR PET at all: every PET role is empty, and the note says which families count
     fdg_only = pick_scan_types(_scans(("FDG", "PET/CT", 2)), DEFAULT_VOCABULARY)
     assert fdg_only.sstr_pet is fdg_only.fdg_pet is fdg_only.sstr_other_pet is None
     assert "no PET scan of an SSTR tracer (SSTR tracers of the vocabulary: DOTATATE, " \
            "HYNIC-TOC, DOTATOC, DOTANOC" in fdg_only.needs("sstr_pet", "fdg_pet")
+
+
+def test_needs_names_what_is_actually_missing_once():
+    # FDG PET/CT scans but no SSTR PET: the SSTR PET is missing, not the FDG scan
+    fdg_only = pick_scan_types(_scans(("FDG", "PET/CT", 3)), DEFAULT_VOCABULARY)
+    note = fdg_only.needs("sstr_pet", "fdg_pet")
+    assert note.startswith("The scans table has no PET scan of an SSTR tracer (")
+    assert "FDG scan" not in note and "no PET scan of an FDG tracer" not in note
+    assert (": this comparison needs an SSTR PET and an FDG PET on the same PET modality of "
+            "the same patient (") in note
+    # PET/MR versus PET/CT without any SSTR PET: said once, not twice
+    note = fdg_only.needs("sstr_other_pet", "sstr_pet")
+    assert note.count("no PET scan of an SSTR tracer") == 1
+    # neither tracer on PET: both are named
+    spect_only = pick_scan_types(_scans(("HYNIC-TOC", "SPECT/CT", 1)), DEFAULT_VOCABULARY)
+    note = spect_only.needs("sstr_pet", "fdg_pet")
+    assert "no PET scan of an SSTR tracer" in note and (
+        "; and no PET scan of an FDG tracer (FDG tracers of the vocabulary: FDG)" in note)
+    assert spect_only.needs("sstr_spect") == ""
+
+
+def test_describe_study_counts_scans_by_tracer_and_modality():
+    scans = _scans(("FDG", "PET/CT", 10), ("DOTATOC", "PET/CT", 12), ("DOTATOC", "PET/MR", 2),
+                   ("HYNIC-TOC", "SPECT/CT", 1))
+    cohort = SimpleNamespace(scans=scans, vocabulary=DEFAULT_VOCABULARY)
+    # SSTR tracers first (vocabulary order: HYNIC-TOC before DOTATOC), then FDG
+    assert scantypes.describe_study(cohort) == (
+        "Scans in this study: 1 HYNIC-TOC SPECT/CT, 12 DOTATOC PET/CT, 2 DOTATOC PET/MR, "
+        "10 FDG PET/CT.")
+    empty = SimpleNamespace(scans=_scans(), vocabulary=DEFAULT_VOCABULARY)
+    assert scantypes.describe_study(empty) == "Scans in this study: none yet."
 
 
 def test_families_and_systems_come_from_the_study_vocabulary():
@@ -111,12 +146,75 @@ def test_paired_reads_says_why_there_are_no_pairs():
     assert waits.empty and note == "The reads table is not there yet."
     _, note = scantypes.paired_reads(types, "sstr_pet", "sstr_spect", _lesions(), reader="R1")
     assert note.startswith("The scans table has no SPECT scan of an SSTR tracer")
+    # a scan type the study does not have is named before the reads it would need
+    _, note = scantypes.paired_reads(types, "sstr_pet", "sstr_spect", None, reader="R1",
+                                     waits="The reads table is not there yet.")
+    assert note.startswith("The scans table has no SPECT scan of an SSTR tracer")
     fdg_b = _lesions()
     fdg_b = fdg_b[(fdg_b.patient_id == "B") | (fdg_b.tracer == "DOTATATE")]
     none, note = scantypes.paired_reads(types, "sstr_pet", "fdg_pet", fdg_b, reader="R1")
     assert none.empty
     assert note.startswith("No patient had both a DOTATATE PET/CT and a FDG PET/CT read by "
                            "reader R1")
+
+
+def _measurements() -> pd.DataFrame:
+    """Lesion VOIs (and liver spheres) of patients A (SSTR twice, FDG once) and B (SSTR only)."""
+    rows = [("A", "A-SSTR-1", "DOTATATE", "liver", None, 8.0, np.nan),
+            ("A", "A-SSTR-1", "DOTATATE", "lesion", "A1", 20.0, 2.5),
+            ("A", "A-SSTR-1", "DOTATATE", "lesion", "A2", 12.0, 1.5),
+            ("A", "A-SSTR-2", "DOTATATE", "lesion", "A1", 30.0, 3.5),   # a repeat scan
+            ("A", "A-SSTR-2", "DOTATATE", "lesion", "A3", 9.0, 1.1),
+            ("A", "A-FDG", "FDG", "lesion", "A1", 4.0, 2.0),
+            ("A", "A-FDG", "FDG", "lesion", "A3", 6.0, 3.0),
+            ("A", "A-FDG", "FDG", "lesion", "A4", 5.0, 2.5),
+            ("B", "B-SSTR", "DOTATATE", "lesion", "B1", 15.0, 2.0)]
+    frame = pd.DataFrame(rows, columns=["patient_id", "scan_id", "tracer", "roi", "lesion_id",
+                                        "suv_max", "tb_liver"])
+    return frame.assign(modality="PET/CT", positive=frame["tb_liver"] > 1.0,
+                        lesion_to_liver=frame["tb_liver"])
+
+
+def test_paired_measurements_pairs_lesion_vois_without_reads():
+    truth = pd.DataFrame({"patient_id": ["A", "A", "A"], "lesion_id": ["A1", "A2", "A3"],
+                          "site": ["liver", "bone", "node"], "malignant": [True, False, True]})
+    a, b = ("DOTATATE", "PET/CT"), ("FDG", "PET/CT")
+    pairs = comparisons.paired_measurements(_measurements(), a, b, truth)
+    # A1 only: A3 is measured on the repeat SSTR scan, not on the patient's first one
+    assert pairs["lesion_id"].tolist() == ["A1"]
+    row = pairs.iloc[0]
+    assert (row["scan_id_a"], row["suv_max_a"], row["scan_id_b"], row["suv_max_b"]) == (
+        "A-SSTR-1", 20.0, "A-FDG", 4.0)
+    assert (row["site"], bool(row["malignant"]), row["tb_liver_a"]) == ("liver", True, 2.5)
+    # leaving the first scan out (a repeat by date) makes the second one the SSTR scan
+    later = comparisons.paired_measurements(_measurements(), a, b, truth, exclude={"A-SSTR-1"})
+    assert later["lesion_id"].tolist() == ["A1", "A3"]
+    assert later["suv_max_a"].tolist() == [30.0, 9.0] and later["suv_max_b"].tolist() == [4, 6]
+    assert later["site"].tolist() == ["liver", "node"]
+    # without a lesions table: the pairs stand, their malignancy is unknown
+    bare = comparisons.paired_measurements(_measurements(), a, b)
+    assert bare["lesion_id"].tolist() == ["A1"] and bare["malignant"].isna().all()
+    assert comparisons.paired_measurements(_measurements().iloc[:0], a, b).empty
+    # the Wilcoxon table takes them as it takes the pairs of reads
+    table = comparisons.wilcoxon_table(later).set_index("unit")
+    assert table.loc["lesions", "pairs"] == 2 and table.loc["lesions", "V"] == 3.0
+
+
+def test_agreement_pairs_keep_the_calls_of_reads_and_the_values_of_measurements():
+    reads = pd.DataFrame({"patient_id": ["A", "A"], "lesion_id": ["A1", "A9"],
+                          "site": ["liver", "bone"], "malignant": [True, True],
+                          "call_a": ["positive", "negative"], "call_b": ["positive", "positive"],
+                          "suv_max_a": [99.0, 99.0], "suv_max_b": [99.0, 99.0]})
+    measured = comparisons.paired_measurements(
+        _measurements(), ("DOTATATE", "PET/CT"), ("FDG", "PET/CT"), exclude={"A-SSTR-1"})
+    both = comparisons.agreement_pairs(reads, measured).set_index("lesion_id")
+    assert both.index.tolist() == ["A1", "A3", "A9"]
+    assert both.loc["A1", ["call_a", "suv_max_a"]].tolist() == ["positive", 30.0]
+    assert pd.isna(both.loc["A3", "call_a"]) and both.loc["A3", "suv_max_b"] == 6.0
+    assert both.loc["A9", "site"] == "bone" and pd.isna(both.loc["A9", "suv_max_a"])
+    assert both.loc["A1", "site"] == "liver"  # from the reads when the lesions table is absent
+    only_values = comparisons.agreement_pairs(pd.DataFrame(), measured)
+    assert only_values["lesion_id"].tolist() == ["A1", "A3"] and only_values["call_a"].isna().all()
 
 
 # --------------------------------------------------------------------------------------------

@@ -96,21 +96,26 @@ def test_exclusion_table_merges_data_checks_and_quantification():
          "action": "set to missing", "source": "patients.csv line 2"},
         {"what": "scan", "id": "P004-FDG-PETCT", "reason": "patient P004 was excluded",
          "action": "excluded", "source": "scans.csv line 6"},
-        {"what": "read", "id": "P004-FDG-PETCT/L1/R1", "reason": "scan excluded",
-         "action": "excluded", "source": "reads.csv line 3"}])
+        {"what": "read", "id": "P004-FDG-PETCT/L1/R1",
+         "reason": "scan P004-FDG-PETCT was excluded", "action": "excluded",
+         "source": "reads.csv line 3"},
+        {"what": "lesion", "id": "P003-L01", "reason": "truth 'maligant': unknown code",
+         "action": "excluded", "source": "lesions.csv line 4"}])
     qc = pd.DataFrame([
         {"scan_id": "P004-FDG-PETCT", "status": "excluded", "reason": "scans table: …"},
         {"scan_id": "P002-FDG-PETCT", "status": "skipped", "reason": "no ROIs saved"},
         {"scan_id": "P003-FDG-PETCT", "status": "ok", "reason": ""}])
     table = exclusion_table(cohort_ex, qc)
+    # the scan and read that only followed patient P004 are not repeated
     assert table[["stage", "what", "id", "status"]].values.tolist() == [
         ["data checks", "patient", "P004", "excluded"],
-        ["data checks", "scan", "P004-FDG-PETCT", "excluded"],
+        ["data checks", "patient value", "P001", "set to missing"],
+        ["data checks", "lesion", "P003-L01", "excluded"],
         ["quantification", "scan", "P002-FDG-PETCT", "skipped"]]
     assert table.loc[0, "reason"] == "duplicate patient_id (patients.csv line 5)"
     text = format_exclusions(table)
-    assert text.splitlines()[0] == ("left out: 2 excluded (data checks), "
-                                    "1 skipped (quantification)")
+    assert text.splitlines()[0] == ("left out: 2 excluded (data checks), 1 set to missing "
+                                    "(data checks), 1 skipped (quantification)")
     assert "  skipped  scan    P002-FDG-PETCT: no ROIs saved" in text
     assert format_exclusions(exclusion_table(None, None)) == ""
 

@@ -6,6 +6,8 @@ truth/scans.csv of the ideal study) and the DICOM headers read with plain pydico
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -22,6 +24,7 @@ from pydicom.uid import generate_uid
 from nethelpers.cohort import load_cohort
 from nethelpers.config import load_params
 from nethelpers.files import tree_digest
+from nethelpers.initparams import params_text
 from nethelpers.initscans import REASONS, plan_scans
 from nethelpers.studyinit import InitError, init_study, summary_text
 from nethelpers.vocabulary import Vocabulary
@@ -270,8 +273,10 @@ def test_prefers_the_attenuation_corrected_pet(variants):
         truth.loc["P002-DOTATATE-PETCT", "pet_series_uid"]
     skipped = result.skipped.set_index("series_uid")
     assert skipped.loc[variants["nac_uid"], "reason"] == REASONS["not_ac"]
-    assert "series 4" in skipped.loc[variants["nac_uid"], "detail"]
-    on_disk = _csv(variants["study"] / "derived" / "init_skipped.csv")
+    assert skipped.loc[variants["nac_uid"], "detail"] == (
+        "series 4 'PET WB DOTATATE AC' (attenuation-corrected) was used; this one is not "
+        "attenuation-corrected")
+    on_disk = _csv(variants["study"] / "private" / "init_skipped.csv")
     assert sorted(on_disk["series_uid"]) == sorted(skipped.index)
 
 
@@ -342,3 +347,263 @@ def test_plan_scans_names_spect_and_skips_what_is_not_a_scan(tmp_path):
                        "seg": REASONS["not_image"], "us": REASONS["other"],
                        "ct2": REASONS["extra_anat"]}
     assert plan.tracers_added == {}
+
+
+def test_plan_scans_keeps_the_study_apart_when_the_patient_id_is_missing(tmp_path):
+    rows = [_series(series_uid=f"pt{k}", study_uid=f"s{k}", modality="PT", tracer="FDG",
+                    patient_id="", companion_series_uid=f"ct{k}") for k in (1, 2)]
+    rows += [_series(series_uid=f"ct{k}", study_uid=f"s{k}", modality="CT", patient_id="")
+             for k in (1, 2)]
+    plan = plan_scans(pd.DataFrame(rows), tmp_path)
+    assert plan.scans["patient_key"].nunique() == 2
+    assert plan.people["patient_id"].tolist() == ["", ""]
+
+
+# --------------------------------------------------------------------------------------
+# Duplicate PET series: a lossy copy, a JPEG 2000 copy and a DERIVED copy of one series
+# --------------------------------------------------------------------------------------
+
+
+def _copy(series_uid: str, number: int, description: str, extra=None):
+    """A copy of a series with new UIDs, listed before the original (lower number and UID)."""
+    def change(ds):
+        ds.SeriesInstanceUID = series_uid
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.SeriesNumber = number
+        ds.SeriesDescription = description
+        if extra is not None:
+            extra(ds)
+    return change
+
+
+def _lossy_marked(ds):            # decompressed from a lossy copy: only the flag tells
+    ds.LossyImageCompression = "01"
+    ds.LossyImageCompressionRatio = "12"
+    ds.LossyImageCompressionMethod = "ISO_15444_1"
+
+
+def _jpeg2000_lossy(ds):
+    from pydicom.uid import JPEG2000
+
+    ds.compress(JPEG2000, j2k_cr=[20])      # lossy JPEG 2000, no LossyImageCompression set
+
+
+def _derived(ds):
+    ds.ImageType = ["DERIVED", "SECONDARY"]
+
+
+@pytest.fixture(scope="module")
+def copies(ideal_study, tmp_path_factory):
+    truth = _csv(ideal_study / "clinical" / "scans.csv").set_index("scan_id")
+    scan = truth.loc["P002-DOTATATE-PETCT"]
+    root = tmp_path_factory.mktemp("copies") / "dicom"
+    shutil.copytree(ideal_study / scan["pet_dir"], root / "s" / "PT")
+    shutil.copytree(ideal_study / scan["anat_dir"], root / "s" / "CT")
+    uids = {"marked": "1.2.3.1", "j2k": "1.2.3.2", "derived": "1.2.3.3"}   # < original UID
+    _rewrite(ideal_study / scan["pet_dir"], root / "s" / "PT_LOSSY",
+             _copy(uids["marked"], 1, "PET WB AC lossy", _lossy_marked))
+    _rewrite(ideal_study / scan["pet_dir"], root / "s" / "PT_J2K",
+             _copy(uids["j2k"], 2, "PET WB AC J2K", _jpeg2000_lossy))
+    _rewrite(ideal_study / scan["pet_dir"], root / "s" / "PT_DERIVED",
+             _copy(uids["derived"], 3, "PET WB AC MPR", _derived))
+    result = init_study(root, root.parent / "study")
+    original = _header(ideal_study / scan["pet_dir"])
+    return {"result": result, "uids": uids, "original": original,
+            "pet_uid": scan["pet_series_uid"]}
+
+
+def test_the_lossless_original_pet_is_used(copies):
+    result = copies["result"]
+    assert result.scans["pet_series_uid"].tolist() == [copies["pet_uid"]]
+    skipped = result.skipped.set_index("series_uid")
+    assert sorted(skipped.index) == sorted(copies["uids"].values())
+    assert set(skipped["reason"]) == {REASONS["duplicate"]}
+    ds = copies["original"]
+    used = f"series {ds.SeriesNumber} '{ds.SeriesDescription}'"
+    assert used == "series 4 'PET WB DOTATATE AC'"
+    uids = copies["uids"]
+    assert skipped.loc[uids["marked"], "detail"] == (
+        f"{used} (lossless) was used; this one is lossy (LossyImageCompression is 01)")
+    assert skipped.loc[uids["j2k"], "detail"] == (
+        f"{used} (lossless) was used; this one is lossy (stored in JPEG 2000, a lossy "
+        "transfer syntax)")
+    assert skipped.loc[uids["derived"], "detail"] == (
+        f"{used} (ImageType ORIGINAL) was used; this one is DERIVED")
+
+
+def test_duplicates_rank_in_the_documented_order():
+    from nethelpers.initrank import rank_key
+
+    def member(uid, **changes):
+        row = {"qc": "ok", "qc_reasons": "", "n_slices": 200, "series_number": 9,
+               "series_uid": uid}
+        header = {"CorrectedImage": ["ATTN", "DECY"], "ImageType": ["ORIGINAL", "PRIMARY"],
+                  "lossy": ""}
+        for key, value in changes.items():
+            (header if key in header else row)[key] = value
+        return {"row": row, "header": header}
+
+    # each differs from the best by one trait; listed best first, shuffled by their UIDs
+    members = [
+        member("9.0"),
+        member("8.1", series_uid="9.1"),                      # equal rank, higher UID
+        member("7", series_number=10),
+        member("6", n_slices=199),
+        member("5", qc="warn", qc_reasons="slice spacing deviates"),
+        member("4", ImageType=["DERIVED", "PRIMARY"]),
+        member("3", qc="warn", qc_reasons="lossy compression (1.2.840.10008.1.2.4.91): x"),
+        member("2", CorrectedImage=[]),                       # attenuation not stated
+        member("1", CorrectedImage=["DECY"]),                 # not attenuation-corrected
+    ]
+    ranked = sorted(reversed(members), key=rank_key)
+    assert [m["row"]["series_uid"] for m in ranked] == [m["row"]["series_uid"]
+                                                         for m in members]
+    # lossless DERIVED beats lossy ORIGINAL; lossy attenuation-corrected beats lossless NAC
+    lossy_original = member("1", lossy="LossyImageCompression is 01")
+    assert rank_key(member("2", ImageType=["DERIVED"])) < rank_key(lossy_original)
+    assert rank_key(lossy_original) < rank_key(member("0", CorrectedImage=["DECY"]))
+
+
+# --------------------------------------------------------------------------------------
+# Two people sharing PatientID "ANON", and a person without a scan in a named folder
+# --------------------------------------------------------------------------------------
+
+PLANTED = "Doe_Jane_19700101"       # a patient's name in a folder name of the DICOM tree
+
+
+def _patient(patient_id: str, birth: str | None = None):
+    def change(ds):
+        ds.PatientID = patient_id
+        if birth is not None:
+            ds.PatientBirthDate = birth
+    return change
+
+
+@pytest.fixture(scope="module")
+def anon(ideal_study, tmp_path_factory):
+    """Demo P002 (DOTATATE, 2025-01-13) and demo P001 (FDG, 01-18) both written as ANON."""
+    truth = _csv(ideal_study / "clinical" / "scans.csv").set_index("scan_id")
+    root = tmp_path_factory.mktemp("anon") / "dicom"
+    for folder, scan_id in (("a", "P002-DOTATATE-PETCT"), ("b", "P001-FDG-PETCT")):
+        for column, name in (("pet_dir", "PT"), ("anat_dir", "CT")):
+            _rewrite(ideal_study / truth.loc[scan_id, column], root / folder / name,
+                     _patient("ANON"))
+    # demo P002's lone CT of another study, its birth date left empty: still demo P002
+    _rewrite(ideal_study / truth.loc["P002-FDG-PETCT", "anat_dir"], root / "c" / "CT",
+             _patient("ANON", birth=""))
+    # a third person's lone CT (no scan at all), in a folder named after her
+    _rewrite(ideal_study / truth.loc["P003-FDG-PETCT", "anat_dir"], root / PLANTED / "CT",
+             _patient("LONE-7"))
+    study = root.parent / "study"
+    done = _cli("init", str(root), "-o", str(study), "-q", cwd=root.parent)
+    assert done.returncode == 0, done.stderr
+    names = {scan_id: str(_header(ideal_study / truth.loc[scan_id, "pet_dir"]).PatientName)
+             for scan_id in ("P002-DOTATATE-PETCT", "P001-FDG-PETCT", "P003-FDG-PETCT")}
+    return {"root": root, "study": study, "done": done, "names": names}
+
+
+def test_people_sharing_a_patient_id_stay_apart(anon):
+    study = anon["study"]
+    scans = _csv(study / "clinical" / "scans.csv")
+    assert scans[["scan_id"]].values.ravel().tolist() == ["P001-DOTATATE-PETCT",
+                                                          "P002-FDG-PETCT"]
+    table = _csv(study / "private" / "pseudonyms.csv").set_index("pseudonym")
+    assert table.index.tolist() == ["P001", "P002", "X001"]
+    assert table["patient_id"].tolist() == ["ANON", "ANON", "LONE-7"]
+    assert table["patient_name"].tolist() == [anon["names"]["P002-DOTATATE-PETCT"],
+                                              anon["names"]["P001-FDG-PETCT"],
+                                              anon["names"]["P003-FDG-PETCT"]]
+    assert table["n_scans"].tolist() == ["1", "1", "0"]
+    assert len(_csv(study / "clinical" / "patients.csv")) == 2
+    warning = ("P001 and P002 share a PatientID but differ in name or birth date: kept "
+               "apart; check private/pseudonyms.csv")
+    assert f"warning: {warning}" in anon["done"].stdout
+    assert anon["done"].stdout.count("share a PatientID") == 1   # not LONE-7
+
+
+def test_skipped_series_details_are_private(anon):
+    study = anon["study"]
+    private = _csv(study / "private" / "init_skipped.csv")
+    assert stat.S_IMODE((study / "private" / "init_skipped.csv").stat().st_mode) == 0o600
+    by_folder = private.set_index("dicom_dir")["patient"].to_dict()
+    root = Path(os.path.relpath(anon["root"], study)).as_posix()
+    # the CT without birth date is demo P002's (P001); the third person's is X001
+    assert by_folder == {f"{root}/c/CT": "P001", f"{root}/{PLANTED}/CT": "X001"}
+    assert set(private["reason"]) == {REASONS["lone_anat"]}
+    public = _csv(study / "derived" / "init_skipped.csv")
+    assert public.columns.tolist() == ["patient", "modality", "reason", "n_series"]
+    assert public.values.tolist() == [["P001", "CT", REASONS["lone_anat"], "1"],
+                                      ["", "CT", REASONS["lone_anat"], "1"]]
+    caches = sorted(p.name for p in (study / "private").glob("dicom-index.cache*"))
+    assert caches and all(name.startswith("dicom-index.cache") for name in caches)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (study / "private").iterdir()}
+    assert set(modes.values()) == {0o600}, modes
+
+
+def test_nothing_under_the_dicom_root_is_printed_or_public(anon):
+    study, root = anon["study"], anon["root"]
+    folders = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir()}
+    secrets = {*folders - {"a", "b", "c"}, PLANTED, "ANON", "LONE-7", *anon["names"].values()}
+    printed = anon["done"].stdout + anon["done"].stderr
+    assert [s for s in secrets if s in printed] == []
+    public = [p for p in study.rglob("*") if p.is_file() and "private" not in
+              p.relative_to(study).parts and p.name != "scans.csv"]
+    assert [(p.name, s) for p in public for s in secrets if s in p.read_text()] == []
+    # scans.csv keeps the DICOM folders (quantification needs them), never the planted one
+    scans = (study / "clinical" / "scans.csv").read_text()
+    assert "a/PT" in scans and PLANTED not in scans
+    assert PLANTED in (study / "private" / "init_skipped.csv").read_text()   # control
+
+
+def test_patient_keys_join_a_missing_birth_date_only_when_unambiguous():
+    from nethelpers.initpeople import dicom_patient_id, patient_keys
+
+    def h(name, birth):
+        return {"PatientName": name, "PatientBirthDate": birth}
+
+    keys = patient_keys(
+        ["A", "A", "A", "0", "0", "0", "", ""],
+        ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s7"],
+        [h("Doe^Jo", "19700101"), h("DOE^JO^^", ""), h("doe^jo", "19700101"),
+         h("Roe^Al", "19500505"), h("Poe^Ed", "19600606"), h("", ""),
+         h("Roe^Al", "19500505"), h("Poe^Ed", "19600606")])
+    assert keys[0] == keys[1] == keys[2]         # case, trailing ^, missing birth date
+    assert len({keys[3], keys[4], keys[5]}) == 3  # "0" shared: an empty header fits both
+    assert keys[6] == keys[7] != keys[3]         # no PatientID: one key per study
+    assert [dicom_patient_id(k) for k in keys] == ["A", "A", "A", "0", "0", "0", "", ""]
+
+
+def test_parameters_header_commands_run_from_any_folder(run):
+    out = run["out"]
+    params = out / "parameters.yaml"
+    lines = params.read_text().splitlines()
+    commands = [shlex.split(line.lstrip("# ")) for line in lines[:10]
+                if line.startswith("#   nethelpers ")]
+    assert [c[:3] for c in commands] == [["nethelpers", "review", "-f"],
+                                         ["nethelpers", "report", "-f"]]
+    assert [Path(c[3]) for c in commands] == [params, params]      # absolute, space quoted
+    assert "from any folder" in "\n".join(lines[:10])
+    printed = [shlex.split(line.split(". ", 1)[1]) for line in run["done"].stdout.splitlines()
+               if line.lstrip().startswith(("2. nethelpers", "3. nethelpers"))]
+    assert [Path(c[3]) for c in printed] == [params, params]
+
+
+def test_parameters_header_with_a_relative_file_says_study_folder():
+    text = params_text("s", Path("/data/dicom"), Vocabulary(), params_file="parameters.yaml")
+    assert "Then, from the study folder:" in text
+    assert "#   nethelpers report -f parameters.yaml" in text
+
+
+def test_scan_folders_are_kept_commented_and_never_printed(run):
+    out = run["out"]
+    lines = (out / "parameters.yaml").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("scans:"))
+    note = " ".join(" ".join(lines[at - 4:at]).replace("#", " ").split())
+    assert "come from the DICOM tree" in note and "patient names" in note
+    assert "report never shows them" in note
+    scans = _csv(out / "clinical" / "scans.csv")
+    dirs = [d for d in [*scans["pet_dir"], *scans["anat_dir"]] if d]
+    assert len(dirs) == 16
+    printed = run["done"].stdout + run["done"].stderr
+    assert [d for d in dirs if d in printed or Path(d).parent.as_posix() in printed] == []

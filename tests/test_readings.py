@@ -299,8 +299,13 @@ def test_accuracy_by_leaves_out_and_counts_a_missing_truth():
     assert (dota.tp, dota.fn, dota.n_no_reference) == (1, 1, 1)
     empty = readings.accuracy_by(df.assign(test=pd.NA), ["tracer", "modality"], test="test",
                                  truth="disease_present", cluster="patient_id")
-    assert empty.empty and {"measure", "estimate", "cluster_lower", "n_no_reference"} <= set(
-        empty.columns)
+    # nothing estimable: one row per subgroup says so, with every column
+    assert set(empty["measure"]) == {"not estimable"}
+    assert len(empty) == df.groupby(["tracer", "modality"]).ngroups
+    assert {"measure", "estimate", "cluster_lower", "n_no_reference"} <= set(empty.columns)
+    none = readings.accuracy_by(df.iloc[0:0], ["tracer", "modality"], test="test",
+                                truth="disease_present", cluster="patient_id")
+    assert none.empty and "cluster_lower" in none.columns
 
 
 def test_missing_group_is_not_recorded_and_indeterminate_counts(tmp_path):
@@ -309,9 +314,9 @@ def test_missing_group_is_not_recorded_and_indeterminate_counts(tmp_path):
     patients = PATIENTS.replace("P001,suspected_net,", "P001,,")
     cohort = _handmade(tmp_path, patients=patients)
     results = readings.patient_level(cohort, "R1").set_index("scan_id")
-    assert results.loc["P001-DOTATATE-PETCT", "group"] == "not recorded"
+    assert results.loc["P001-DOTATATE-PETCT", "group"] == "Not recorded"
     lesions = readings.lesion_level(cohort, "R1")
-    assert set(lesions.loc[lesions.patient_id == "P001", "group"]) == {"not recorded"}
+    assert set(lesions.loc[lesions.patient_id == "P001", "group"]) == {"Not recorded"}
     counts = readings.indeterminate_counts(lesions).set_index(["tracer", "modality"])
     assert counts.loc[("DOTATATE", "PET/MR")].tolist() == [1, 1]  # P002's equivocal call
     assert counts["lesion_reads"].sum() == len(lesions)

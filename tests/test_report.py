@@ -12,6 +12,8 @@ import nbformat
 import pandas as pd
 import pytest
 
+from nethelpers.cli import main
+from nethelpers.cohort import CohortError
 from nethelpers.config import ParamsError
 from nethelpers.report import (
     DEFAULT_NOTEBOOKS_DIR,
@@ -189,23 +191,16 @@ def test_outputs_are_deterministic_and_rerun_replaces_report(report):
     assert today.decode() in (out / "provenance.json").read_text()
 
 
-def test_broken_parameter_names_notebook_and_cell(tmp_path):
+def test_unreadable_study_tables_stop_the_report_before_any_notebook(tmp_path, capsys):
     study = write_study(tmp_path / "study", scans=SCANS.replace(",tracer,", ",agent,", 1))
-    params = write_params(tmp_path / "params.yaml", study, tmp_path / "out",
-                          report={"notebooks": ["01_cohort"]})
-    with pytest.raises(ReportError) as info:
+    params = write_params(tmp_path / "params.yaml", study, tmp_path / "out")
+    with pytest.raises(CohortError, match="lacks required column"):
         run_report(params, progress=False)
-    message = str(info.value)
-    assert "notebook 01_cohort failed at cell 3" in message
-    assert "CohortError" in message
-    assert "lacks required column(s) tracer" in message
-    out = tmp_path / "out"
-    assert (out / "notebooks/01_cohort.ipynb").is_file()  # partial outputs are kept
-    assert (out / "01_cohort.html").is_file()
-    prov = json.loads((out / "provenance.json").read_text())
-    assert prov["status"] == "failed"
-    assert "cell 3" in prov["error"]
-    assert "Report incomplete" in (out / "index.html").read_text()
+    assert not (tmp_path / "out").exists()  # nothing was run, nothing written
+    assert main(["report", "-f", str(params), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "scans.csv: scans table lacks required column(s) tracer" in err
+    assert "Fix:" in err
 
 
 def test_broken_notebook_names_notebook_and_cell(tmp_path):

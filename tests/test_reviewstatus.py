@@ -13,7 +13,7 @@ import SimpleITK as sitk
 from nethelpers.config import load_params
 from nethelpers.plots.gallery import study_gallery
 from nethelpers.quantify import scan_jobs
-from nethelpers.reviewstatus import STATUS_COLUMNS, review_status
+from nethelpers.reviewstatus import STATUS_COLUMNS, review_counts, review_status
 from nethelpers.rois import RoiStore, table_from_rows
 
 
@@ -54,6 +54,20 @@ def test_review_status_of_saved_waiting_and_unknown_scans(tmp_path):
     assert first.loc["S1", "version"] == 2
     only = review_status(store)                       # without the study's scans: no flags
     assert only["scan_id"].tolist() == ["S1", "ZZ"] and (only["note"] == "").all()
+
+
+def test_review_counts_count_the_study_scans_only(tmp_path):
+    store = RoiStore(tmp_path / "rois")
+    store.save("S1", _labels(1, 2, 10, 11), _table("R1", 2), reader="R1")
+    store.save("ZZ", _labels(1, 10), _table("R1", 1).iloc[[0, 2]], reader="R1")  # not in study
+    status = review_status(store, ["S1", "S2"])
+    assert "nethelpers review -f <parameters file> --patient" in status.iloc[1]["note"]
+    assert review_counts(status) == {"Scans with saved ROIs": 1, "Lesion VOIs": 2,
+                                     "Scans with saved ROIs not in the scans table": 1}
+    clean = review_status(store, ["S1", "ZZ"])
+    assert review_counts(clean) == {"Scans with saved ROIs": 2, "Lesion VOIs": 3}
+    nothing = review_status(RoiStore(tmp_path / "none"), ["S1"])
+    assert review_counts(nothing) == {"Scans with saved ROIs": 0, "Lesion VOIs": 0}
 
 
 def test_calls_recorded_counts_the_lesions_with_a_call(tmp_path):

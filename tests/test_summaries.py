@@ -176,3 +176,26 @@ def test_liver_reference_summary_without_a_liver_voi_is_empty():
     out = summaries.liver_reference_summary(m, REGISTRY)
     assert out.empty and list(out.columns) == ["tracer", "modality", "n", "median", "q1", "q3",
                                                "min", "max", "cv_pct"]
+
+
+def test_estimate_text_prints_the_interval_or_why_there_is_none():
+    from nethelpers.readings import accuracy_by
+
+    results = pd.DataFrame({"scan": ["S"] * 5,
+                            "test": pd.array([True, False, True, False, True], dtype="boolean"),
+                            "truth": pd.array([False] * 5, dtype="boolean")})
+    rows = accuracy_by(results, ["scan"], test="test", truth="truth")
+    table = {r.measure: r for r in rows.itertuples(index=False)}  # as the notebook reads them
+    assert summaries.estimate_text(table["sensitivity"]) == (
+        "not estimable (no patient with the disease)")
+    # 2 of 5 negative: 0.40, Wilson interval 0.1176-0.7693 (statsmodels proportion_confint)
+    assert summaries.estimate_text(table["specificity"]) == "0.40 (0.12–0.77)"
+    assert summaries.estimate_text(table["lr_positive"], unit="lesion") == (
+        "not estimable (not enough data)")
+    row = pd.Series({"measure": "specificity", "estimate": np.nan, "lower": np.nan,
+                     "upper": np.nan})
+    assert summaries.estimate_text(row, unit="lesion") == (
+        "not estimable (no lesion without the disease)")
+    assert summaries.estimate_text(pd.Series({"measure": "ppv", "estimate": 0.5,
+                                              "lower": np.nan, "upper": np.nan})) == (
+        "0.50 (no interval)")

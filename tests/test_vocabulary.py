@@ -164,3 +164,76 @@ def test_a_scan_read_with_no_lesion_called(tmp_path):
     assert c.exclusions.empty
     row = c.reads[c.reads["scan_id"] == "P006-DOTATATE-PETCT"].iloc[0]
     assert row["lesion_id"] == "none" and row["call"] == "negative"
+
+
+@pytest.mark.parametrize("written", ["⁶⁸Ga-DOTATATE", "[68Ga]Ga-DOTA-TATE", "Ga\u201168 DOTATATE",
+                                     "DOTATATE\u00a0 "])
+def test_unicode_spellings_of_dotatate(written):
+    assert DEFAULT_VOCABULARY.canonical("tracer", written) == "DOTATATE"
+
+
+def test_letters_of_any_script_are_kept():
+    assert code_key("Gruppe Ä") != code_key("Gruppe Ö")
+    assert code_key("¹⁸F-FDG") == "18ffdg"
+
+
+@pytest.mark.parametrize("group", [{"code": "Not recorded"}, {"code": "overall"},
+                                   {"code": "x", "label": "Not  recorded"}])
+def test_words_of_the_report_are_not_group_codes(group):
+    with pytest.raises(ParamsError, match="word the report uses for missing values"):
+        params_from_dict({"vocabulary": {"groups": [{"code": "a"}, group]}})
+
+
+def test_two_groups_with_one_label_are_refused():
+    with pytest.raises(ParamsError, match="label 'NET' names two groups"):
+        params_from_dict({"vocabulary": {"groups": [{"code": "a", "label": "NET"},
+                                                    {"code": "b", "label": "NET"}]}})
+
+
+def test_an_unknown_group_message_does_not_offer_aliases(tmp_path):
+    with pytest.raises(CohortError) as info:
+        _cohort(tmp_path, patients=edit(PATIENTS, "P002,suspected_net", "P002,registry"))
+    message = str(info.value)
+    assert "add it to vocabulary.groups" in message and "alias" not in message
+
+
+def test_other_codes_ignore_case_spaces_and_punctuation(tmp_path):
+    patients = edit(PATIENTS, "none,false,follow-up", "none,false,Follow up")
+    c = _cohort(tmp_path, patients=patients)
+    assert c.exclusions.empty
+    assert c.patients.set_index("patient_id").loc["P002", "reference_standard"] == "follow-up"
+
+
+@pytest.mark.parametrize("written", ["None", "NONE", " none"])
+def test_no_lesion_reads_are_matched_without_regard_to_case(tmp_path, written):
+    reads = READS + f"P006-DOTATATE-PETCT,{written},R1,negative,,5,\n"
+    c = _cohort(tmp_path, reads=reads)
+    assert c.exclusions.empty
+    assert "none" in set(c.reads["lesion_id"])
+
+
+def test_a_no_lesion_read_must_be_negative(tmp_path):
+    reads = READS + "P006-DOTATATE-PETCT,none,R1,positive,,5,\n"
+    c = _cohort(tmp_path, reads=reads)
+    row = c.exclusions.iloc[0]
+    assert (row["what"], row["id"], row["action"]) == ("read", "P006-DOTATATE-PETCT/none/R1",
+                                                       "excluded")
+    assert "only negative is possible" in row["reason"]
+    assert not (c.reads["lesion_id"] == "none").any()
+    with pytest.raises(CohortError, match="a positive or equivocal finding needs its own"):
+        _cohort(tmp_path / "strict", strict=True, reads=reads)
+
+
+def test_a_lesion_cannot_be_called_none(tmp_path):
+    lesions = ("patient_id,lesion_id,site,diameter_mm,truth,malignant,reference_standard\n"
+               "P001,NONE,liver,10,malignant,true,histopathology\n")
+    c = _cohort(tmp_path, lesions=lesions, reads="scan_id,lesion_id,reader,call\n")
+    assert c.lesions.empty
+    assert "reserved" in c.exclusions.iloc[0]["reason"]
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "  \r\n"])
+def test_an_empty_lesions_file_is_an_empty_table(tmp_path, content):
+    c = _cohort(tmp_path, lesions=content, reads=content)
+    assert c.lesions.empty and c.reads.empty and c.missing == {}
+    assert "lesion_id" in c.lesions.columns

@@ -38,7 +38,7 @@ from nethelpers.rois import RoiStore
 MARKER = "demo.json"
 
 #: Bump when the generator's output changes, so `--if-missing` replaces older studies.
-DEMO_FORMAT = 4
+DEMO_FORMAT = 5
 
 
 def _scan_task(args: tuple) -> dict:
@@ -52,7 +52,8 @@ def _scan_task(args: tuple) -> dict:
     labels, table = reader_rois(p, scan, grid, rng)
     RoiStore(Path(root) / "rois").save(
         scan.scan_id, grid.to_sitk(labels), table, reader="R1",
-        note="demo generator: reader R1's VOIs", saved_at=str(table["created"].iloc[0]))
+        note="demo generator: reader R1's VOIs", saved_at=str(table["created"].iloc[0]),
+        series_uid=info["pet_series_uid"])
     info["reads"] = simulate_reads(p, scan, np.random.default_rng([seed, index, 300, k]))
     info["positions"] = [
         dict(zip(("x_mm", "y_mm", "z_mm"), np.round(scan.pose.to_patient(les.center), 3),

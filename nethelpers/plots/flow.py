@@ -253,7 +253,8 @@ def _draw(top_text: str, side_text: str | None, columns: list[list[tuple[str, st
 
 INDEX_TEST_ROWS = ("Eligible", "Index test", "Reference\nstandard", "Target\ncondition")
 _RESULT_TEXT = {"positive": "Positive", "negative": "Negative",
-                "indeterminate": "Indeterminate", "not read": "Not read"}
+                "indeterminate": "Indeterminate", "not read": "Not read",
+                "repeat scan": "Repeat scan"}
 
 
 def index_test_flow(flow: pd.DataFrame, tracer: str, modality: str) -> Figure:
@@ -287,11 +288,13 @@ def index_test_flow(flow: pd.DataFrame, tracer: str, modality: str) -> Figure:
     columns = []
     for rec in rows.itertuples():
         head = f"{_RESULT_TEXT[rec.result]}\nn = {rec.scans}"
-        if rec.result in ("indeterminate", "not read"):
+        if rec.result in ("indeterminate", "not read", "repeat scan"):
             how = rec.counted_as
             head += "\n(excluded)" if how == "excluded" else f"\n(counted {how})"
-        reference = _lines({"Histopathology": rec.histopathology, "Follow-up": rec.follow_up,
-                            "None": rec.no_reference}, "Reference standard")
+        methods = {"Histopathology": rec.histopathology, "Follow-up": rec.follow_up}
+        if getattr(rec, "method_not_recorded", 0):
+            methods["Method not recorded"] = rec.method_not_recorded
+        reference = _lines(methods | {"None": rec.no_reference}, "Reference standard")
         target = _lines({"Present": rec.disease_present, "Absent": rec.disease_absent},
                         "Target condition")
         columns.append([(head, _HEAD), (reference, "white"), (target, "white")])

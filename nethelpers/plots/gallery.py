@@ -22,6 +22,7 @@ from nethelpers.dicom.errors import DicomInputError
 from nethelpers.dicom.volume import resample_like
 from nethelpers.measures import voi_stats
 from nethelpers.plots.style import OKABE_ITO, figure_style, suv_window
+from nethelpers.roiseries import RoiSeriesError
 
 __all__ = ["failure_reason", "lesion_gallery", "redact_paths", "scan_figures", "scan_mip",
            "study_gallery"]
@@ -39,8 +40,9 @@ def failure_reason(exc: BaseException) -> str:
     """Why a scan's image could not be shown, without anything that could identify a patient.
 
     A :class:`~nethelpers.dicom.errors.DicomInputError` names the element, not the file: its
-    problem is shown (paths removed). Any other message may quote a path (folders are often
-    named after the patient) and is withheld.
+    problem is shown (paths removed), as is a
+    :class:`~nethelpers.roiseries.RoiSeriesError` (scan ID and series UIDs). Any other
+    message may quote a path (folders are often named after the patient) and is withheld.
 
     Parameters
     ----------
@@ -54,6 +56,8 @@ def failure_reason(exc: BaseException) -> str:
     """
     if isinstance(exc, DicomInputError):
         return f"{type(exc).__name__}: {redact_paths(exc.problem)}"
+    if isinstance(exc, RoiSeriesError):  # the scan (a pseudonym), two series UIDs: no path
+        return f"{type(exc).__name__}: {exc}"
     return f"{type(exc).__name__} (message withheld: it may quote a path)"
 
 def _anatomy_on_pet(pet: sitk.Image, anatomy: sitk.Image | None) -> np.ndarray | None:
@@ -241,15 +245,23 @@ def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 1
     -------
     tuple of Figure
         ``(gallery, mip)``; titles carry the scan ID (a pseudonym), tracer and modality.
+
+    Raises
+    ------
+    nethelpers.roiseries.RoiSeriesError
+        The saved ROIs were drawn on another PET series than the one loaded for the scan.
     """
-    from nethelpers.dicom.volume import load_ct, load_mr, load_pet
+    from nethelpers.dicom.volume import load_ct, load_mr, load_pet_series
+    from nethelpers.roiseries import check_roi_series, series_uid_of
     from nethelpers.scanmeasures import labels_on
 
-    pet, _ = load_pet(job.pet, norm, series_uid=job.series_uid)
+    loaded = load_pet_series(job.pet, norm, series_uid=job.series_uid)
+    pet = loaded.image
     labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
     table = pd.DataFrame(columns=["label", "roi", "lesion_id"])
     if store.latest(job.scan_id) is not None:
         rois = store.load(job.scan_id)
+        check_roi_series(rois.version, series_uid_of(loaded.headers))  # raises: another PET
         labels, table = labels_on(pet, rois.labels, rois.table)[0], rois.table
     kind = _anatomy_kind(job.modality)
     anatomy = None
