@@ -82,13 +82,25 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _clinical(args: argparse.Namespace) -> dict:
-    """The clinical-record values of the SUV options (see :func:`_pet_options`)."""
+def _injection_time(text: str):
+    """``--injection``: a full date-time; a time alone could be on either day, so refused."""
     from datetime import datetime
 
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        value = None
+    if value is None or "T" not in text.strip().upper().replace(" ", "T"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date and time: give the injection as YYYY-MM-DDTHH:MM[:SS] "
+            "(a time alone is refused: it could be on the scan day or the day before)")
+    return value
+
+
+def _clinical(args: argparse.Namespace) -> dict:
+    """The clinical-record values of the SUV options (see :func:`_pet_options`)."""
     return {"weight_kg": args.weight, "height_m": args.height, "sex": args.sex,
-            "dose_bq": args.dose, "half_life_s": args.half_life,
-            "injection": datetime.fromisoformat(args.injection) if args.injection else None}
+            "dose_bq": args.dose, "half_life_s": args.half_life, "injection": args.injection}
 
 
 def _cmd_suv(args: argparse.Namespace) -> int:
@@ -246,7 +258,7 @@ def _pet_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=float, default=None, help="height in m (overrides)")
     parser.add_argument("--sex", choices=["M", "F", "O"], default=None, help="sex (overrides)")
     parser.add_argument("--dose", type=float, default=None, help="injected activity in Bq")
-    parser.add_argument("--injection", default=None,
+    parser.add_argument("--injection", default=None, type=_injection_time,
                         help="injection date-time, ISO format (YYYY-MM-DDTHH:MM:SS)")
     parser.add_argument("--half-life", type=float, default=None, help="half-life in s")
 
