@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from nethelpers.files import shown_path
 from nethelpers.tableload import (
     SHOW,
     Problems,
@@ -295,7 +296,8 @@ def load_cohort(params: Params, *, strict: bool = False) -> Cohort:
     scans = load_table(paths.scans, spec["scans"], problems)
     lesions = load_table(paths.lesions, LESIONS, problems, optional=True)
     reads = load_table(paths.reads, READS, problems, optional=True)
-    missing = {name: _relative(Path(getattr(paths, name)), Path(params.study.data_root))
+    missing = {name: shown_path(Path(getattr(paths, name)).resolve(),
+                                Path(params.study.data_root).resolve())
                for name in ("lesions", "reads") if not Path(getattr(paths, name)).exists()}
 
     _check_disease_status(patients, lesions, Path(paths.patients), problems)
@@ -390,14 +392,6 @@ def _no_lesion_reads(reads: pd.DataFrame, path: Path, problems: Problems) -> pd.
                  f"{reads.at[line, 'call']!r}: only negative is possible", path)
          for line in bad[bad].index])
     return reads[~bad]
-
-
-def _relative(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` when inside it (no absolute path in a report)."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.name
 
 
 def reads_joined(cohort: Cohort) -> pd.DataFrame:

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "fsync_dir", "fsync_file", "sha256_file", "study_fingerprint",
-           "tree_digest"]
+__all__ = ["atomic_write", "fsync_dir", "fsync_file", "sha256_file", "shown_path",
+           "study_fingerprint", "tree_digest"]
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -152,11 +152,27 @@ def tree_digest(root: str | Path) -> dict[str, Any] | None:
     return {"files": len(lines), "bytes": total, "sha256": digest}
 
 
-def _table_fingerprint(path: Path, data_root: Path) -> dict[str, Any]:
+def shown_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when inside it, else its name: never an absolute path.
+
+    Parameters
+    ----------
+    path, root : Path
+        Compared as given (resolve them first to see through symbolic links).
+
+    Returns
+    -------
+    str
+        E.g. ``"clinical/patients.csv"``.
+    """
     try:
-        shown = path.relative_to(data_root).as_posix()
+        return path.relative_to(root).as_posix()
     except ValueError:
-        shown = path.name
+        return path.name
+
+
+def _table_fingerprint(path: Path, data_root: Path) -> dict[str, Any]:
+    shown = shown_path(path, data_root)
     if not path.is_file():
         return {"path": shown, "bytes": None, "sha256": None}
     return {"path": shown, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
