@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
+
+from nethelpers.cliargs import at_least_one, image_file, injection_time, slice_tolerance
+from nethelpers.clierrors import shown
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -14,6 +18,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     options = ImagingOptions(blur=not args.no_blur, noise=not args.no_noise)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():     # refused before minutes of generating
+        print(f"demo: --out {args.out} is a file, not a folder. Fix: give "
+              "a new folder (or an existing demo folder with --overwrite)", file=sys.stderr)
+        return 2
     kept = args.if_missing and is_complete(out, args.patients, args.seed, options)
     if kept:
         print(f"demo: {out} is complete ({args.patients} patients, seed {args.seed}); kept")
@@ -33,19 +41,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from nethelpers.cohort import CohortError
-    from nethelpers.config import ParamsError
-    from nethelpers.report import ReportError, run_report
+    from nethelpers.config import load_params
 
-    try:
-        out = run_report(args.params, output=args.output, notebooks=args.notebooks,
-                         progress=not args.quiet)
-    except (ParamsError, CohortError) as exc:  # nothing was run
-        print(f"report: {exc}", file=sys.stderr)
-        return 2
-    except ReportError as exc:  # a notebook failed; the partial report is kept
-        print(f"report: {exc}", file=sys.stderr)
-        return 1
+    load_params(args.params)  # a refusal comes before papermill is even imported
+    from nethelpers.report import run_report
+
+    # parameters or tables refused: nothing was run (exit 2); a notebook failed: the
+    # partial report is kept (ReportError, exit 1); see main()
+    out = run_report(args.params, output=args.output, notebooks=args.notebooks,
+                     progress=not args.quiet)
     from nethelpers.report import report_notes
 
     for line in report_notes(out):
@@ -55,14 +59,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from nethelpers.studyinit import InitError, init_study, summary_text
+    from nethelpers.studyinit import init_study, summary_text
 
-    try:
-        result = init_study(args.dicom_root, args.output, workers=args.workers,
-                            progress=not args.quiet)
-    except InitError as exc:
-        print(f"init: {exc}", file=sys.stderr)
-        return 2
+    result = init_study(args.dicom_root, args.output, workers=args.workers,  # InitError: 2
+                        progress=not args.quiet)
     print(summary_text(result))
     return 0
 
@@ -71,6 +71,15 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from nethelpers.dicom.index import index_tree, summarise_index, write_index
 
     out = Path(args.output)
+    if not Path(args.root).is_dir():
+        print(f"index: ROOT {shown(args.root, [args.root])} is not a folder. Fix: give the "
+              "folder of the DICOM export", file=sys.stderr)
+        return 2
+    if out.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        print(f"index: -o {args.output}: writing .parquet needs "
+              "pyarrow, which is not installed. Fix: write .csv (-o dicom-index.csv) or "
+              "install pyarrow", file=sys.stderr)
+        return 2
     cache = None if args.no_cache else out.with_name(out.name + ".cache")
     series = index_tree(args.root, cache=cache, workers=args.workers, progress=not args.quiet,
                         slice_tolerance=args.slice_tolerance)
@@ -82,21 +91,6 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _injection_time(text: str):
-    """``--injection``: a full date-time; a time alone could be on either day, so refused."""
-    from datetime import datetime
-
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        value = None
-    if value is None or "T" not in text.strip().upper().replace(" ", "T"):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date and time: give the injection as YYYY-MM-DDTHH:MM[:SS] "
-            "(a time alone is refused: it could be on the scan day or the day before)")
-    return value
-
-
 def _clinical(args: argparse.Namespace) -> dict:
     """The clinical-record values of the SUV options (see :func:`_pet_options`)."""
     return {"weight_kg": args.weight, "height_m": args.height, "sex": args.sex,
@@ -106,19 +100,19 @@ def _clinical(args: argparse.Namespace) -> dict:
 def _cmd_suv(args: argparse.Namespace) -> int:
     import SimpleITK as sitk
 
-    from nethelpers.dicom.errors import DicomInputError
     from nethelpers.dicom.volume import load_pet, provenance_json
 
-    try:
-        image, provenance = load_pet(
-            args.series, args.norm, series_uid=args.series_uid,
-            slice_tolerance=args.slice_tolerance, **_clinical(args))
-    except DicomInputError as exc:
-        print(f"suv: {exc}", file=sys.stderr)
-        return 2
+    image, provenance = load_pet(  # DicomInputError: exit 2, see main()
+        args.series, args.norm, series_uid=args.series_uid,
+        slice_tolerance=args.slice_tolerance, **_clinical(args))
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(image, str(out), useCompression=True)
+    try:
+        sitk.WriteImage(image, str(out), useCompression=True)
+    except RuntimeError:    # SimpleITK's message is a C++ stack: say what to check
+        print(f"suv: could not write -o {args.output}. Fix: check that its folder can be "
+              "written and the disk is not full", file=sys.stderr)
+        return 1
     provenance["output"] = str(out)
     print(provenance_json(provenance))
     return 0
@@ -127,17 +121,12 @@ def _cmd_suv(args: argparse.Namespace) -> int:
 def _cmd_measure(args: argparse.Namespace) -> int:
     import json
 
-    from nethelpers.dicom.errors import DicomInputError
     from nethelpers.files import atomic_write
     from nethelpers.measure import measure_file
 
-    try:
-        rows, provenance = measure_file(
-            args.pet, args.rois, norm=args.norm, series_uid=args.series_uid,
-            slice_tolerance=args.slice_tolerance, sr=args.sr, **_clinical(args))
-    except DicomInputError as exc:
-        print(f"measure: {exc}", file=sys.stderr)
-        return 2
+    rows, provenance = measure_file(  # DicomInputError: exit 2, see main()
+        args.pet, args.rois, norm=args.norm, series_uid=args.series_uid,
+        slice_tolerance=args.slice_tolerance, sr=args.sr, **_clinical(args))
     if args.output is None:
         print(rows.to_csv(index=False), end="")
         return 0
@@ -157,17 +146,19 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 def _cmd_quantify(args: argparse.Namespace) -> int:
     from nethelpers.cohort import CohortError
     from nethelpers.config import ParamsError, load_params
-    from nethelpers.quantify import QuantifyError, quantify_cohort, write_results
+    from nethelpers.locking import FolderLockedError
+    from nethelpers.quantify import QuantifyError, quantify_cohort, results_lock, write_results
 
     try:
         params = load_params(args.params)
-        result = quantify_cohort(params, scheduler=args.scheduler, workers=args.workers,
-                                 strict=args.strict, progress=not args.quiet)
-    except (ParamsError, CohortError, QuantifyError) as exc:
+        out = Path(args.output) if args.output else params.quantify.output
+        with results_lock(out, lock_timeout=params.quantify.lock_timeout):  # one run at a time
+            result = quantify_cohort(params, scheduler=args.scheduler, workers=args.workers,
+                                     strict=args.strict, progress=not args.quiet)
+            written = write_results(result, out)
+    except (ParamsError, CohortError, QuantifyError, FolderLockedError) as exc:
         print(f"quantify: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.output) if args.output else params.quantify.output
-    written = write_results(result, out)
     counts = result.qc["status"].value_counts().to_dict()
     lesions = int((result.measurements["roi"] == "lesion").sum())
     from nethelpers.exclusions import exclusion_table, format_exclusions
@@ -225,7 +216,8 @@ def _cmd_rois(args: argparse.Namespace) -> int:
             job = _scan_job(params, args.scan)
             tolerance = params.quantify.slice_tolerance
             pet = load_series(job.pet, series_uid=job.series_uid, slice_tolerance=tolerance)
-            rois = read_roi_file(args.seg, pet.files, pet.image, slice_tolerance=tolerance)
+            rois = read_roi_file(args.seg, pet.files, pet.image, slice_tolerance=tolerance,
+                                 reader=args.reader, overlap=args.overlap)
             latest = store.latest(args.scan)
             note = "; ".join([f"imported from {rois.kind} {Path(args.seg).name}", *rois.notes])
             v = store.save(args.scan, rois.labels, rois.table, reader=args.reader, note=note,
@@ -258,7 +250,7 @@ def _pet_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=float, default=None, help="height in m (overrides)")
     parser.add_argument("--sex", choices=["M", "F", "O"], default=None, help="sex (overrides)")
     parser.add_argument("--dose", type=float, default=None, help="injected activity in Bq")
-    parser.add_argument("--injection", default=None, type=_injection_time,
+    parser.add_argument("--injection", default=None, type=injection_time,
                         help="injection date-time, ISO format (YYYY-MM-DDTHH:MM:SS)")
     parser.add_argument("--half-life", type=float, default=None, help="half-life in s")
 
@@ -266,7 +258,7 @@ def _pet_options(parser: argparse.ArgumentParser) -> None:
 def _tolerance_option(parser: argparse.ArgumentParser) -> None:
     from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
 
-    parser.add_argument("--slice-tolerance", type=float, default=DEFAULT_SLICE_TOLERANCE,
+    parser.add_argument("--slice-tolerance", type=slice_tolerance, default=DEFAULT_SLICE_TOLERANCE,
                         help="slices within this fraction of the slice spacing of a uniform "
                         f"grid are placed on it (default {DEFAULT_SLICE_TOLERANCE})")
 
@@ -278,13 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Analysis environment of a dual-tracer PET study (68Ga-DOTATATE, 18F-FDG)"
         " in neuroendocrine tumours and tumour-induced osteomalacia.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="write the synthetic demo study (real DICOM + truth)")
     demo.add_argument("--out", default="data/demo", help="output folder (default data/demo)")
-    demo.add_argument("--patients", type=int, default=60, help="number of patients (60)")
+    demo.add_argument("--patients", type=at_least_one, default=60,
+                      help="number of patients (60)")
     demo.add_argument("--seed", type=int, default=0, help="study seed (0)")
-    demo.add_argument("--workers", type=int, default=None, help="processes (all cores)")
+    demo.add_argument("--workers", type=at_least_one, default=None,
+                      help="processes (all cores)")
     demo.add_argument("--no-blur", action="store_true", help="no PET resolution blur")
     demo.add_argument("--no-noise", action="store_true", help="no image noise")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing folder")
@@ -307,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("dicom_root", metavar="DICOM_ROOT", help="the DICOM export (read only)")
     init.add_argument("-o", "--output", required=True, metavar="STUDY_DIR",
                       help="new or empty study folder (parameters.yaml, tables, private/)")
-    init.add_argument("--workers", type=int, default=None, help="processes (all cores)")
+    init.add_argument("--workers", type=at_least_one, default=None,
+                      help="processes (all cores)")
     init.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     init.set_defaults(func=_cmd_init)
 
@@ -316,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("-o", "--output", default="dicom-index.csv",
                        help="series table, .csv or .parquet (default dicom-index.csv); the "
                        "file list and the cache are written beside it")
-    index.add_argument("--workers", type=int, default=None, help="processes (all cores)")
+    index.add_argument("--workers", type=at_least_one, default=None,
+                       help="processes (all cores)")
     index.add_argument("--no-cache", action="store_true", help="read every header again")
     index.add_argument("--strict", action="store_true", help="exit 1 if a series fails QC")
     _tolerance_option(index)
@@ -325,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     suv = sub.add_parser("suv", help="convert a PET series to an SUV volume (NIfTI etc.)")
     suv.add_argument("series", help="PET series folder")
-    suv.add_argument("-o", "--output", required=True, help="output image, e.g. suv.nii.gz")
+    suv.add_argument("-o", "--output", required=True, type=image_file,
+                     help="output image, e.g. suv.nii.gz (NIfTI), .nrrd, .mha")
     _pet_options(suv)
     _tolerance_option(suv)
     suv.set_defaults(func=_cmd_suv)
@@ -364,6 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp_seg.add_argument("seg", help="the DICOM SEG file")
     for p in (rest, imp, imp_seg):
         p.add_argument("--reader", required=True, help="who does it (recorded)")
+    for p in (imp, imp_seg):
+        p.add_argument("--overlap", choices=("refuse", "lesions-win"), default="refuse",
+                       help="SEG segments that share voxels: refuse (default), or lesions-win "
+                       "(a lesion keeps every voxel, the reference region gives them up)")
     rois.set_defaults(func=_cmd_rois)
 
     quant = sub.add_parser("quantify", help="measure every scan's ROIs: SUV, MTV, T/B, scores")
@@ -373,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("--scheduler", default=None,
                        help="dask scheduler address (tcp://host:8786), or 'sync' to run in "
                        "this process (default: local worker processes)")
-    quant.add_argument("--workers", type=int, default=None,
+    quant.add_argument("--workers", type=at_least_one, default=None,
                        help="local worker processes (default: one per core)")
     quant.add_argument("--strict", action="store_true",
                        help="stop at the first scan that cannot be measured (exit 2)")
@@ -394,10 +397,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Arguments that name a DICOM or ROI path (shown relative to them in errors: folder names
+#: under a DICOM tree may hold patient names).
+_PATH_ARGS = ("root", "dicom_root", "series", "pet", "rois", "seg")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``nethelpers`` console script."""
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    """Entry point of the ``nethelpers`` console script.
+
+    Every error is one line on stderr (:mod:`nethelpers.clierrors`): exit 2 when the input
+    is refused, 1 when the run failed; ``--debug`` (anywhere on the line) adds the
+    traceback.
+    """
+    from nethelpers.clierrors import report
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `nethelpers index ... | head` stopped reading: say nothing
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+    except Exception as exc:  # one line, never a traceback (unless --debug)
+        roots = [v for k in _PATH_ARGS if isinstance(v := getattr(args, k, None), str)]
+        return report(args.command, exc, debug=debug, roots=roots)
 
 
 if __name__ == "__main__":

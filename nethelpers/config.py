@@ -119,14 +119,14 @@ class StudyConfig(_Section):
     """Where the study's data live."""
 
     name: str = Field(
-        "demo",
         min_length=1,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        description="Short name of the study (letters, digits, '_', '-', '.'); names reports.",
+        description="Short name of the study (letters, digits, '_', '-', '.'); names reports. "
+        "Required: no study falls back to the demo's name.",
     )
     data_root: Path = Field(
-        Path("../data/demo"),
-        description="Folder holding the study data; relative to the parameters file.",
+        description="Folder holding the study data; relative to the parameters file. "
+        "Required: a study never falls back to the demo (parameters/demo.yaml runs the demo).",
     )
     tables: TablePaths = Field(default_factory=TablePaths)
     dicom: Path = Field(Path("dicom"), description="Root of the DICOM tree; relative to data_root.")
@@ -146,9 +146,10 @@ class StudyConfig(_Section):
 class ReportConfig(_Section):
     """What the report runs and where it goes."""
 
-    output: Path = Field(
-        Path("../reports/demo"),
-        description="Report folder (index.html, tables, figures); relative to the file.",
+    output: Path | None = Field(
+        None,
+        description="Report folder (index.html, tables, figures); relative to the file "
+        "(null: ../reports/<study.name>).",
     )
     notebooks: list[str] = Field(
         default_factory=lambda: list(ALL_NOTEBOOKS),
@@ -160,6 +161,10 @@ class ReportConfig(_Section):
         description="Folder of the notebooks; default: the notebooks/ folder of nethelpers.",
     )
     kernel: str = Field("python3", min_length=1, description="Jupyter kernel name.")
+    calendar_dates: bool = Field(
+        False, description="Show calendar dates in the report's tables; false: study days "
+        "(days from the patient's first scan), since dates identify patients.",
+    )
     timeout: int | None = Field(
         600, gt=0, description="Seconds a single cell may run (null: no limit)."
     )
@@ -198,9 +203,10 @@ class StatsConfig(_Section):
 class QuantifyConfig(_Section):
     """How every scan's ROIs are measured (``nethelpers quantify``)."""
 
-    output: Path = Field(
-        Path("../derived/demo"),
-        description="Folder of measurements.csv, patients.csv and qc.csv; relative to the file.",
+    output: Path | None = Field(
+        None,
+        description="Folder of measurements.csv, patients.csv and qc.csv; relative to the file "
+        "(null: ../derived/<study.name>).",
     )
     norm: Literal["bw", "lbm", "lbm-james", "lbm-james120", "bsa", "ibw"] = Field(
         "bw", description="SUV normalisation of the suv_* columns (bw: body weight)."
@@ -212,6 +218,22 @@ class QuantifyConfig(_Section):
         0.10, ge=0, lt=0.5, description="PET slices within this fraction of the slice spacing "
         "of a uniform grid are placed on it (scanner rounding, stated in the QC); beyond it "
         "the scan fails.",
+    )
+    max_decay_h: dict[str, float] = Field(
+        default_factory=lambda: {"18F": 6.0, "68Ga": 4.0, "99mTc": 30.0, "64Cu": 48.0,
+                                 "89Zr": 168.0, "124I": 168.0, "11C": 2.0, "13N": 0.5,
+                                 "15O": 0.25, "82Rb": 0.2},
+        description="Longest plausible time (h) from the injection to the decay reference or "
+        "frame start, by radionuclide; beyond it the scan fails (a wrong injection date or "
+        "time, e.g. a time-only injection read as the previous day). From the latest imaging "
+        "time of each nuclide's protocols with a margin: 18F 6 h (FDG 55-75 min, delayed and "
+        "dual-time-point to 3-4 h), 68Ga 4 h (SSTR PET 45-90 min, delayed to 2-3 h), 99mTc "
+        "30 h (2-4 h and 24 h SPECT), 64Cu 48 h, 89Zr and 124I 7 days, 11C 2 h, 13N 0.5 h, "
+        "15O 0.25 h, 82Rb 0.2 h. Nuclides left out keep these defaults.",
+    )
+    max_decay_half_lives: float = Field(
+        5.0, gt=0, le=20, description="The same window, in half-lives, for a radionuclide "
+        "not in max_decay_h (5: 3 % of the activity left)."
     )
     peak_radius_mm: float = Field(
         6.2035, gt=0, le=30, description="SUVpeak sphere radius in mm (6.2035: 1 cm3)."
@@ -248,6 +270,20 @@ class QuantifyConfig(_Section):
         None, description="Address of a running dask.distributed scheduler (null: local "
         "workers; 'sync': in this process).",
     )
+    lock_timeout: float = Field(
+        600.0, ge=0, description="Seconds a quantify run waits for another one writing into "
+        "the same output folder (its lock names its PID, host and start); 0: refuse at once.",
+    )
+
+    @field_validator("max_decay_h")
+    @classmethod
+    def _decay_windows(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [f"{k}: {v}" for k, v in value.items()
+               if not (k[:1].isdigit() and k[-1:].isalpha() and v > 0)]
+        if bad:
+            raise ValueError("keys are radionuclides, mass number first (18F, 68Ga, 99mTc), "
+                             f"values hours > 0; got {', '.join(bad)}")
+        return value
 
     @model_validator(mode="after")
     def _resolve_paths(self, info: ValidationInfo) -> QuantifyConfig:
@@ -306,7 +342,7 @@ class DemoConfig(_Section):
 class Params(_Section):
     """All parameters of a study and its report (the content of one YAML file)."""
 
-    study: StudyConfig = Field(default_factory=StudyConfig)
+    study: StudyConfig
     report: ReportConfig = Field(default_factory=ReportConfig)
     stats: StatsConfig = Field(default_factory=StatsConfig)
     quantify: QuantifyConfig = Field(default_factory=QuantifyConfig)
@@ -327,6 +363,15 @@ class Params(_Section):
                 if data.get(key) is None:
                     data[key] = {}
         return data
+
+    @model_validator(mode="after")
+    def _outputs_named_after_the_study(self, info: ValidationInfo) -> Params:
+        base = _base_dir(info)
+        if self.report.output is None:
+            self.report.output = _resolve(Path("../reports") / self.study.name, base)
+        if self.quantify.output is None:
+            self.quantify.output = _resolve(Path("../derived") / self.study.name, base)
+        return self
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

@@ -113,8 +113,9 @@ def tree_digest(root: str | Path) -> dict[str, Any] | None:
     """Fingerprint a folder tree from its listing, without reading file contents.
 
     Each file contributes ``relative/path<TAB>size<TAB>mtime-nanoseconds`` (sorted, POSIX
-    separators); the sha256 of those lines identifies the tree. Symbolic links to folders
-    are followed (each folder once). Pixel data are not read, so a 3 GB DICOM tree is
+    separators); the sha256 of those lines identifies the tree. Symbolic links are followed,
+    each folder and file once (:func:`nethelpers.treewalk.walk_tree`: a loop or a dangling
+    link is left out, never an error). Pixel data are not read, so a 3 GB DICOM tree is
     fingerprinted in the time of a directory walk; an edit that keeps a file's size and
     restores its mtime goes unnoticed. No path is returned.
 
@@ -128,26 +129,14 @@ def tree_digest(root: str | Path) -> dict[str, Any] | None:
     dict or None
         ``{"files": n, "bytes": total, "sha256": hex}``, or None if the folder is absent.
     """
+    from nethelpers.treewalk import walk_tree
+
     root = Path(root)
     if not root.is_dir():
         return None
-    lines = []
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        here = os.stat(folder)
-        if (here.st_dev, here.st_ino) in seen:  # a symlink loop: walk each folder once
-            dirs[:] = []
-            continue
-        seen.add((here.st_dev, here.st_ino))
-        dirs.sort()
-        for name in files:
-            path = Path(folder, name)
-            stat = path.stat()
-            total += stat.st_size
-            lines.append(
-                f"{path.relative_to(root).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}"
-            )
+    files = walk_tree(root).files
+    total = sum(size for _, size, _ in files)
+    lines = [f"{rel.replace(os.sep, '/')}\t{size}\t{mtime}" for rel, size, mtime in files]
     digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
     return {"files": len(lines), "bytes": total, "sha256": digest}
 

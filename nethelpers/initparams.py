@@ -44,8 +44,9 @@ _HEAD = """\
 #   nethelpers review -f {params} --patient P001
 #   nethelpers report -f {params}
 # (review: VOIs and calls, patient by patient; report: the statistical report)
-# Every key is optional (left out, it takes its default; parameters/study_template.yaml of
-# nethelpers documents them); unknown keys are an error. Relative paths resolve against this
+# study.name and study.data_root are required; every other key is optional (left out, it
+# takes its default; parameters/study_template.yaml of nethelpers documents them); unknown
+# keys are an error. Relative paths resolve against this
 # file's folder; those under study.tables, study.dicom and study.rois against study.data_root.
 # Pseudonyms only: the link to the real patients is in private/, which nothing here refers to.
 

@@ -33,8 +33,8 @@ from nethelpers.dicom.codecs import CODECS, is_lossy
 from nethelpers.dicom.rawread import RawReadError, keyword_tag, read_header
 from nethelpers.dicom.seriesqc import NON_IMAGE_MODALITIES
 from nethelpers.initpeople import PEOPLE_COLUMNS, patient_keys, people_table
+from nethelpers.initrank import ac_rank, rank_key, why_skipped
 from nethelpers.initrank import cell_text as _text
-from nethelpers.initrank import rank_key, why_skipped
 from nethelpers.vocabulary import TracerTerm, Vocabulary, VocabularyError, code_key
 
 __all__ = ["REASONS", "SCAN_COLUMNS", "ScanPlan", "name_tracer", "plan_scans", "scan_slug"]
@@ -236,7 +236,8 @@ def _not_emission(row: dict[str, Any], key: str) -> dict[str, Any] | None:
 def _candidate(row: dict[str, Any], key: str, header: dict[str, Any],
                anat: pd.DataFrame) -> dict[str, Any]:
     """An emission series as a scan candidate (with ``row``), or its skip record."""
-    if row["qc"] == "fail":
+    # a non-AC PET fails the index's SUV check; it is ranked against its AC sibling below
+    if row["qc"] == "fail" and ac_rank(header) != 2:
         return _skip(row, key, "qc", _text(row.get("qc_reasons")))
     system = _system(row, header)
     if row["modality"] == "NM" and not _reconstructed(header):

@@ -10,7 +10,10 @@ and the scores (positivity, Krenning, NETPET) from
 The cohort run sends one task per scan to dask: local worker processes by default, or an
 existing ``dask.distributed`` cluster given by its address. A scan that fails (unreadable
 DICOM, no ROIs, ROIs in another geometry that cannot be matched) is listed in the QC table
-with its reason, and the others go on; ``strict=True`` stops at the first failure.
+with its reason, and the others go on; ``strict=True`` stops at the first failure. Reasons
+and warnings pass through the study's pseudonymiser (:mod:`nethelpers.privacy`): a path of
+the DICOM tree is shown as ``<P001/P001-FDG-PETCT>``, never as it is on disk. The saved
+tables are written and read as one set by :mod:`nethelpers.savedresults`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +32,17 @@ import pandas as pd
 import SimpleITK as sitk
 
 from nethelpers.rois import RoiSet, RoiStore
+from nethelpers.savedresults import (
+    inputs_fingerprint,
+    load_results,
+    read_results,
+    results_lock,
+    write_results,
+)
 from nethelpers.scanjobs import (
     QC_COLUMNS,
     ScanJob,
+    ShownText,
     excluded_scans,
     qc_row,
     scan_jobs,
@@ -59,6 +71,8 @@ __all__ = [
     "measure_rois",
     "quantify_cohort",
     "quantify_scan",
+    "read_results",
+    "results_lock",
     "scan_jobs",
     "sul_factor",
     "unmeasured_scans",
@@ -149,7 +163,8 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
                                           seconds=round(time.perf_counter() - start, 3)))
         rois: RoiSet = store.load(job.scan_id)
         loaded = load_pet_series(job.pet, options.norm, series_uid=job.series_uid,
-                                 slice_tolerance=options.slice_tolerance)
+                                 slice_tolerance=options.slice_tolerance,
+                                 **options.suv_options())
         image, provenance = loaded.image, loaded.provenance
         series_note = check_roi_series(rois.version, series_uid_of(loaded.headers))
         labels, note = labels_on(image, rois.labels, rois.table)
@@ -255,7 +270,9 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
     Returns
     -------
     QuantifyResult
-        Measurements with lesion scores, the patient NETPET table and the QC table.
+        Measurements with lesion scores, the patient NETPET table and the QC table (its
+        reasons and warnings pseudonymised: no path of the DICOM tree, no absolute path);
+        ``info["started"]`` is the run's start (UTC).
 
     Raises
     ------
@@ -270,6 +287,7 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
     excluded: list[dict[str, Any]] = []
     cohort_exclusions = pd.DataFrame()
     inputs = None
+    cohort = None
     if jobs is None:
         inputs = inputs_fingerprint(params)
         from nethelpers.cohort import load_cohort
@@ -281,11 +299,16 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
     jobs = list(jobs)
     scheduler = scheduler if scheduler is not None else params.quantify.scheduler
     workers = workers or params.quantify.workers or os.cpu_count() or 1
+    started = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), desc="quantify", unit="scan", disable=not progress)
+    shown = ShownText(params, cohort, jobs)
 
     def tick(outcome: ScanOutcome) -> None:
         bar.update(1)
+        for column in ("reason", "warnings"):       # no path of the DICOM tree leaves here
+            if outcome.qc.get(column):
+                outcome.qc[column] = shown(str(outcome.qc[column]))
         if outcome.qc["status"] == "failed":
             bar.write(f"quantify: {outcome.qc['scan_id']} failed: {outcome.qc['reason']}")
 
@@ -303,6 +326,10 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
     if strict and failed:
         qc = failed[0].qc
         raise QuantifyError(f"scan {qc['scan_id']}: {qc['reason']}")
+    for row in excluded:  # the cohort's reasons quote table cells (dates, folders): shown too
+        for column in ("reason", "warnings"):
+            if row.get(column):
+                row[column] = shown(str(row[column]))
     qc = pd.DataFrame([o.qc for o in outcomes] + excluded, columns=list(QC_COLUMNS))
     qc = qc.sort_values("scan_id", kind="stable").reset_index(drop=True)
     frames = [o.rows for o in outcomes if not o.rows.empty]
@@ -316,130 +343,10 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
         measurements = scores.lesion_scores(measurements.reset_index(drop=True), rules)
         patients = scores.netpet(measurements, rules)
     info = {"scheduler": used, "scans": len(jobs), "seconds": round(time.perf_counter() - start, 2),
-            "options": asdict(options)}
+            "started": started, "options": asdict(options)}
     if inputs is not None:
         info["inputs"] = inputs
     return QuantifyResult(measurements, patients, qc, info, cohort_exclusions)
-
-
-def inputs_fingerprint(params: Any) -> dict[str, Any]:
-    """What a cohort quantification depends on: its parameters and the study's files.
-
-    Parameters
-    ----------
-    params : nethelpers.config.Params
-        Validated parameters.
-
-    Returns
-    -------
-    dict
-        A digest of nethelpers' source code, the ``quantify`` options (without output
-        folder, workers and scheduler), the ``scores`` rules, and
-        :func:`nethelpers.files.study_fingerprint` of the study (without the reads table).
-        Saved in quantify.json; :func:`load_results` reuses saved tables only when it is
-        unchanged. The DICOM tree is fingerprinted from its listing (names, sizes, mtimes):
-        a header edited in place to the same size with its mtime restored goes unnoticed.
-    """
-    from nethelpers.files import study_fingerprint
-
-    options = params.quantify.model_dump(mode="json",
-                                         exclude={"output", "workers", "scheduler"})
-    study = study_fingerprint(params.study)
-    study["tables"].pop("reads", None)  # the readers' calls are not measured
-    return {"code": _code_digest(), "quantify": options,
-            "scores": params.scores.model_dump(mode="json"), "study": study}
-
-
-def _code_digest() -> str:
-    """sha256 of the package's Python sources: a code change makes saved results stale."""
-    import hashlib
-
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def load_results(params: Any, *, scheduler: str | None = "sync", progress: bool = False
-                 ) -> QuantifyResult:
-    """The cohort's measurements: the saved ones if still current, else measured now.
-
-    Parameters
-    ----------
-    params : nethelpers.config.Params
-        Validated parameters; ``quantify.output`` is where :func:`write_results` saved.
-    scheduler : str, optional
-        Passed to :func:`quantify_cohort` when the saved tables are missing or stale.
-    progress : bool
-        Progress bar of that run.
-
-    Returns
-    -------
-    QuantifyResult
-        ``info["source"]`` is ``"saved"`` (read from quantify.output) or ``"measured"``
-        (the saved tables were missing or changed since written, or the code, ROIs, DICOM,
-        tables or parameters changed since they were measured; they are not overwritten).
-    """
-    import json
-
-    folder = Path(params.quantify.output)
-    names = ("measurements.csv", "patients.csv", "qc.csv", "quantify.json")
-    if all((folder / n).is_file() for n in names):
-        from nethelpers.files import sha256_file
-
-        info = json.loads((folder / "quantify.json").read_text(encoding="utf-8"))
-        same_files = info.get("files") == {n: sha256_file(folder / n) for n in names[:3]}
-        if same_files and info.get("inputs") == inputs_fingerprint(params):
-            frames = [pd.read_csv(folder / n) for n in names[:3]]
-            return QuantifyResult(*frames, info=info | {"source": "saved"})
-    result = quantify_cohort(params, scheduler=scheduler, progress=progress)
-    result.info["source"] = "measured"
-    return result
-
-
-def write_results(result: QuantifyResult, out: str | Path) -> list[Path]:
-    """Write measurements.csv, patients.csv, qc.csv and quantify.json into a folder.
-
-    Each file is written to a temporary name and renamed, so a reader never sees half a
-    table.
-
-    Parameters
-    ----------
-    result : QuantifyResult
-        From :func:`quantify_cohort`.
-    out : str or Path
-        The folder (created).
-
-    Returns
-    -------
-    list of Path
-        The files written.
-    """
-    import json
-
-    from nethelpers import __version__
-    from nethelpers.files import atomic_write
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, frame in (("measurements.csv", result.measurements),
-                        ("patients.csv", result.patients), ("qc.csv", result.qc)):
-        path = out / name
-        with atomic_write(path, "w", encoding="utf-8") as fh:
-            frame.to_csv(fh, index=False, float_format="%.10g")
-        written.append(path)
-    from nethelpers.files import sha256_file
-
-    info = dict(result.info, nethelpers=__version__,
-                files={p.name: sha256_file(p) for p in written})
-    path = out / "quantify.json"
-    with atomic_write(path, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(info, indent=1, default=str) + "\n")
-    written.append(path)
-    return written
 
 
 def format_failure(exc: BaseException) -> str:

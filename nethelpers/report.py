@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,9 +32,11 @@ import nbformat
 
 from nethelpers.config import Params, load_params
 from nethelpers.files import tree_digest
+from nethelpers.privacy import Pseudonymiser, for_params
 from nethelpers.provenance import provenance
 from nethelpers.reportdir import WAITING, ReportDir, alt_text
-from nethelpers.reportindex import report_notes, scrub, write_index
+from nethelpers.reportindex import report_notes, write_index
+from nethelpers.reportseal import seal_notebook, seal_tree
 
 __all__ = [
     "DEFAULT_NOTEBOOKS_DIR",
@@ -134,6 +137,7 @@ class _Run:
     params_file: Path
     out: Path
     notebooks: list[str]
+    privacy: Pseudonymiser = field(default_factory=Pseudonymiser)
     started: datetime = field(default_factory=lambda: datetime.now().astimezone())
     finished: datetime | None = None
     done: list[str] = field(default_factory=list)
@@ -190,8 +194,10 @@ def _execute(run: _Run, name: str, notebooks_dir: Path) -> None:
     except Exception as exc:  # papermill, nbclient (timeouts, dead kernels), jupyter_client
         message = _failure_message(name, source, executed, exc)
         if executed.is_file():
+            seal_notebook(executed, run.privacy, name)
             render_html(executed, run.out / f"{name}.html", f"{run.params.study.name}: {name}")
         raise ReportError(message) from exc
+    seal_notebook(executed, run.privacy, name)
     render_html(executed, run.out / f"{name}.html", f"{run.params.study.name}: {name}")
 
 
@@ -201,19 +207,24 @@ def _status(run: _Run) -> str:
     return "failed" if run.error else "interrupted"
 
 
-def _write_provenance(run: _Run) -> Path:
+def _write_provenance(run: _Run, sealed: dict[str, int]) -> Path:
+    """provenance.json; every path in it is relative to a labelled root (``<data>/...``)."""
     record = {
         "report": "nethelpers",
         "study": run.params.study.name,
         "status": _status(run),
-        "error": scrub(run.error, run.params) if run.error else None,
-        "started": run.started.isoformat(timespec="seconds"),
-        "finished": run.finished.isoformat(timespec="seconds") if run.finished else None,
+        "error": run.error,
         "params_file": str(run.params_file),
         "notebooks": run.notebooks,
         "notebooks_completed": run.done,
         "notebook_seconds": run.seconds,
+        "privacy": {"calendar_dates": run.params.report.calendar_dates,
+                    "replaced_in_final_pass": sealed},
     } | provenance(run.params)
+    # the run's own time is not a patient's date: it is kept, everything else pseudonymised
+    record = {"started": run.started.isoformat(timespec="seconds"),
+              "finished": run.finished.isoformat(timespec="seconds") if run.finished else None
+              } | run.privacy.json(record)
     path = run.out / "provenance.json"
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
@@ -289,9 +300,10 @@ def run_report(
     names, folder = _notebook_list(params, notebooks, notebooks_dir)
     out = Path(output).expanduser().resolve() if output else params.report.output
     _check_output(out)
-    load_cohort(params)  # tables that cannot be read at all stop here, before any notebook
+    cohort = load_cohort(params)  # tables that cannot be read stop here, before any notebook
+    privacy = for_params(params, cohort, params_file=params_file)
     out = _prepare_output(out)
-    run = _Run(params, params_file, out, names)
+    run = _Run(params, params_file, out, names, privacy)
     try:
         for name in tqdm(names, desc="report", unit="notebook", disable=not progress):
             start = time.perf_counter()
@@ -305,6 +317,12 @@ def run_report(
         raise
     finally:
         run.finished = datetime.now().astimezone()
-        _write_provenance(run)
+        _write_provenance(run, {})
         write_index(run)
+        sealed = seal_tree(out, privacy)
+        if sealed:  # a slip elsewhere, contained here: say so in the provenance and the log
+            _write_provenance(run, sealed)
+            warnings.warn(f"the report's final privacy pass replaced study paths or folder "
+                          f"names in {len(sealed)} file(s): {', '.join(sorted(sealed))}",
+                          stacklevel=2)
     return out

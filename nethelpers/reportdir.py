@@ -7,6 +7,7 @@ and the sections that wait for data (:data:`WAITING`).
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+
+from nethelpers.privacy import Pseudonymiser, for_params
 
 __all__ = ["WAITING", "ReportDir", "alt_text", "read_table"]
 
@@ -56,9 +59,22 @@ class ReportDir:
     """
 
     root: Path
+    params: Any = None
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        self._privacy: Pseudonymiser | None = None
+
+    @property
+    def privacy(self) -> Pseudonymiser:
+        """The study's pseudonymiser (:mod:`nethelpers.privacy`), built on first use.
+
+        Without parameters it still hides absolute paths and turns dates into ``<date>``.
+        """
+        if self._privacy is None:
+            self._privacy = for_params(self.params) if self.params is not None else (
+                Pseudonymiser())
+        return self._privacy
 
     @property
     def tables(self) -> Path:
@@ -72,6 +88,9 @@ class ReportDir:
 
     def table(self, df: pd.DataFrame, name: str, index: bool = False) -> Path:
         """Write a table as ``tables/<name>.csv`` (UTF-8, Unix line ends, no timestamps).
+
+        Its text passes the study's pseudonymiser (:attr:`privacy`): paths and folder names
+        under the DICOM root become ``<patient/scan>`` pseudonyms and dates study days.
 
         Parameters
         ----------
@@ -89,8 +108,12 @@ class ReportDir:
         """
         path = self.tables / f"{_check_name(name)}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(path, index=index, lineterminator="\n", encoding="utf-8")
+        self.privacy.frame(df).to_csv(path, index=index, lineterminator="\n", encoding="utf-8")
         return path
+
+    def shown(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The table as the report may show it (pseudonymised like :meth:`table`)."""
+        return self.privacy.frame(df)
 
     def figure(self, fig: Figure, name: str, dpi: int = 200,
                formats: tuple[str, ...] = ("png", "svg")) -> dict[str, Path]:
@@ -155,7 +178,7 @@ class ReportDir:
 
         paths = self.figure(fig, name, **kwargs)
         return Image(filename=paths["png"], retina=retina,
-                     metadata={"alt": alt or alt_text(fig, name)})
+                     metadata={"alt": self.privacy.text(alt or alt_text(fig, name))})
 
     def summary(self, items: Mapping[str, object], notebook: str) -> Path:
         """Write the headline numbers of a notebook for ``index.html``.
@@ -203,7 +226,8 @@ class ReportDir:
         rows = pd.concat([rows, pd.DataFrame({"section": [section], "waits_for": [needs]})],
                          ignore_index=True)
         self.table(rows, WAITING)
-        return Markdown(f"**{section}: not yet.** {needs}")
+        shown = html.escape(self.privacy.text(needs), quote=False)  # <P001> is no HTML tag
+        return Markdown(f"**{section}: not yet.** {shown}")
 
 
 def alt_text(fig: Figure, name: str = "") -> str:

@@ -14,19 +14,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from nethelpers.config import Params
 from nethelpers.provenance import versions
 from nethelpers.reportdir import WAITING, ReportDir, read_table
 
 if TYPE_CHECKING:
     from nethelpers.report import _Run
 
-__all__ = ["report_notes", "scrub", "write_index"]
-
-
-def scrub(text: str, params: Params) -> str:
-    """Hide the DICOM root in a message, so no path inside the DICOM tree is shown."""
-    return text.replace(str(params.study.dicom), "<dicom>")
+__all__ = ["report_notes", "write_index"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,7 +111,7 @@ def _section_stard(run: _Run) -> str:
     from nethelpers.stard import stard_checklist
 
     checklist = stard_checklist(run.params, run.out, versions())
-    ReportDir(run.out).table(checklist, "stard_checklist")
+    _report_dir(run).table(checklist, "stard_checklist")
     rows = "".join(
         f"<tr><td>{html.escape(r.item)}</td><td>{html.escape(r.topic)}"
         + ("" if r.status == "addressed"
@@ -149,7 +143,7 @@ def _section_left_out(run: _Run) -> str:
     if cohort is None and qc is None:
         return ""
     table = exclusion_table(cohort, qc)
-    ReportDir(run.out).table(table, "left_out")
+    _report_dir(run).table(table, "left_out")
     if table.empty:
         return ("<h2>Patients and scans left out</h2><p>None: every patient and scan passed "
                 "the data checks and was measured.</p>")
@@ -197,12 +191,19 @@ def report_notes(out: str | Path) -> list[str]:
     return lines
 
 
+def _report_dir(run: _Run) -> ReportDir:
+    """The run's report folder, writing through the run's pseudonymiser."""
+    out = ReportDir(run.out, run.params)
+    out._privacy = run.privacy
+    return out
+
+
 def write_index(run: _Run) -> Path:
     """Write ``index.html`` of a run (finished, failed or interrupted); return its path."""
     study = html.escape(run.params.study.name)
     date = run.started.strftime("%Y-%m-%d %H:%M %Z")
     error = (
-        f"<p class='error'>Report incomplete: {html.escape(scrub(run.error, run.params))}</p>"
+        f"<p class='error'>Report incomplete: {html.escape(run.privacy.text(run.error))}</p>"
         if run.error
         else ""
     )

@@ -4,19 +4,23 @@ One row per scan: the newest saved version of its ROIs in the ROI store, who sav
 when, how many lesion VOIs and which reference regions it holds, and how many lesions have a
 recorded call. Given the study's PET scans, the scans still waiting for a review are listed
 too, and ROIs saved under a scan ID that the scans table does not know are flagged: they are
-never measured.
+never measured. A scan whose saved ROIs cannot be read (a file changed since it was saved) is
+listed as failed with the reason, and the others go on: :func:`review_failures` makes the
+table of the scans that could not be reviewed, :func:`failures_note` its line of text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from nethelpers.readiness import REVIEW_COMMAND
-from nethelpers.rois import RoiStore
+from nethelpers.rois import RoiStore, RoiStoreError
 
-__all__ = ["STATUS_COLUMNS", "review_counts", "review_status"]
+__all__ = ["FAILED_COLUMNS", "STATUS_COLUMNS", "failures_note", "review_counts",
+           "review_failures", "review_status"]
 
 STATUS_COLUMNS = ("scan_id", "saved", "version", "reader", "saved_at", "lesion_vois",
                   "references", "calls_recorded", "note")
@@ -24,6 +28,11 @@ STATUS_COLUMNS = ("scan_id", "saved", "version", "reader", "saved_at", "lesion_v
 
 NOT_SAVED = f"no ROIs saved yet: review the scan with {REVIEW_COMMAND}"
 UNKNOWN_SCAN = "not in the scans table: these ROIs are never measured (check the scan_id)"
+FAILED = "failed: "
+"""Start of the note of a scan whose saved ROIs cannot be read."""
+
+FAILED_COLUMNS = ("scan_id", "patient_id", "tracer", "modality", "status", "reason")
+"""Columns of the table of scans that could not be reviewed (``review_failed.csv``)."""
 
 
 def _saved_row(store: RoiStore, scan_id: str) -> dict[str, object]:
@@ -44,7 +53,29 @@ def _saved_row(store: RoiStore, scan_id: str) -> dict[str, object]:
     }
 
 
-def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None) -> pd.DataFrame:
+def _failed_row(store: RoiStore, scan_id: str, reason: str) -> dict[str, object]:
+    try:
+        newest = store.latest(scan_id)
+    except RoiStoreError:                       # its metadata cannot be read either
+        newest = None
+    row: dict[str, object] = {"scan_id": scan_id, "saved": True, "version": pd.NA,
+                              "reader": "", "saved_at": "", "lesion_vois": 0,
+                              "references": "", "calls_recorded": 0, "note": FAILED + reason}
+    if newest is not None:
+        row |= {"version": newest.version, "reader": newest.reader,
+                "saved_at": newest.saved_at}
+    return row
+
+
+def _redacted(text: str) -> str:
+    from nethelpers.plots.gallery import redact_paths
+
+    return redact_paths(text)
+
+
+def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None, *,
+                  failed: dict[str, str] | None = None,
+                  shown: Callable[[str], str] | None = None) -> pd.DataFrame:
     """Return the review status of every scan with saved ROIs (and of every study scan).
 
     Parameters
@@ -55,6 +86,13 @@ def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None) -> pd.
         The study's PET scans (e.g. ``[job.scan_id for job in scan_jobs(params, cohort)]``).
         Given, each of them has a row (``saved`` False for a scan not reviewed yet) and a
         saved scan outside them is flagged in ``note``.
+    failed : dict, optional
+        Given, a scan whose newest saved version cannot be read is listed (``note``
+        ``"failed: <reason>"``, no counts) and recorded here (``scan_id → reason``); else
+        the :class:`~nethelpers.rois.RoiStoreError` is raised.
+    shown : callable, optional
+        Turns a failure's message into what a report may show
+        (:class:`nethelpers.scanjobs.ShownText`); default: absolute paths removed.
 
     Returns
     -------
@@ -70,7 +108,13 @@ def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None) -> pd.
     rows = []
     for scan_id in sorted(set(saved) | (known or set())):
         if scan_id in saved:
-            row = _saved_row(store, scan_id)
+            try:
+                row = _saved_row(store, scan_id)
+            except RoiStoreError as exc:
+                if failed is None:
+                    raise
+                failed[scan_id] = f"RoiStoreError: {(shown or _redacted)(str(exc))}"
+                row = _failed_row(store, scan_id, failed[scan_id])
             if known is not None and scan_id not in known:
                 row["note"] = UNKNOWN_SCAN
         else:
@@ -83,25 +127,83 @@ def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None) -> pd.
                        "calls_recorded": int})
 
 
-def review_counts(status: pd.DataFrame) -> dict[str, int]:
+def review_counts(status: pd.DataFrame, failures: pd.DataFrame | None = None
+                  ) -> dict[str, int]:
     """Count the study's reviewed scans and their lesion VOIs (for the notebook's summary).
 
     Parameters
     ----------
     status : pandas.DataFrame
         :func:`review_status` given the study's scans.
+    failures : pandas.DataFrame, optional
+        :func:`review_failures`.
 
     Returns
     -------
     dict
-        ``"Scans with saved ROIs"`` and ``"Lesion VOIs"`` over the study's scans only, and
-        ``"Scans with saved ROIs not in the scans table"`` (never measured) when there are
-        any.
+        ``"Scans with saved ROIs"`` (readable) and ``"Lesion VOIs"`` over the study's scans
+        only; ``"Scans with saved ROIs not in the scans table"`` (never measured) and
+        ``"Scans that could not be reviewed"`` when there are any.
     """
     unknown = status["note"] == UNKNOWN_SCAN
-    study = status[status["saved"] & ~unknown]
+    broken = status["note"].astype(str).str.startswith(FAILED)
+    study = status[status["saved"] & ~unknown & ~broken]
     counts = {"Scans with saved ROIs": len(study),
               "Lesion VOIs": int(study["lesion_vois"].sum())}
     if unknown.any():
         counts["Scans with saved ROIs not in the scans table"] = int(unknown.sum())
+    if failures is not None and len(failures):
+        counts["Scans that could not be reviewed"] = len(failures)
     return counts
+
+
+def review_failures(failed: Mapping[str, str], jobs: Sequence[Any] = ()) -> pd.DataFrame:
+    """The table of the scans that could not be reviewed, one row per scan with the reason.
+
+    Parameters
+    ----------
+    failed : mapping
+        ``scan_id → reason`` (from :func:`review_status` and
+        :func:`nethelpers.plots.gallery.study_gallery`).
+    jobs : sequence of nethelpers.scanjobs.ScanJob
+        The study's PET scans (patient, tracer and modality of each row).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`FAILED_COLUMNS`, sorted by ``scan_id``, ``status`` ``"failed"``; empty (with
+        the columns) when every scan could be reviewed.
+    """
+    by_scan = {job.scan_id: job for job in jobs}
+    rows = []
+    for scan_id in sorted(failed):
+        job = by_scan.get(scan_id)
+        rows.append({"scan_id": scan_id, "patient_id": job.patient_id if job else "",
+                     "tracer": job.tracer if job else "",
+                     "modality": job.modality if job else "", "status": "failed",
+                     "reason": failed[scan_id]})
+    return pd.DataFrame(rows, columns=list(FAILED_COLUMNS))
+
+
+def failures_note(failures: pd.DataFrame, table: str = "review_failed.csv") -> str:
+    """One line of Markdown on the scans that could not be reviewed.
+
+    Parameters
+    ----------
+    failures : pandas.DataFrame
+        :func:`review_failures`.
+    table : str
+        Where the table is saved (named in the line).
+
+    Returns
+    -------
+    str
+        E.g. ``"**2 scans could not be reviewed** (P002-FDG-PETCT, ...): ..."``.
+    """
+    if failures.empty:
+        return "Every PET scan with saved ROIs could be read for the review."
+    n = len(failures)
+    scans = ", ".join(failures["scan_id"].astype(str))
+    return (f"**{n} scan{'s' if n > 1 else ''} could not be reviewed** ({scans}): "
+            f"{'they are' if n > 1 else 'it is'} left out of the gallery, with the reason in "
+            f"`{table}`; the other scans are reviewed as usual.")

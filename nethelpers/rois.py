@@ -16,6 +16,8 @@ and the folder is renamed to its version number in one step. A process killed mi
 leaves only a staging folder, which readers ignore; the last good version stays intact. Two
 processes saving at once cannot both take the same number: the second rename fails and it
 takes the next one (or, given the ``parent`` it started from, raises a conflict).
+A version is loaded only when its files match the checksums its meta.json records; one that
+does not, or whose meta.json records none, is refused (:mod:`nethelpers.roichecks`).
 NRRD keeps the geometry in double precision (NIfTI rounds it to float32) and opens in
 3D Slicer; :mod:`nethelpers.dicom.seg` exports a version as DICOM SEG.
 """
@@ -42,6 +44,7 @@ import SimpleITK as sitk
 
 from nethelpers import __version__
 from nethelpers.files import fsync_dir, fsync_file, sha256_file
+from nethelpers.roichecks import checksum_problem, refusal
 
 __all__ = [
     "METHODS",
@@ -378,8 +381,11 @@ class RoiStore:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise RoiStoreError(f"{path}: unreadable version metadata ({exc}); restore the file "
-                                "from backup or load another version") from None
+            shown = f"{scan_id}/v{number:06d}/{META_FILE}"
+            raise RoiStoreError(f"scan {scan_id}, ROI version {number} ({shown} in the ROI "
+                                f"store): unreadable version metadata ({type(exc).__name__}); "
+                                "restore the file from backup or load another version"
+                                ) from None
 
     def _version(self, scan_id: str, number: int) -> RoiVersion:
         meta = self._meta(scan_id, number)
@@ -425,7 +431,9 @@ class RoiStore:
         Raises
         ------
         RoiStoreError
-            No such version, or its files fail their checksums (named, with the fix).
+            No such version, or its files cannot be verified: a file missing, changed, or
+            without a checksum in meta.json (:mod:`nethelpers.roichecks`; named, with the
+            fix).
         """
         numbers = self._numbers(self._scan_dir(scan_id))
         if not numbers:
@@ -436,13 +444,11 @@ class RoiStore:
             raise RoiStoreError(f"scan {scan_id}: no version {number}; saved versions are "
                                 f"{numbers}")
         info = self._version(scan_id, number)
-        meta = self._meta(scan_id, number)
-        for name, digest in meta.get("files", {}).items():
-            path = info.path / name
-            if not path.is_file() or sha256_file(path) != digest:
-                raise RoiStoreError(f"{path}: missing or changed since it was saved (checksum "
-                                    "mismatch); load another version or restore the file from "
-                                    "backup")
+        problem = checksum_problem(info.path, self._meta(scan_id, number),
+                                   required=(LABELS_FILE, TABLE_FILE), optional=(READS_FILE,))
+        if problem:
+            raise RoiStoreError(refusal(scan_id, number, [n for n in numbers if n < number],
+                                        problem))
         labels = sitk.ReadImage(str(info.path / LABELS_FILE))
         table = pd.read_csv(info.path / TABLE_FILE, dtype=str, keep_default_na=False)
         table = validate_table(table, source=str(info.path / TABLE_FILE))

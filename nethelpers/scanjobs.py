@@ -5,18 +5,21 @@ with every path absolute: the PET folder is ``pet_dir`` (relative to ``study.dat
 or the series ``pet_series_uid`` found in the DICOM index of ``study.dicom`` — never a path
 relative to the working directory. Scans that are not measured (SPECT modalities, rows the
 cohort checks excluded) get a QC row with the reason instead (:func:`unmeasured_scans`,
-:func:`excluded_scans`), so none is dropped silently.
+:func:`excluded_scans`), so none is dropped silently. A ``pet_dir`` that does not exist
+gives its job a ``problem`` naming the field, not the path. :class:`ShownText` turns a
+failure's message into what a report may show (the study's pseudonymiser).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["QC_COLUMNS", "ScanJob", "excluded_scans", "qc_row", "scan_jobs",
+__all__ = ["QC_COLUMNS", "ScanJob", "ShownText", "excluded_scans", "qc_row", "scan_jobs",
            "unmeasured_scans"]
 
 #: Columns of qc.csv: one row per scan.
@@ -60,6 +63,39 @@ class ScanJob:
     sex: str | None = None
     anatomy: str | None = None
     problem: str = ""
+
+
+class ShownText:
+    """A failure's message as a report may show it: pseudonymised, one line.
+
+    Paths of the DICOM tree become the scan's pseudonyms (``<P001/P001-FDG-PETCT>``), the
+    study's roots ``<dicom>``, ``<data>``..., any other absolute path ``<path>/<name>``
+    (:func:`nethelpers.privacy.for_params`, built on first use: it lists the DICOM tree).
+
+    Parameters
+    ----------
+    params : nethelpers.config.Params
+        The study.
+    cohort : nethelpers.cohort.Cohort, optional
+        The loaded cohort (default: loaded when first needed).
+    jobs : iterable of ScanJob
+        The scans' jobs (their series folders are labelled with the scans' pseudonyms).
+    """
+
+    def __init__(self, params: Any, cohort: Any | None = None,
+                 jobs: Iterable[ScanJob] = ()) -> None:
+        self.params, self.cohort, self.jobs = params, cohort, list(jobs)
+        self._text: Any = None
+
+    def __call__(self, text: str) -> str:
+        """``text`` pseudonymised, its lines joined into one."""
+        if not text:
+            return text
+        if self._text is None:
+            from nethelpers.privacy import for_params
+
+            self._text = for_params(self.params, self.cohort, self.jobs).text
+        return " ".join(str(self._text(text)).split())
 
 
 def qc_row(job: ScanJob, status: str, reason: str = "", **extra: Any) -> dict[str, Any]:
@@ -111,6 +147,10 @@ def scan_jobs(params: Any, cohort: Any | None = None) -> list[ScanJob]:
         problem = ""
         if isinstance(pet_dir, str) and pet_dir:
             pet = str((Path(study.data_root) / pet_dir).resolve())
+            if not Path(pet).is_dir():
+                problem = ("pet_dir of the scans table: the PET series folder is not there "
+                           "(moved, renamed or deleted). Fix: correct pet_dir (relative to "
+                           "study.data_root) or restore the folder")
         elif uid:
             if index_files is None:
                 index_files = _series_index(Path(study.dicom))

@@ -10,7 +10,7 @@ references and a shell of surrounding normal tissue; the definitions are in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,9 @@ class QuantifyOptions:
     norm: str = "bw"
     sul_norm: str = "lbm"
     slice_tolerance: float = DEFAULT_SLICE_TOLERANCE
+    #: radionuclide -> hours (a mapping, kept as sorted pairs); empty: the defaults
+    max_decay_h: Mapping[str, float] | tuple[tuple[str, float], ...] = ()
+    max_decay_half_lives: float | None = None
     peak_radius_mm: float = PEAK_RADIUS_MM
     mtv_fraction: float = 0.41
     percist_mean_factor: float = 1.5
@@ -62,10 +65,19 @@ class QuantifyOptions:
     shell_min_suv: float = 0.1
     shell_min_ml: float = 1.0
 
+    def __post_init__(self) -> None:
+        # a plain, sorted tuple of pairs: options are hashed and sent to dask workers
+        object.__setattr__(self, "max_decay_h", tuple(sorted(dict(self.max_decay_h).items())))
+
     @classmethod
     def from_config(cls, config: Any) -> QuantifyOptions:
         """Options from a :class:`nethelpers.config.QuantifyConfig`."""
         return cls(**{k: getattr(config, k) for k in cls.__dataclass_fields__})
+
+    def suv_options(self) -> dict[str, Any]:
+        """The SUV conversion's settings (decay window), as keyword arguments."""
+        return {"max_decay_h": dict(self.max_decay_h),
+                "max_decay_half_lives": self.max_decay_half_lives}
 
 
 def labels_on(pet: sitk.Image, labels: sitk.Image, table: pd.DataFrame | None = None
@@ -262,8 +274,10 @@ def sul_factor(provenance: dict[str, Any], header: dict[str, Any], sul_norm: str
     weight = provenance.get("weight_kg")
     height = provenance.get("height_m") or header.get("PatientSize") or height_m
     sex = provenance.get("sex") or (header.get("PatientSex") or "").strip().upper() or sex
-    if not weight or not provenance.get("normaliser"):
+    if not weight:
         return float("nan"), "no weight: no SUL"
+    if not provenance.get("normaliser"):
+        return float("nan"), "no SUL: the SUV conversion recorded no normaliser"
     try:
         lbm = normaliser(sul_norm, weight, height, sex)
     except BodySizeError as exc:

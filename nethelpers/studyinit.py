@@ -15,8 +15,13 @@ pseudonyms (P001, P002, ... in order of first scan date, then PatientID) and wri
                                folder, no series detail)
       private/                 pseudonyms.csv: pseudonym -> PatientID, name, birth date;
                                init_skipped.csv: every series that is not a scan, its DICOM
-                               folder and why; the index cache. Files mode 0600, never
-                               shared, never referenced by the parameters
+                               folder and why; init_walk_notes.csv: the symbolic links not
+                               followed and folders not opened; the index cache. Files mode
+                               0600, never shared, never referenced by the parameters
+
+Symbolic links in the DICOM tree are followed as ``nethelpers index`` follows them (each
+folder and file once, :mod:`nethelpers.treewalk`); a loop or a dangling link is counted in
+the printed summary and named only in ``private/init_walk_notes.csv``.
 
 People of the tree without a scan get X001, X002, ... in ``private/`` only. Two people who
 share a PatientID (anonymised exports) stay apart (:mod:`nethelpers.initpeople`), with a
@@ -33,6 +38,7 @@ import os
 import re
 import shlex
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,6 +50,7 @@ from nethelpers.cohort import LESIONS, PATIENTS, READS, SCANS
 from nethelpers.initparams import params_text
 from nethelpers.initpeople import shared_id_warnings
 from nethelpers.initscans import ScanPlan, plan_scans, scan_slug
+from nethelpers.treewalk import WalkNote
 
 __all__ = ["InitError", "InitResult", "init_study", "study_name", "summary_text"]
 
@@ -54,6 +61,8 @@ This folder holds patient identifiers:
   (n_scans 0: all their series are in init_skipped.csv);
 - init_skipped.csv: every series that is not a scan, its DICOM folder (folder names may hold
   patient names) and why;
+- init_walk_notes.csv: symbolic links of the DICOM tree not followed (loops, dangling links,
+  links to files listed under another path) and folders that could not be opened;
 - dicom-index.cache*: the DICOM index cache (it holds PatientIDs).
 
 Never share it, never copy it into a report, and never reference it from the parameters or
@@ -86,6 +95,9 @@ class InitResult:
         derived/init_skipped.csv: series counts by patient, modality and reason.
     warnings : list of str
         What the user must check (pseudonyms only).
+    walk_notes : list of WalkNote
+        private/init_walk_notes.csv: links not followed, folders not opened (DICOM paths:
+        never print them).
     """
 
     study_dir: Path
@@ -96,6 +108,7 @@ class InitResult:
     tracers_added: dict[str, str]
     skipped_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
+    walk_notes: list[WalkNote] = field(default_factory=list)
 
 
 def study_name(folder: str | os.PathLike[str]) -> str:
@@ -256,7 +269,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, mode: int | None = None) -> None
 
 
 def _write(folder: Path, plan: ScanPlan, tables: tuple[Any, ...], name: str,
-           dicom: Path, params_file: Path) -> None:
+           dicom: Path, params_file: Path, walk_notes: list[WalkNote]) -> None:
     """Every file of the study folder (``folder``: the staging copy; ``params_file``: final)."""
     patients, scans, skipped, private, summary, _ = tables
     _write_csv(patients, folder / "clinical" / "patients.csv")
@@ -270,6 +283,8 @@ def _write(folder: Path, plan: ScanPlan, tables: tuple[Any, ...], name: str,
     (folder / "private" / "README.txt").write_text(PRIVATE_README, encoding="utf-8")
     _write_csv(private, folder / "private" / "pseudonyms.csv", mode=0o600)
     _write_csv(skipped, folder / "private" / "init_skipped.csv", mode=0o600)
+    _write_csv(pd.DataFrame([vars(n) for n in walk_notes], columns=["kind", "path", "detail"]),
+               folder / "private" / "init_walk_notes.csv", mode=0o600)
     for path in (folder / "private").iterdir():     # the index cache too
         os.chmod(path, 0o600)
     (folder / "parameters.yaml").write_text(
@@ -338,7 +353,8 @@ def init_study(dicom_root: str | os.PathLike[str], study_dir: str | os.PathLike[
             raise _no_scan(series, plan, dicom)
         tables = _pseudonymise(plan, dicom, study)
         name = study_name(study)
-        _write(staging, plan, tables, name, dicom, study / "parameters.yaml")
+        walk_notes = list(series.attrs.get("stats", {}).get("notes", []))
+        _write(staging, plan, tables, name, dicom, study / "parameters.yaml", walk_notes)
         load_cohort(load_params(staging / "parameters.yaml"), strict=True)  # self-check
         if study.exists():
             study.rmdir()
@@ -347,7 +363,20 @@ def init_study(dicom_root: str | os.PathLike[str], study_dir: str | os.PathLike[
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return InitResult(study, study / "parameters.yaml", tables[0], tables[1], tables[2],
-                      plan.tracers_added, tables[4], shared_id_warnings(tables[5]))
+                      plan.tracers_added, tables[4], shared_id_warnings(tables[5]),
+                      walk_notes)
+
+
+_WALK_WORDS = {"loop": "symbolic link loops", "dangling": "dangling symbolic links",
+               "duplicate": "links to files listed under another path",
+               "unreadable": "folders or links that could not be opened",
+               "special": "special files (not regular files)"}
+
+
+def _walk_counts(notes: list[WalkNote]) -> str:
+    """``symbolic link loops 1, dangling symbolic links 2``: counts only, never a path."""
+    counts = Counter(note.kind for note in notes)
+    return ", ".join(f"{_WALK_WORDS[kind]} {n}" for kind, n in sorted(counts.items()))
 
 
 def summary_text(result: InitResult) -> str:
@@ -368,6 +397,9 @@ def summary_text(result: InitResult) -> str:
         lines.append(f"  {len(result.skipped)} series skipped (counts in "
                      "derived/init_skipped.csv, folders and details in private/):")
         lines += [f"    {line}" for line in _reason_counts(result.skipped)]
+    if result.walk_notes:
+        lines.append(f"  skipped in the DICOM tree: {_walk_counts(result.walk_notes)} (named in "
+                     "private/init_walk_notes.csv)")
     lines += [f"  warning: {text}" for text in result.warnings]
     params = shlex.quote(str(result.params))
     lines += [

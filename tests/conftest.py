@@ -57,3 +57,11 @@ def demo_report(demo_study, tmp_path_factory) -> dict[str, Path]:
     params = write_demo_params(tmp / "p.yaml", demo_study, tmp / "out", tmp / "q")
     out = run_report(params, progress=False)
     return {"out": out, "params": params, "quantify": tmp / "q", "tmp": tmp}
+
+
+@pytest.fixture(scope="session")
+def shape_reports(ideal_study, tmp_path_factory) -> dict[str, dict]:
+    """Every study shape's complete report (tests/shapes.py), run once per session."""
+    from tests.shapes import run_all_shapes
+
+    return run_all_shapes(ideal_study, tmp_path_factory.mktemp("shapes"))

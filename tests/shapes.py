@@ -8,7 +8,11 @@ the DICOM tree is linked, never copied or written to.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +122,47 @@ def shape_params(path: Path, data_root: Path, name: str, out: Path, quantify: Pa
         f"report:\n  output: {out}\n  notebooks: [{', '.join(NOTEBOOKS)}]\n"
         f"quantify:\n  output: {quantify}\n  scheduler: sync\n")
     return path
+
+
+REPO = Path(__file__).resolve().parents[1]
+ALL_SHAPES = (*SHAPES, "init")
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "nethelpers", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=1200, check=False)
+
+
+def _init_study(ideal: Path, tmp: Path, cwd: Path) -> Path:
+    study = tmp / "init_study"
+    done = _run(["init", str(ideal / "dicom"), "-o", str(study)], cwd)
+    assert done.returncode == 0, done.stderr
+    return study / "parameters.yaml"
+
+
+def run_all_shapes(ideal_study: Path, tmp: Path) -> dict[str, dict]:
+    """Every shape's report and one of a study from ``nethelpers init``, two at a time.
+
+    Returns shape → its parameters, report folder, shaped study and the command's output.
+    """
+    cwd = tmp / "elsewhere"
+    cwd.mkdir()
+    runs: dict[str, dict] = {}
+    for shape in SHAPES:
+        study = make_shape(ideal_study, shape, tmp / shape)
+        params = shape_params(tmp / f"{shape}.yaml", study, shape, tmp / f"report_{shape}",
+                              tmp / f"q_{shape}")
+        runs[shape] = {"params": params, "out": tmp / f"report_{shape}", "study": study,
+                       "quantify": tmp / f"q_{shape}"}
+    init_params = _init_study(ideal_study, tmp, cwd)
+    runs["init"] = {"params": init_params, "study": init_params.parent,
+                    "out": init_params.parent / "reports" / "init_study"}
+
+    def report(shape: str) -> subprocess.CompletedProcess:
+        return _run(["report", "-f", str(runs[shape]["params"]), "-q"], cwd)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for shape, done in zip(ALL_SHAPES, pool.map(report, ALL_SHAPES), strict=True):
+            runs[shape]["done"] = done
+    return runs

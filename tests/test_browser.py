@@ -27,7 +27,7 @@ FAKE_PHI_DIR = "DOE_JOHN_19570412"
 def demo(demo_study, tmp_path_factory):
     """Parameters and cohort of the demo study, with its CSV tables."""
     path = tmp_path_factory.mktemp("browser") / "p.yaml"
-    path.write_text(f"study:\n  data_root: {demo_study}\n")
+    path.write_text(f"study:\n  name: t\n  data_root: {demo_study}\n")
     params = load_params(path)
     return {
         "root": demo_study, "params_file": path, "params": params,
@@ -192,7 +192,7 @@ def test_unreadable_or_missing_dicom_shows_a_reason_instead_of_a_mip(demo, tmp_p
     scans.loc[fdg, "pet_dir"], scans.loc[fdg, "pet_series_uid"] = f"{FAKE_PHI_DIR}/PT", ""
     scans.to_csv(root / "clinical/scans.csv", index=False)
     path = tmp_path / "p.yaml"
-    path.write_text(f"study:\n  data_root: {root}\n  rois: {demo['root'] / 'rois'}\n")
+    path.write_text(f"study:\n  name: t\n  data_root: {root}\n  rois: {demo['root'] / 'rois'}\n")
     params = load_params(path)
     p = parts(cohort_browser(params, load_cohort(params)))
     thumbs = p["thumbs"].children

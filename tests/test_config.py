@@ -50,10 +50,13 @@ def test_parameter_files_validate_against_json_schema(path):
 
 def test_json_schema_rejects_unknown_keys_and_bad_values():
     validator = jsonschema.Draft202012Validator(params_json_schema())
-    assert not validator.is_valid({"stats": {"ci_levl": 0.9}})
-    assert not validator.is_valid({"stats": {"ci_method": "wald"}})
-    assert not validator.is_valid({"stats": {"ci_level": 1.2}})
-    assert validator.is_valid({"stats": {"ci_method": "jeffreys", "ci_level": 0.9}})
+    study = {"name": "s", "data_root": "/d"}
+    assert not validator.is_valid({"study": study, "stats": {"ci_levl": 0.9}})
+    assert not validator.is_valid({"study": study, "stats": {"ci_method": "wald"}})
+    assert not validator.is_valid({"study": study, "stats": {"ci_level": 1.2}})
+    assert not validator.is_valid({"stats": {"ci_method": "jeffreys", "ci_level": 0.9}})
+    assert validator.is_valid({"study": study, "stats": {"ci_method": "jeffreys",
+                                                         "ci_level": 0.9}})
 
 
 def test_write_json_schema(tmp_path):
@@ -98,24 +101,37 @@ def test_template_shows_the_defaults_it_documents():
     """A user who copies the template and changes nothing gets the defaults."""
     text = (REPO / "parameters" / "study_template.yaml").read_text()
     data = yaml.safe_load(text)
-    defaults = Params()
-    assert Params.model_validate({"vocabulary": data["vocabulary"]}).vocabulary == (
+    defaults = Params.model_validate({"study": {"name": "s", "data_root": "."}})
+    assert Params.model_validate({"study": {"name": "s", "data_root": "."},
+                                  "vocabulary": data["vocabulary"]}).vocabulary == (
         defaults.vocabulary)
     assert data["report"]["notebooks"] == defaults.report.notebooks
-    for section in ("stats", "quantify", "scores", "index_test"):
+    for section in ("report", "stats", "quantify", "scores", "index_test"):
         model = getattr(defaults, section)
         for key, value in data[section].items():
             if key != "output":
                 assert getattr(model, key) == value, f"{section}.{key}"
 
 
-def test_defaults_of_an_empty_file(tmp_path):
-    path = write_yaml(tmp_path / "p" / "empty.yaml", "")
+def test_an_empty_file_names_the_required_keys_and_never_means_the_demo(tmp_path):
+    message = error_of(tmp_path, "")
+    assert "\n  study.name: Field required" in message
+    assert "\n  study.data_root: Field required" in message
+    assert "parameters/demo.yaml" in message  # where the demo's own parameters are
+    message = error_of(tmp_path, {"study": {"name": "registry"}})
+    assert "study.data_root: Field required" in message and "study.name" not in message
+
+
+def test_defaults_of_a_minimal_file(tmp_path):
+    path = write_yaml(tmp_path / "p" / "study.yaml",
+                      {"study": {"name": "registry", "data_root": "../data/registry"}})
     params = load_params(path)
-    assert params.study.name == "demo"
-    assert params.study.data_root == tmp_path / "data" / "demo"
-    assert params.study.tables.lesions == tmp_path / "data/demo/truth/lesions.csv"
-    assert params.report.output == tmp_path / "reports" / "demo"
+    assert params.study.data_root == tmp_path / "data" / "registry"
+    assert params.study.tables.lesions == tmp_path / "data/registry/truth/lesions.csv"
+    # outputs are named after the study, never the demo's folders
+    assert params.report.output == tmp_path / "reports" / "registry"
+    assert params.quantify.output == tmp_path / "derived" / "registry"
+    assert params.report.calendar_dates is False
     assert params.report.notebooks == ["01_cohort", "02_roi_review", "03_quantification",
                                        "04_tracer_comparison", "05_diagnostic_accuracy"]
     assert params.report.kernel == "python3"
@@ -131,6 +147,7 @@ def test_relative_paths_resolve_against_the_file_not_cwd(tmp_path, monkeypatch):
         tmp_path / "cfg" / "study.yaml",
         {
             "study": {
+                "name": "s1",
                 "data_root": "../data/s1",
                 "tables": {"patients": "tables/p.csv", "scans": "/abs/scans.csv"},
                 "dicom": "images",
@@ -213,7 +230,8 @@ def test_unreadable_files(tmp_path):
 
 
 def test_params_from_dict_uses_base_dir(tmp_path):
-    params = params_from_dict({"study": {"data_root": "d"}}, base_dir=tmp_path)
+    params = params_from_dict({"study": {"name": "t", "data_root": "d"}}, base_dir=tmp_path)
     assert params.study.data_root == tmp_path / "d"
     with pytest.raises(ParamsError, match=r"<mine>: invalid parameters:\n  stats.ci_level"):
-        params_from_dict({"stats": {"ci_level": 0.2}}, source="<mine>")
+        params_from_dict({"study": {"name": "t", "data_root": "d"}, "stats": {"ci_level": 0.2}},
+                         source="<mine>")

@@ -495,7 +495,7 @@ FOREIGN = [
 ]
 
 
-def test_foreign_seg_imports_with_inferred_rows_and_later_segment_winning(rotated, tmp_path):
+def test_foreign_seg_imports_with_inferred_rows_and_lesions_win_policy(rotated, tmp_path):
     info, _, _ = rotated
     shape = ROTATED.shape
     stack = np.zeros((*shape, len(FOREIGN)), dtype=np.uint8)
@@ -510,8 +510,8 @@ def test_foreign_seg_imports_with_inferred_rows_and_later_segment_winning(rotate
     path = foreign_seg(info, stack, descriptions, tmp_path / "foreign.dcm")
     assert pydicom.dcmread(path).SegmentsOverlap == "YES"
 
-    with pytest.warns(UserWarning, match="overlap in 8 voxel"):
-        labels, table = import_seg(path, info.directory)
+    with pytest.warns(UserWarning, match="'Liver' \\(liver\\) gave 8 of its 384 voxels"):
+        labels, table = import_seg(path, info.directory, overlap="lesions-win")
     expected = np.zeros(shape, np.uint16)
     for n in range(len(FOREIGN)):
         expected[stack[..., n] == 1] = n + 1

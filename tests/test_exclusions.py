@@ -35,7 +35,7 @@ def _scans_without_dirs(study: Path, out: Path) -> Path:
 
 def test_series_found_by_uid_resolve_against_the_dicom_root(ideal_study, tmp_path,
                                                             monkeypatch):
-    params = params_from_dict({"study": {"data_root": str(ideal_study), "tables": {
+    params = params_from_dict({"study": {"name": "t", "data_root": str(ideal_study), "tables": {
         "scans": str(_scans_without_dirs(ideal_study, tmp_path))}}})
     monkeypatch.chdir(tmp_path)  # not the DICOM root, not the repository
     jobs = scan_jobs(params)
@@ -56,7 +56,7 @@ def test_an_unknown_series_uid_fails_with_the_fix(ideal_study, tmp_path):
     scans = pd.read_csv(path, dtype=str, keep_default_na=False)
     scans.loc[0, "pet_series_uid"] = "1.2.3.999"
     scans.to_csv(path, index=False)
-    params = params_from_dict({"study": {"data_root": str(ideal_study),
+    params = params_from_dict({"study": {"name": "t", "data_root": str(ideal_study),
                                          "tables": {"scans": str(path)}}})
     job = scan_jobs(params)[0]
     result = quantify_cohort(params, scheduler="sync", progress=False, jobs=[job])
@@ -71,7 +71,7 @@ def test_spect_scans_are_listed_as_skipped(ideal_study, tmp_path):
                                    modality="SPECT-CT", pet_dir="", anat_dir="")
     path = tmp_path / "scans.csv"
     pd.concat([scans, spect]).to_csv(path, index=False)
-    params = params_from_dict({"study": {"data_root": str(ideal_study),
+    params = params_from_dict({"study": {"name": "t", "data_root": str(ideal_study),
                                          "tables": {"scans": str(path)}},
                                "quantify": {"output": str(tmp_path / "q")}})
     assert "P001-HYNIC-SPECTCT" not in {j.scan_id for j in scan_jobs(params)}
@@ -133,7 +133,8 @@ def test_quantify_command_from_another_folder_lists_and_fails_when_nothing_is_me
     elsewhere.mkdir()
     uid_only = _scans_without_dirs(ideal_study, tmp_path)
     params = tmp_path / "p.yaml"
-    params.write_text(f"study:\n  data_root: {ideal_study}\n  tables:\n    scans: {uid_only}\n"
+    params.write_text("study:\n  name: t\n"
+                      f"  data_root: {ideal_study}\n  tables:\n    scans: {uid_only}\n"
                       f"quantify:\n  output: {tmp_path / 'q'}\n  scheduler: sync\n")
     done = _run(["quantify", "-f", str(params), "-q"], elsewhere)
     assert done.returncode == 0, done.stderr

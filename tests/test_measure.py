@@ -208,7 +208,7 @@ def test_rois_import_takes_rtstruct_seg_and_label_images(scan, tmp_path, capsys)
     root = tmp_path / "study"
     shutil.copytree(scan["root"], root, ignore=shutil.ignore_patterns("variants"))
     params = tmp_path / "p.yaml"
-    params.write_text(f"study:\n  data_root: {root}\n")
+    params.write_text(f"study:\n  name: t\n  data_root: {root}\n")
     rtstruct = write_rtstruct(scan["rois"].labels, scan["rois"].table, scan["pet"],
                               tmp_path / "rs.dcm")
     nifti = tmp_path / "labels.nii.gz"

@@ -16,7 +16,7 @@ def _run(notebook: str, demo_study, tmp_path, rois=None):
     """Run one notebook by papermill on the demo study; its report folder."""
     params = tmp_path / "p.yaml"
     params.write_text(
-        f"study:\n  data_root: {demo_study}\n"
+        f"study:\n  name: t\n  data_root: {demo_study}\n"
         + (f"  rois: {rois}\n" if rois else "")
         + f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [{notebook}]\n"
         f"quantify:\n  output: {tmp_path / 'q'}\n")
@@ -243,7 +243,7 @@ def test_notebook_04_compares_hynic_toc_spect_when_present(demo_study, tmp_path)
     pd.concat([reads, *new_reads]).to_csv(root / "reads" / "reads.csv", index=False)
     params = tmp_path / "p.yaml"
     params.write_text(
-        f"study:\n  data_root: {root}\n"
+        f"study:\n  name: t\n  data_root: {root}\n"
         f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [04_tracer_comparison]\n"
         f"quantify:\n  output: {tmp_path / 'q'}\n")
     out = run_report(params, progress=False)

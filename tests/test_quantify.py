@@ -34,7 +34,7 @@ REQUIRED = ["patient_id", "scan_id", "tracer", "modality", "roi", "lesion_id", "
 
 
 def _params(root, out, **quantify):
-    return params_from_dict({"study": {"data_root": str(root)},
+    return params_from_dict({"study": {"name": "t", "data_root": str(root)},
                              "quantify": {"output": str(out), **quantify}})
 
 
@@ -250,7 +250,8 @@ def test_options_come_from_the_parameters(demo_study, tmp_path):
 
 def test_cli_writes_the_tables(demo_study, tmp_path, capsys):
     yaml_file = tmp_path / "p.yaml"
-    yaml_file.write_text(f"study:\n  data_root: {demo_study}\nquantify:\n  output: out\n")
+    yaml_file.write_text(f"study:\n  name: t\n  data_root: {demo_study}\n"
+                         "quantify:\n  output: out\n")
     assert main(["quantify", "-f", str(yaml_file), "--scheduler", "sync", "-q"]) == 0
     printed = capsys.readouterr().out
     assert "scans (" in printed and "ok)" in printed
@@ -288,7 +289,7 @@ def test_scans_the_cohort_checks_exclude_are_listed(demo_study, tmp_path):
     scans = (demo_study / "clinical" / "scans.csv").read_text()
     scans += "P099-FDG-PETCT,P099,FDG,PET/CT,2025-02-01,,,,,,,\n"
     (tmp_path / "scans.csv").write_text(scans)
-    params = params_from_dict({"study": {"data_root": str(demo_study),
+    params = params_from_dict({"study": {"name": "t", "data_root": str(demo_study),
                                          "tables": {"scans": str(tmp_path / "scans.csv")}},
                                "quantify": {"output": str(tmp_path / "q")}})
     result = quantify_cohort(params, scheduler="sync", progress=False)
@@ -353,7 +354,7 @@ def test_saved_results_are_reused_only_while_their_inputs_are_unchanged(demo_stu
 
     shutil.copytree(demo_study / "rois", tmp_path / "rois")
     shutil.copy(demo_study / "clinical" / "patients.csv", tmp_path / "patients.csv")
-    study = {"data_root": str(demo_study), "rois": str(tmp_path / "rois"),
+    study = {"name": "t", "data_root": str(demo_study), "rois": str(tmp_path / "rois"),
              "tables": {"patients": str(tmp_path / "patients.csv")}}
     data = {"study": study, "quantify": {"output": str(tmp_path / "q")}}
     params = params_from_dict(data)

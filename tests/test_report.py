@@ -24,6 +24,8 @@ from nethelpers.report import (
 )
 from tests.test_cohort import SCANS, write_params, write_study
 
+STUDY = {"study": {"name": "t", "data_root": "."}}  # the keys every study must give
+
 REPO = Path(__file__).resolve().parents[1]
 FAKE_PHI = "DOE^JOHN"
 FAKE_PHI_DIR = "DOE_JOHN_19570412"
@@ -411,7 +413,7 @@ def test_stard_checklist_marks_missing_files(tmp_path):
 
     (tmp_path / "tables").mkdir()
     (tmp_path / "tables/table1.csv").write_text("x\n")
-    params = params_from_dict({"index_test": {"equivocal": "exclude"},
+    params = params_from_dict(STUDY | {"index_test": {"equivocal": "exclude"},
                                "stats": {"ci_method": "clopper-pearson", "ci_level": 0.9}})
     table = stard_checklist(params, tmp_path, {"numpy": "9.9", "python": "3.11.2"})
     assert len(table) == len(STARD_ITEMS)

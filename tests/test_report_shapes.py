@@ -12,60 +12,16 @@ repository nor the study (every path must resolve against its documented root).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from nethelpers.rois import RoiStore
-from tests.shapes import NOTEBOOKS, SHAPES, make_shape, shape_params
+from tests.shapes import NOTEBOOKS, SHAPES
 
-REPO = Path(__file__).resolve().parents[1]
 ALL = (*SHAPES, "init")
 
 pytestmark = pytest.mark.slow
-
-
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "nethelpers", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=1200, check=False)
-
-
-def _init_study(ideal: Path, tmp: Path, cwd: Path) -> Path:
-    study = tmp / "init_study"
-    done = _run(["init", str(ideal / "dicom"), "-o", str(study)], cwd)
-    assert done.returncode == 0, done.stderr
-    return study / "parameters.yaml"
-
-
-@pytest.fixture(scope="session")
-def shape_reports(ideal_study, tmp_path_factory) -> dict[str, dict]:
-    """Every shape's report: its folder, the command's output and the shaped study."""
-    tmp = tmp_path_factory.mktemp("shapes")
-    cwd = tmp / "elsewhere"
-    cwd.mkdir()
-    runs: dict[str, dict] = {}
-    for shape in SHAPES:
-        study = make_shape(ideal_study, shape, tmp / shape)
-        params = shape_params(tmp / f"{shape}.yaml", study, shape, tmp / f"report_{shape}",
-                              tmp / f"q_{shape}")
-        runs[shape] = {"params": params, "out": tmp / f"report_{shape}", "study": study}
-    init_params = _init_study(ideal_study, tmp, cwd)
-    runs["init"] = {"params": init_params, "study": init_params.parent,
-                    "out": init_params.parent / "reports" / "init_study"}
-
-    def report(shape: str) -> subprocess.CompletedProcess:
-        return _run(["report", "-f", str(runs[shape]["params"]), "-q"], cwd)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for shape, done in zip(ALL, pool.map(report, ALL), strict=True):
-            runs[shape]["done"] = done
-    return runs
 
 
 def _waiting(run: dict) -> pd.DataFrame:

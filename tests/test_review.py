@@ -17,7 +17,7 @@ from nethelpers.rois import RoiConflictError, RoiStore
 @pytest.fixture()
 def params(demo_study, tmp_path):
     shutil.copytree(demo_study / "rois", tmp_path / "rois")
-    return params_from_dict({"study": {"data_root": str(demo_study),
+    return params_from_dict({"study": {"name": "t", "data_root": str(demo_study),
                                        "rois": str(tmp_path / "rois")}})
 
 
@@ -204,7 +204,7 @@ def test_new_ids_never_reuse_a_read_and_the_table_hides_the_truth_list(demo_stud
     """Reviewer's cases: a deleted lesion's read keeps its ID out of use; the reader's table
     lists lesions with VOIs or reads only, never the reference-standard list."""
     (tmp_path / "rois").mkdir()
-    params = params_from_dict({"study": {"data_root": str(demo_study),
+    params = params_from_dict({"study": {"name": "t", "data_root": str(demo_study),
                                          "rois": str(tmp_path / "rois")}})
     pid = _patient(demo_study)
     s = ReviewSession(params, pid, "AB")                   # nothing saved for this patient

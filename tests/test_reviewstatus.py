@@ -91,7 +91,8 @@ def ideal(ideal_study, tmp_path_factory):
     """The ideal demo study with a copy of its ROI store (one scan's ROIs removed)."""
     tmp = tmp_path_factory.mktemp("gallery")
     shutil.copytree(ideal_study / "rois", tmp / "rois")
-    (tmp / "p.yaml").write_text(f"study:\n  data_root: {ideal_study}\n  rois: {tmp / 'rois'}\n")
+    (tmp / "p.yaml").write_text(f"study:\n  name: t\n  data_root: {ideal_study}\n"
+                                f"  rois: {tmp / 'rois'}\n")
     params = load_params(tmp / "p.yaml")
     removed = scan_jobs(params)[-1].scan_id
     shutil.rmtree(tmp / "rois" / removed)

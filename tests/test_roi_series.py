@@ -52,7 +52,7 @@ def _drop_series_key(store: Path, scan_id: str, version: int = 1) -> None:
 def params(ideal_study, tmp_path):
     """The ideal study with a copy of its ROI store (the fixture is never modified)."""
     shutil.copytree(ideal_study / "rois", tmp_path / "rois")
-    return params_from_dict({"study": {"data_root": str(ideal_study),
+    return params_from_dict({"study": {"name": "t", "data_root": str(ideal_study),
                                        "rois": str(tmp_path / "rois")},
                              "quantify": {"output": str(tmp_path / "q")}})
 
@@ -103,7 +103,8 @@ def test_a_rebuilt_scans_table_fails_the_swapped_scans_only(params, ideal_study,
     cols = ["pet_dir", "pet_series_uid"]
     scans.loc[[a, b], cols] = scans.loc[[b, a], cols].to_numpy()
     scans.to_csv(tmp_path / "scans.csv", index=False)
-    p = params_from_dict({"study": {"data_root": str(ideal_study), "rois": params.study.rois,
+    p = params_from_dict({"study": {"name": "t", "data_root": str(ideal_study),
+                                    "rois": params.study.rois,
                                     "tables": {"scans": str(tmp_path / "scans.csv")}},
                           "quantify": {"output": str(tmp_path / "q")}})
     qc = quantify_cohort(p, scheduler="sync", progress=False).qc.set_index("scan_id")
@@ -148,7 +149,8 @@ def test_restore_keeps_the_series_of_the_version_restored(tmp_path):
 
 def test_cli_import_and_restore_record_the_pet_series(params, ideal_study, tmp_path, capsys):
     yaml_file = tmp_path / "p.yaml"
-    yaml_file.write_text(f"study:\n  data_root: {ideal_study}\n  rois: {params.study.rois}\n")
+    yaml_file.write_text(f"study:\n  name: t\n  data_root: {ideal_study}\n"
+                         f"  rois: {params.study.rois}\n")
     f = ["-f", str(yaml_file)]
     uid = _header_uid(ideal_study, HOME)
     assert main(["rois", "export-seg", HOME, *f, "-o", str(tmp_path / "seg") + "/"]) == 0
@@ -210,7 +212,12 @@ def test_gallery_refuses_rois_of_another_series_with_a_shown_reason(params, idea
     skipped: dict[str, str] = {}
     names = [n for n, _ in study_gallery(params, jobs=[moved], progress=False,
                                          skipped=skipped)]
-    assert names == [] and skipped == {HOME: reason}
+    # the report shows it pseudonymised: the series UIDs (identifiers) hidden, the rest kept
+    shown = reason.replace(_header_uid(ideal_study, other), "<uid>")
+    assert names == [] and list(skipped) == [HOME]
+    assert skipped[HOME].startswith(f"RoiSeriesError: scan {HOME}: ROI version v1 was drawn on "
+                                    "PET series <uid>, but")
+    assert "<uid>" in shown and skipped[HOME].split(", but")[1] == shown.split(", but")[1]
 
 
 def test_check_roi_series_unit():

@@ -325,7 +325,8 @@ def test_cli_history_restore_and_dicom_seg_round_trip(demo_study, tmp_path, caps
 
     shutil.copytree(demo_study / "rois", tmp_path / "rois")
     params = tmp_path / "p.yaml"
-    params.write_text(f"study:\n  data_root: {demo_study}\n  rois: {tmp_path / 'rois'}\n")
+    params.write_text(f"study:\n  name: t\n  data_root: {demo_study}\n"
+                      f"  rois: {tmp_path / 'rois'}\n")
     scan = pd.read_csv(demo_study / "clinical" / "scans.csv")["scan_id"].iloc[0]
     f = ["-f", str(params)]
     assert main(["rois", "export-seg", scan, *f, "-o", str(tmp_path / "seg") + "/"]) == 0

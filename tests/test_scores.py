@@ -20,6 +20,7 @@ from nethelpers.scores import (
     netpet_lesions,
 )
 
+STUDY = {"study": {"name": "t", "data_root": "."}}  # the keys every study must give
 NAN = float("nan")
 ABSENT = object()  # no ROI row at all for a reference region
 
@@ -535,7 +536,7 @@ def test_rules_take_the_tracer_families_of_the_vocabulary():
     """A study whose SSTR tracer is named in its own vocabulary gets Krenning and NETPET."""
     from nethelpers.config import params_from_dict
 
-    params = params_from_dict({"vocabulary": {"tracers": [
+    params = params_from_dict(STUDY | {"vocabulary": {"tracers": [
         {"name": "Ga-SSA", "family": "sstr"}, {"name": "FDG-X", "family": "fdg"}]}})
     rules = ScoreRules.from_params(params)
     assert rules.sstr_tracers == {"GA-SSA"} and rules.fdg_tracers == {"FDG-X"}  # matched upper

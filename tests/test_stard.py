@@ -10,6 +10,8 @@ import pandas as pd
 from nethelpers.config import params_from_dict
 from nethelpers.stard import CROSS_TAB, MISSING, STARD_ITEMS, stard_checklist
 
+STUDY = {"study": {"name": "t", "data_root": "."}}  # the keys every study must give
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
@@ -29,7 +31,7 @@ def test_a_missing_file_of_a_waiting_section_says_what_it_waits_for(tmp_path):
         ("05 · ROC of SUVmax and T/B", "Same as 05 · Patient-level accuracy above: the reads "
                                        "table (reads/reads.csv) is not there yet."),
         ("04 · SSTR SPECT versus SSTR PET", "The scans table has no SPECT scan: it needs one.")])
-    table = stard_checklist(params_from_dict({}), out, {})
+    table = stard_checklist(params_from_dict(STUDY), out, {})
     status = dict(zip(table["item"] + " " + table["topic"].str[:12], table["status"],
                       strict=True))
     assert status["12a Index test p"] == ("waiting: the reads table (reads/reads.csv) is not "
@@ -47,7 +49,7 @@ def test_a_missing_file_of_a_waiting_section_says_what_it_waits_for(tmp_path):
 
 def test_without_analyses_waiting_a_missing_file_is_incomplete(tmp_path):
     (tmp_path / "tables").mkdir()
-    table = stard_checklist(params_from_dict({}), tmp_path, {})
+    table = stard_checklist(params_from_dict(STUDY), tmp_path, {})
     assert table["status"].str.startswith("incomplete: ").all()
 
 
@@ -59,11 +61,11 @@ def test_a_file_missing_after_its_notebook_ran_to_the_end_is_not_written(tmp_pat
     (out / "figures").mkdir()
     for name in ("forest_patient_level", "forest_lesion_level"):
         (out / f"figures/{name}.png").write_bytes(b"png")
-    estimates = stard_checklist(params_from_dict({}), out, {}).iloc[-1]
+    estimates = stard_checklist(params_from_dict(STUDY), out, {}).iloc[-1]
     assert estimates["item"] == "24"
     assert estimates["status"].startswith("incomplete: figures/roc_*.png missing")
     (out / "tables/summary_05_diagnostic_accuracy.csv").write_text("item,value\n")
-    estimates = stard_checklist(params_from_dict({}), out, {}).iloc[-1]
+    estimates = stard_checklist(params_from_dict(STUDY), out, {}).iloc[-1]
     assert estimates["status"] == (
         "not written: figures/roc_*.png (05_diagnostic_accuracy ran to the end; the section "
         "says why there is nothing to show)")

@@ -215,7 +215,7 @@ def test_missing_group_of_every_patient_gives_one_not_recorded_column(tmp_path):
     (root / "clinical").mkdir(parents=True)
     (root / "clinical/patients.csv").write_text("patient_id\nA1\nA2\n")
     (root / "clinical/scans.csv").write_text("scan_id,patient_id,tracer,modality,scan_date\n")
-    params = params_from_dict({"study": {"data_root": str(root)}})
+    params = params_from_dict({"study": {"name": "t", "data_root": str(root)}})
     cohort = load_cohort(params)
     t = table1(cohort.patients, vocabulary=cohort.vocabulary)
     assert list(t.formatted.columns) == ["Characteristic", "Not recorded (n = 2)",

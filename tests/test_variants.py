@@ -27,7 +27,9 @@ def variants(ideal_study, tmp_path_factory):
 def test_every_variant_is_written(variants):
     _, _, by_name, manifest = variants
     expected = {"jitter", "enhanced/legacy-converted", "enhanced/enhanced-pet", "seg",
-                "rtstruct/on-pet", "rtstruct/on-ct",
+                "rtstruct/on-pet", "rtstruct/on-ct", "seg/overlap-lesion-in-liver",
+                "seg/overlap-lesions", "damaged/truncated", "damaged/no-weight",
+                "damaged/injection-7h-time-only",
                 *(f"compressed/{n}" for n in VARIANT_SYNTAXES)}
     assert set(by_name) == expected and manifest["skipped"] == []
 
@@ -63,6 +65,9 @@ def test_lossy_copy_is_close_and_says_so(variants):
 def test_index_of_the_variants_fails_nothing(variants):
     _, out, by_name, _ = variants
     series = index_tree(out, workers=1)
+    damaged = series["directory"].str.startswith("damaged/")  # must fail: test_index_suvqc
+    assert set(series.loc[damaged, "qc"]) == {"fail"} and damaged.sum() == 3
+    series = series[~damaged]
     assert not (series["qc"] == "fail").any(), series[["directory", "qc_reasons"]]
     jitter = series[series["directory"] == "jitter/PT"].iloc[0]
     assert jitter["qc"] == "warn"

@@ -33,7 +33,8 @@ MANIFEST = ROOT / "nethelpers" / "viewer" / "napari.yaml"
 def params(ideal_study, tmp_path):
     rois = tmp_path / "rois"
     shutil.copytree(ideal_study / "rois", rois)
-    return params_from_dict({"study": {"data_root": str(ideal_study), "rois": str(rois)}})
+    return params_from_dict({"study": {"name": "t", "data_root": str(ideal_study),
+                                       "rois": str(rois)}})
 
 
 @pytest.fixture
@@ -463,7 +464,7 @@ def test_npe2_manifest_and_launcher(make_napari_viewer, params, tmp_path):
     from nethelpers.viewer.widget import ReviewWidget
 
     yaml_file = tmp_path / "study.yaml"
-    yaml_file.write_text(f"study:\n  data_root: {params.study.data_root}\n"
+    yaml_file.write_text(f"study:\n  name: t\n  data_root: {params.study.data_root}\n"
                          f"  rois: {params.study.rois}\n")
     viewer = make_napari_viewer()
     launcher = review_launcher(viewer)
@@ -486,7 +487,7 @@ def test_missing_data_and_cli(tmp_path, capsys):
     from nethelpers.cli import build_parser, main
     from nethelpers.viewer.app import StudyDataMissing, check_study_data, open_review
 
-    params = params_from_dict({"study": {"data_root": str(tmp_path / "nowhere")}})
+    params = params_from_dict({"study": {"name": "t", "data_root": str(tmp_path / "nowhere")}})
     with pytest.raises(StudyDataMissing, match="nethelpers demo --out"):
         check_study_data(params)
     with pytest.raises(StudyDataMissing):
@@ -495,7 +496,7 @@ def test_missing_data_and_cli(tmp_path, capsys):
                                       "--reader", "R9", "-f", "x.yaml"])
     assert (args.patient, args.scan, args.reader, args.params) == ("P002", "S", "R9", "x.yaml")
     yaml_file = tmp_path / "p.yaml"
-    yaml_file.write_text(f"study:\n  data_root: {tmp_path / 'nowhere'}\n")
+    yaml_file.write_text(f"study:\n  name: t\n  data_root: {tmp_path / 'nowhere'}\n")
     assert main(["review", "--patient", PATIENT, "-f", str(yaml_file)]) == 2
     err = capsys.readouterr().err
     assert "nethelpers demo --out" in err and "no study data" in err

@@ -17,6 +17,8 @@ from nethelpers.config import ParamsError, load_params, params_from_dict
 from nethelpers.vocabulary import DEFAULT_VOCABULARY, Vocabulary, VocabularyError, code_key
 from tests.test_cohort import PATIENTS, READS, SCANS, edit, write_params, write_study
 
+STUDY = {"study": {"name": "t", "data_root": "."}}  # the keys every study must give
+
 
 def _cohort(tmp_path: Path, extra: dict | None = None, strict: bool = False, **tables: str):
     root = write_study(tmp_path / "study", **tables)
@@ -64,7 +66,7 @@ def test_unknown_code_names_the_key():
 
 def test_an_alias_naming_two_tracers_is_refused():
     with pytest.raises(ParamsError, match="'dota-tate' names both DOTATATE and X"):
-        params_from_dict({"vocabulary": {"tracers": [
+        params_from_dict(STUDY | {"vocabulary": {"tracers": [
             {"name": "DOTATATE", "family": "sstr"},
             {"name": "X", "family": "fdg", "aliases": ["dota-tate"]}]}})
 
@@ -181,12 +183,12 @@ def test_letters_of_any_script_are_kept():
                                    {"code": "x", "label": "Not  recorded"}])
 def test_words_of_the_report_are_not_group_codes(group):
     with pytest.raises(ParamsError, match="word the report uses for missing values"):
-        params_from_dict({"vocabulary": {"groups": [{"code": "a"}, group]}})
+        params_from_dict(STUDY | {"vocabulary": {"groups": [{"code": "a"}, group]}})
 
 
 def test_two_groups_with_one_label_are_refused():
     with pytest.raises(ParamsError, match="label 'NET' names two groups"):
-        params_from_dict({"vocabulary": {"groups": [{"code": "a", "label": "NET"},
+        params_from_dict(STUDY | {"vocabulary": {"groups": [{"code": "a", "label": "NET"},
                                                     {"code": "b", "label": "NET"}]}})
 
 

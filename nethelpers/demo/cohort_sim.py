@@ -20,9 +20,9 @@ from nethelpers.demo.anatomy import (
     Pose,
     Tissue,
     build_anatomy,
-    point_in,
     scaled_ellipsoid,
 )
+from nethelpers.demo.placement import PlacementError, place_point
 from nethelpers.demo.uptake import patient_organ_suv
 
 #: Protocol groups, in the order patients are allocated (a repeating block of ten).
@@ -157,6 +157,9 @@ class Patient:
     organ_suv: dict[str, dict[int, float]]
     lesions: list[Lesion] = field(default_factory=list)
     scans: list[Scan] = field(default_factory=list)
+    #: Lesions drawn but left out, their region full: (site, description, diameter in mm,
+    #: number of lesions placed before).
+    unplaced: list[tuple[str, str, float, int]] = field(default_factory=list)
 
 
 def _rng(seed: int, index: int, stream: int) -> np.random.Generator:
@@ -234,17 +237,16 @@ def _place(anatomy: Anatomy, regions: dict, site: str, d: float, rng: np.random.
         "lymph_node_mesenteric": (regions["node_mesenteric"], 0.0, False),
         "lymph_node_paraaortic": (regions["node_paraaortic"], 0.0, False),
         "lymph_node_mediastinal": (regions["node_mediastinal"], 0.0, False),
-        "bone_spine": (_marrow(anatomy, "spine"), 0.0, True),
-        "bone_pelvis": (_marrow(anatomy, "pelvis"), 0.0, True),
-        "bone_femur": (_marrow(anatomy, "femur"), 0.0, True),
-        "bone_humerus": (_marrow(anatomy, "humerus"), 0.0, True),
         "soft_tissue_thigh": (regions["thigh_soft"], 0.0, False),
         "head_sinonasal": (regions["sinonasal"], 0.0, False),
         "accessory_spleen": (regions["splenic_hilum"], 0.0, False),
         "uncinate": (anatomy.organ(t.UNCINATE), 0.0, False),
     }
-    shapes, margin, in_bone = table[site]
-    point = point_in(shapes, rng, margin=margin, avoid=placed, clearance=r + 2.0)
+    if site.startswith("bone_"):          # bone_spine, bone_pelvis, bone_femur, bone_humerus
+        shapes, margin, in_bone = _marrow(anatomy, site.removeprefix("bone_")), 0.0, True
+    else:
+        shapes, margin, in_bone = table[site]
+    point = place_point(shapes, rng, margin=margin, avoid=placed, clearance=r + 2.0)
     return point, in_bone
 
 
@@ -320,7 +322,13 @@ def _mimic_uptake(site: str, organ_suv: dict[str, dict[int, float]], rng) -> dic
 
 
 def _add_lesions(p: Patient, rng: np.random.Generator) -> None:
-    """Create the patient's lesions (malignant, benign mimics and physiological foci)."""
+    """Create the patient's lesions (malignant, benign mimics and physiological foci).
+
+    Each lesion's centre lies inside its site's region (see :func:`_place` for the margins),
+    and its sphere keeps 2 mm from every lesion placed before it. A lesion whose region has
+    no such place left (a physiological uncinate focus beside a pancreatic-head tumour) is
+    left out and listed in ``p.unplaced``; the lesions are numbered L01, L02, ... as placed.
+    """
     body = p.anatomy.body
     regions = _regions(body.zscale, body.girth)
     placed: list[Ellipsoid] = []
@@ -343,10 +351,14 @@ def _add_lesions(p: Patient, rng: np.random.Generator) -> None:
         specs.append(("uncinate", "prominent physiological uncinate-process uptake",
                       "physiological", rng.uniform(14, 20),
                       {"DOTATATE": dota, "FDG": p.organ_suv["FDG"][Tissue.PANCREAS]}, False))
-    for n, (site, desc, truth, d, suv, lytic) in enumerate(specs, start=1):
+    for site, desc, truth, d, suv, lytic in specs:
         ref = p.reference_standard if truth == "malignant" else "follow-up"
-        p.lesions.append(_lesion(f"{p.patient_id}-L{n:02d}", site, desc, truth, d, suv,
-                                 p.anatomy, regions, rng, placed, ref, lytic))
+        lesion_id = f"{p.patient_id}-L{len(p.lesions) + 1:02d}"
+        try:
+            p.lesions.append(_lesion(lesion_id, site, desc, truth, d, suv, p.anatomy, regions,
+                                     rng, placed, ref, lytic))
+        except PlacementError:   # its region is full (a small organ beside large lesions)
+            p.unplaced.append((site, desc, float(d), len(p.lesions)))
 
 
 def _clinical(index: int, seed: int) -> dict:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nethelpers.demo.anatomy import Ellipsoid, Tissue, paint_shapes, point_in
+from nethelpers.demo.anatomy import Ellipsoid, Tissue, paint_shapes
 from nethelpers.demo.cohort_sim import PETMR_BONE_BIAS, Lesion, Patient, Scan
 from nethelpers.demo.grid import Grid
+from nethelpers.demo.placement import PlacementError, grid_point, point_in
 from nethelpers.demo.uptake import sphere_center_recovery
 
 #: Readers: name -> (threshold shift in log-contrast units, chance of recognising a mimic).
@@ -112,7 +113,9 @@ def _liver_reference(p: Patient, rng: np.random.Generator, radius: float) -> np.
     """Centre of the 3 cm liver reference sphere: anterior right lobe, clear of other organs.
 
     Organs painted over the liver ellipsoid (right kidney, adrenal, pancreatic head) and
-    liver lesions are kept at least 6 mm from the sphere.
+    liver lesions are kept at least 6 mm from the sphere. When liver metastases fill the
+    anterior right lobe, the sphere goes to a free place of the right half, else of the whole
+    liver (:func:`nethelpers.demo.placement.grid_point`).
     """
     liver = p.anatomy.organ(Tissue.LIVER)[0]
     (cx, cy, cz), (a, b, c) = liver.center, liver.semi
@@ -126,11 +129,31 @@ def _liver_reference(p: Patient, rng: np.random.Generator, radius: float) -> np.
     avoid = [Ellipsoid(0, tuple(les.center), (les.diameter_mm / 2.0 + 4.0,) * 3)
              for les in p.lesions]
     inner = Ellipsoid(liver.tissue, liver.center, tuple(v - margin for v in liver.semi))
+
+    def fits(points: np.ndarray) -> np.ndarray:     # (n, 3) -> (n,) bool
+        x, y, z = points.T
+        return inner.contains(x, y, z) & ~np.any([g.contains(x, y, z) for g in grown], axis=0)
+
     for _ in range(200):
-        point = point_in([right], rng, margin=margin, avoid=avoid, clearance=margin)
-        if inner.contains(*point) and not any(g.contains(*point) for g in grown):
+        try:
+            point = point_in([right], rng, margin=margin, avoid=avoid, clearance=margin)
+        except PlacementError:      # crowded by liver lesions: search the whole grid
+            break
+        if fits(point[None])[0]:
             return point
-    raise RuntimeError(f"{p.patient_id}: no room for the liver reference sphere")
+
+    def right_half(points: np.ndarray) -> np.ndarray:
+        return fits(points) & (points[:, 0] <= cx)
+
+    # crowded: every free place of the anterior right lobe, else of the right half, else
+    # of the whole liver
+    for region, rule in (([right], fits), ([liver], right_half), ([liver], fits)):
+        try:
+            return grid_point(region, rng, margin=margin, avoid=avoid, clearance=margin,
+                              accept=rule)
+        except PlacementError:
+            continue
+    raise PlacementError(f"{p.patient_id}: no room for the liver reference sphere")
 
 
 def reader_rois(p: Patient, scan: Scan, grid: Grid, rng: np.random.Generator

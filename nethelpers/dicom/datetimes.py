@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 
-__all__ = ["parse_da", "parse_dt", "parse_tm"]
+__all__ = ["iso_of", "parse_da", "parse_dt", "parse_tm"]
 
 _TM = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
 _DT = re.compile(
@@ -95,3 +96,29 @@ def parse_dt(text: str) -> tuple[datetime, timedelta | None]:
     delta = sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:]))
     timezone(delta)  # validates the range (|offset| < 24 h)
     return value, delta
+
+
+def iso_of(ds: Any, date_keyword: str, time_keyword: str) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` (or the date alone) from a dataset's DA and TM elements.
+
+    Parameters
+    ----------
+    ds : pydicom.Dataset
+        The dataset.
+    date_keyword, time_keyword : str
+        E.g. ``"ContentDate"``, ``"ContentTime"``.
+
+    Returns
+    -------
+    str
+        Empty when the date is missing or not ``YYYYMMDD``; fractions of seconds dropped.
+    """
+    day = str(ds.get(date_keyword, "") or "")
+    clock = str(ds.get(time_keyword, "") or "").split(".")[0]
+    if len(day) != 8 or not day.isdigit():
+        return ""
+    iso = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+    if len(clock) >= 4 and clock.isdigit():
+        iso += f"T{clock[:2]}:{clock[2:4]}:{clock[4:6] or '00'}"
+    return iso
+

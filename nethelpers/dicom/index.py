@@ -6,6 +6,11 @@ study, series UID, modality, tracer, scanner, PET/CT or PET/MR (the PET's compan
 MR in the same study, preferring the same frame of reference), slice count, geometry, dates,
 the files sorted along the slice normal, and a QC verdict with its reasons.
 
+Each file's walk goes on to the Pixel Data element header (never into the pixel values), so
+a file too short for its Rows × Columns × BitsAllocated × frames is caught by its size
+(:func:`nethelpers.dicom.pixels.pixel_data_problem`); a PET file also keeps the keywords
+of the SUV rules, which :mod:`nethelpers.dicom.suvqc` runs on the series.
+
 With a cache file, a second run re-reads only files whose path, size or mtime changed; an
 unchanged tree is answered from the cache without reading any header. The series rows and
 their QC are assembled by :mod:`nethelpers.dicom.seriesqc`.
@@ -26,10 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nethelpers.dicom.petkeywords import PET_TAGS, pet_keywords
+from nethelpers.dicom.pixels import PIXEL_TAGS, pixel_data_problem
 from nethelpers.dicom.rawread import RawReadError, keyword_tag, read_header
 from nethelpers.dicom.seriesqc import SERIES_COLUMNS, series_table
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
 from nethelpers.files import atomic_write
+from nethelpers.treewalk import WalkNote, walk_tree
 
 __all__ = [
     "FILE_COLUMNS",
@@ -40,7 +48,7 @@ __all__ = [
 ]
 
 #: Bump when the file records or the series assembly change: old caches are then rebuilt.
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 #: Fewer files than this are read in-process (starting workers would cost more).
 SERIAL_BELOW = 400
 #: File name suffixes that are never DICOM (skipped without reading).
@@ -65,16 +73,25 @@ _FLOATS = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
 _FLOAT = ("SliceThickness",)
 _ISOTOPE = keyword_tag("RadiopharmaceuticalInformationSequence")
 _TAGS = {k: keyword_tag(k) for k in (*_TEXT, *_INT, *_FLOATS, *_FLOAT)}
+_ITEM_TAGS = {k: keyword_tag(k) for k in (
+    "RadiopharmaceuticalCodeSequence", "RadionuclideCodeSequence", "Radiopharmaceutical",
+    "CodeValue", "CodeMeaning", "RadionuclideHalfLife")}
 _READ_TAGS = frozenset([*_TAGS.values(), _ISOTOPE, keyword_tag("SpecificCharacterSet"),
-                        keyword_tag("TransferSyntaxUID")])
-_STOP_AFTER = 0x0054FFFF
+                        keyword_tag("TransferSyntaxUID"), *PET_TAGS, *PIXEL_TAGS])
+
+# positions in a record (after its error)
+_MODALITY_AT = 1 + _TEXT.index("Modality")
+_ROWS_AT = 1 + len(_TEXT) + _INT.index("Rows")
+_COLUMNS_AT = 1 + len(_TEXT) + _INT.index("Columns")
+_FRAMES_AT = 1 + len(_TEXT) + _INT.index("NumberOfFrames")
 
 #: Columns of the per-file table.
 FILE_COLUMNS: tuple[str, ...] = (
     "path", "size", "mtime_ns", "error", *_TEXT, *_INT, "ipp_x", "ipp_y", "ipp_z",
     "ImageOrientationPatient", "pixel_spacing_row", "pixel_spacing_col", *_FLOAT,
     "Radiopharmaceutical", "RadiopharmaceuticalCode", "RadiopharmaceuticalCodeMeaning",
-    "RadionuclideCodeMeaning", "RadionuclideHalfLife", "TransferSyntaxUID",
+    "RadionuclideCodeMeaning", "RadionuclideHalfLife", "TransferSyntaxUID", "pixel_problem",
+    "pet_keywords",
 )
 
 
@@ -84,10 +101,22 @@ FILE_COLUMNS: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------
 
 
-def _record(path: str) -> tuple[Any, ...]:
-    """Header fields of one file, in FILE_COLUMNS order after path/size/mtime."""
+def _pet_keywords(h: Any) -> tuple[dict[str, Any], list[str]] | str:
+    """The SUV rules' keywords of a PET file, or why they cannot be read (a bad value)."""
     try:
-        h = read_header(path, _READ_TAGS, stop_after=_STOP_AFTER)
+        return pet_keywords(h)
+    except (RawReadError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _record(path: str) -> tuple[Any, ...]:
+    """Header fields of one file, in FILE_COLUMNS order after path/size/mtime.
+
+    The last two are the pixel data's problem (None when complete) and, for PET, the SUV
+    rules' keywords with their reading notes.
+    """
+    try:
+        h = read_header(path, _READ_TAGS)  # up to the Pixel Data element header
         values: list[Any] = [None]
         values += [h.text(_TAGS[k]) for k in _TEXT]
         values += [h.int(_TAGS[k]) for k in _INT]
@@ -100,18 +129,22 @@ def _record(path: str) -> tuple[Any, ...]:
         items = h.seq(_ISOTOPE)
         item = items[0] if items else None
         if item is not None:
-            code = item.seq(keyword_tag("RadiopharmaceuticalCodeSequence"))
-            nuclide = item.seq(keyword_tag("RadionuclideCodeSequence"))
+            code = item.seq(_ITEM_TAGS["RadiopharmaceuticalCodeSequence"])
+            nuclide = item.seq(_ITEM_TAGS["RadionuclideCodeSequence"])
+            meaning = _ITEM_TAGS["CodeMeaning"]
             values += [
-                item.text(keyword_tag("Radiopharmaceutical")),
-                code[0].text(keyword_tag("CodeValue")) if code else None,
-                code[0].text(keyword_tag("CodeMeaning")) if code else None,
-                nuclide[0].text(keyword_tag("CodeMeaning")) if nuclide else None,
-                item.float(keyword_tag("RadionuclideHalfLife")),
+                item.text(_ITEM_TAGS["Radiopharmaceutical"]),
+                code[0].text(_ITEM_TAGS["CodeValue"]) if code else None,
+                code[0].text(meaning) if code else None,
+                nuclide[0].text(meaning) if nuclide else None,
+                item.float(_ITEM_TAGS["RadionuclideHalfLife"]),
             ]
         else:
             values += [None] * 5
         values.append(h.transfer_syntax)
+        values.append(pixel_data_problem(h, path, os.stat(path).st_size, (
+            values[_ROWS_AT], values[_COLUMNS_AT], values[_FRAMES_AT])))
+        values.append(_pet_keywords(h) if values[_MODALITY_AT] == "PT" else None)
         return tuple(values)
     except (RawReadError, ValueError, OSError) as exc:
         return (f"{type(exc).__name__}: {exc}",) + (None,) * (len(FILE_COLUMNS) - 4)
@@ -126,54 +159,27 @@ def _read_chunk(paths: Sequence[str]) -> list[tuple[Any, ...]]:
 # --------------------------------------------------------------------------------------
 
 
-def _list_folders(root: Path) -> list[str]:
-    """Every folder under ``root`` (itself included), hidden ones skipped."""
-    folders = [str(root)]
-    stack = [str(root)]
-    while stack:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if entry.name[0] != "." and entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                        folders.append(entry.path)
-        except OSError:
-            continue
-    return folders
+def _skip(name: str, is_dir: bool) -> bool:
+    """Entries the index never reads: hidden ones, and files named as never DICOM."""
+    if name[0] == ".":
+        return True
+    if is_dir:
+        return False
+    dot = name.rfind(".")
+    return name in _SKIP_NAMES or (dot > 0 and name[dot:].lower() in NON_DICOM_SUFFIXES)
 
 
-def _stat_folders(folders: Sequence[str]) -> list[tuple[str, int, int]]:
-    """(path, size, mtime_ns) of the candidate files directly in ``folders``."""
-    out: list[tuple[str, int, int]] = []
-    for folder in folders:
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if name[0] == "." or name in _SKIP_NAMES:
-                        continue
-                    dot = name.rfind(".")
-                    if dot > 0 and name[dot:].lower() in NON_DICOM_SUFFIXES:
-                        continue
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            continue
-                        st = entry.stat()
-                    except OSError:
-                        continue
-                    out.append((entry.path, st.st_size, st.st_mtime_ns))
-        except OSError:
-            continue
-    return out
+def _walk(root: Path) -> tuple[list[str], list[int], list[int], list[WalkNote]]:
+    """Relative paths, sizes and mtimes (ns) of candidate files, sorted by path, and notes.
 
-
-def _walk(root: Path) -> tuple[list[str], list[int], list[int]]:
-    """Relative paths, sizes and mtimes (ns) of candidate files, sorted by path."""
-    base = len(str(root)) + 1
-    found = [(p[base:], size, mtime) for p, size, mtime in _stat_folders(_list_folders(root))]
-    found.sort()
-    return ([p for p, _, _ in found], [s for _, s, _ in found], [m for _, _, m in found])
+    Symbolic links to folders and files are followed, each folder and file listed once
+    (:func:`nethelpers.treewalk.walk_tree`); a loop, a dangling link, a duplicate reached
+    through a link or a folder that cannot be opened gives one note, never an unreadable file.
+    """
+    walk = walk_tree(root, _skip)
+    found = sorted(walk.files)
+    return ([p for p, _, _ in found], [s for _, s, _ in found], [m for _, _, m in found],
+            walk.notes)
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
@@ -257,9 +263,9 @@ def _file_table(
     The cache is two files: ``cache`` (fingerprint of the tree and the series table, small)
     and ``cache.files`` (one header record per file). An unchanged tree needs only the first.
     """
-    rels, sizes, mtimes = _walk(root)
+    rels, sizes, mtimes, notes = _walk(root)
     fingerprint = _fingerprint(rels, sizes, mtimes) + settings
-    stats = {"files": len(rels), "read": 0, "cached": 0}
+    stats = {"files": len(rels), "read": 0, "cached": 0, "notes": notes}
     summary = _load_cache(cache_path, root)
     if summary.get("fingerprint") == fingerprint and "series" in summary:
         stats["cached"] = len(rels)
@@ -311,7 +317,8 @@ def index_tree(
     Parameters
     ----------
     root : path-like
-        Folder to walk (recursively; hidden entries and known non-DICOM files skipped).
+        Folder to walk (recursively; hidden entries and known non-DICOM files skipped;
+        symbolic links followed, each folder and file once).
     cache : path-like, optional
         Cache file. When given, files whose path, size and mtime are unchanged since the
         last run are not read again; the cache is rewritten atomically.
@@ -329,7 +336,9 @@ def index_tree(
     pandas.DataFrame
         One row per series with :data:`SERIES_COLUMNS` and ``files`` (tuple of paths
         relative to ``root``, sorted along the slice normal). ``df.attrs`` holds ``root``
-        and ``stats`` (files, read, cached, seconds).
+        and ``stats`` (files, read, cached, seconds, and ``notes``: one
+        :class:`nethelpers.treewalk.WalkNote` per symbolic link not followed or folder not
+        opened).
     """
     started = time.perf_counter()
     root_path = Path(root).resolve()
@@ -414,6 +423,10 @@ def summarise_index(series: pd.DataFrame) -> str:
         f"({stats.get('read', '?')} read, {stats.get('cached', '?')} from cache, "
         f"{stats.get('seconds', float('nan')):.1f} s)"
     ]
+    notes = stats.get("notes", [])
+    lines += [f"  note: {note}" for note in notes[:20]]
+    if len(notes) > 20:
+        lines.append(f"  ... and {len(notes) - 20} more notes on links and folders")
     by_modality = series["modality"].replace("", "?").value_counts()
     lines.append("modality: " + ", ".join(f"{k} {v}" for k, v in by_modality.items()))
     pet = series[series["modality"] == "PT"]

@@ -4,6 +4,9 @@ Each slice's pixel bytes are read once: uncompressed data straight from the file
 header reader found (checked against BitsStored), everything else through
 :mod:`nethelpers.dicom.codecs`; ``stored · scale + offset`` is written into the SimpleITK
 image's own buffer, so peak memory is about one output volume.
+
+:func:`pixel_data_problem` tells, without decoding, whether a file holds all its pixel data
+(the index's check of truncated files).
 """
 
 from __future__ import annotations
@@ -16,15 +19,106 @@ import SimpleITK as sitk
 
 from nethelpers.dicom.codecs import decode_pixels
 from nethelpers.dicom.errors import SeriesError
-from nethelpers.dicom.rawread import RawHeader, keyword_tag
+from nethelpers.dicom.rawread import TS_DEFLATED, RawHeader, keyword_tag
 from nethelpers.dicom.slicegeometry import SliceGeometry
 
-__all__ = ["pixel_dtype", "read_volume", "slice_pixels", "writable_view"]
+__all__ = ["PIXEL_TAGS", "pixel_data_problem", "pixel_dtype", "read_volume", "slice_pixels",
+           "writable_view"]
 
 _BITS = keyword_tag("BitsAllocated")
 _BITS_STORED = keyword_tag("BitsStored")
 _REPR = keyword_tag("PixelRepresentation")
 _SAMPLES = keyword_tag("SamplesPerPixel")
+_ROWS = keyword_tag("Rows")
+_COLUMNS = keyword_tag("Columns")
+_FRAMES = keyword_tag("NumberOfFrames")
+#: The tags :func:`pixel_data_problem` needs in the header.
+PIXEL_TAGS = frozenset((_BITS, _SAMPLES, _ROWS, _COLUMNS, _FRAMES))
+_ITEM = b"\xfe\xff\x00\xe0"
+_SEQUENCE_END = b"\xfe\xff\xdd\xe0"
+
+
+def _expected_bytes(header: RawHeader, rows: int | None, columns: int | None,
+                    frames: int | None) -> int | None:
+    """Rows × Columns × BitsAllocated/8 × SamplesPerPixel × NumberOfFrames (None: unknown)."""
+    if not rows or not columns:
+        return None
+    bits = header.int(_BITS)
+    if not bits:
+        return None
+    samples = header.int(_SAMPLES) or 1
+    return (rows * columns * (frames or 1) * samples * bits + 7) // 8
+
+
+def _fragments_problem(file: str | Path, offset: int, size: int, frames: int) -> str | None:
+    """Walk the item headers of encapsulated pixel data: each fragment within the file."""
+    count = -1  # the first item is the Basic Offset Table
+    with open(file, "rb") as fh:
+        pos = offset
+        while pos + 8 <= size:
+            fh.seek(pos)
+            head = fh.read(8)
+            if head[:4] == _SEQUENCE_END:
+                break
+            if head[:4] != _ITEM:
+                return f"truncated pixel data: item {count + 1} at byte {pos} is not a fragment"
+            length = int.from_bytes(head[4:], "little")
+            if pos + 8 + length > size:
+                return (f"truncated pixel data: fragment {count + 1} needs {length} bytes, "
+                        f"{size - pos - 8} left in the file")
+            count += 1
+            pos += 8 + length
+    if count < frames:
+        return (f"truncated pixel data: {max(count, 0)} fragment(s) for {frames} frame(s) "
+                "of encapsulated pixel data")
+    return None
+
+
+def pixel_data_problem(header: RawHeader, file: str | Path, size: int,
+                       shape: tuple[int | None, int | None, int | None] | None = None
+                       ) -> str | None:
+    """Why a file's pixel data are incomplete, read from the header and the file size only.
+
+    Native pixel data must hold Rows × Columns × BitsAllocated/8 × SamplesPerPixel ×
+    NumberOfFrames bytes, within the file; encapsulated pixel data must hold at least one
+    fragment per frame, each within the file (item headers are read, nothing is decoded).
+
+    Parameters
+    ----------
+    header : RawHeader
+        Read up to the pixel data (with :data:`PIXEL_TAGS`).
+    file : str or pathlib.Path
+        The file (encapsulated data: its item headers are read).
+    size : int
+        The file's size in bytes.
+    shape : (int or None, int or None, int or None), optional
+        Rows, Columns and NumberOfFrames when the caller has read them already.
+
+    Returns
+    -------
+    str or None
+        ``"truncated pixel data: N of M bytes"`` and the like; None when complete, when the
+        object has no image (no Rows) or when the header reader did not locate the data
+        (deflated files).
+    """
+    rows, columns, frames = shape or (header.int(_ROWS), header.int(_COLUMNS),
+                                      header.int(_FRAMES))
+    expected = _expected_bytes(header, rows, columns, frames)
+    if expected is None:
+        return None
+    if header.encapsulated:
+        offset = header.items_offset
+        if offset is None:
+            return None
+        return _fragments_problem(file, offset, size, frames or 1)
+    if header.pixel_offset is None or header.pixel_length is None:
+        if header.via_pydicom or header.transfer_syntax == TS_DEFLATED:
+            return None  # deflated or read by pydicom: the offset is not known
+        return f"truncated pixel data: 0 of {expected} bytes (no Pixel Data element)"
+    present = min(header.pixel_length, max(size - header.pixel_offset, 0))
+    if present < expected:
+        return f"truncated pixel data: {present} of {expected} bytes"
+    return None
 
 
 def pixel_dtype(header: RawHeader, file: Path) -> np.dtype:

@@ -525,6 +525,8 @@ class RawHeader(RawDataset):
         walk reached it; None otherwise and for encapsulated pixel data.
     encapsulated : bool
         Pixel Data has an undefined length (compressed fragments).
+    items_offset : int or None
+        Offset of the first item (Basic Offset Table) of encapsulated Pixel Data.
     via_pydicom : bool
         The pydicom fallback produced this header.
     """
@@ -535,6 +537,7 @@ class RawHeader(RawDataset):
     pixel_offset: int | None = None
     pixel_length: int | None = None
     encapsulated: bool = False
+    items_offset: int | None = None
     via_pydicom: bool = False
 
 
@@ -937,6 +940,7 @@ def _parse(
         offset, length = walker.pixel
         if length is None:
             header.encapsulated = True
+            header.items_offset = offset
         else:
             header.pixel_offset = offset
             header.pixel_length = length
@@ -1051,6 +1055,7 @@ def _from_pydicom(
                 offset, length = None, None
             if length == _UNDEFINED:
                 header.encapsulated = True
+                header.items_offset = offset
             elif offset is not None and offset <= size:
                 header.pixel_offset, header.pixel_length = offset, length
     return header

@@ -6,13 +6,19 @@ the PET grid with its ROI table (:data:`nethelpers.rois.TABLE_COLUMNS`), as the 
 keeps them.
 
 - **SEG** (:func:`nethelpers.dicom.seg.import_seg`): frames placed by the source image they
-  name, else by position; segments become labels with their label as lesion ID.
+  name, else by position; segments become labels with their label as lesion ID. Segments
+  that share voxels are refused unless the ``overlap`` policy resolves them
+  (:mod:`nethelpers.dicom.segoverlap`).
 - **RTSTRUCT** (:func:`nethelpers.dicom.rtstruct.import_rtstruct`): contours rasterised onto
   the PET grid, one label per ROI named after it.
 - **Label image**: every non-zero value is one ROI, named by a 3D Slicer ``.seg.nrrd``
   header (``Segment<i>_Name`` / ``_LabelValue``; the kind from the name, as for RTSTRUCT),
   else a lesion named ``label-<value>``; placed on the PET grid by nearest-neighbour
   resampling when its grid differs (with a note).
+
+A ``reader`` given to :func:`read_roi_file` is recorded as the reader of every ROI the file
+does not attribute through nethelpers' own SEG rows (instead of the file's own
+ContentCreatorName, ROIInterpreter / OperatorsName, or ``unknown``); the notes name both.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from nethelpers.dicom.refseries import same_grid
 from nethelpers.dicom.roi_names import infer_roi_kind
 from nethelpers.dicom.rtstruct import RTSTRUCT_STORAGE
 from nethelpers.dicom.seg import LABELMAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
+from nethelpers.dicom.segoverlap import DEFAULT_OVERLAP
 from nethelpers.rois import TABLE_COLUMNS, validate_table
 
 __all__ = ["LABEL_IMAGE_SUFFIXES", "RoiFile", "read_roi_file", "roi_file_kind"]
@@ -177,7 +184,18 @@ def _segment_names(meta: dict[str, str]) -> dict[int, str]:
     return names
 
 
-def read_roi_file(path: str | os.PathLike[str], pet_series: Any, pet: sitk.Image,
+def _record_reader(rois: RoiFile, reader: str, name: str) -> None:
+    """Record ``reader`` for every ROI of a RTSTRUCT or label image, noting the file's own."""
+    own = sorted(set(rois.table["reader"]) - {"", "unknown"})
+    said = (f"the {rois.kind} names {', '.join(repr(r) for r in own)}" if own
+            else f"the {rois.kind} names no reader")
+    rois.table = rois.table.assign(reader=reader)
+    rois.notes.append(f"{name}: ROIs recorded as drawn by {reader!r} (the reader given); "
+                      f"{said}")
+
+
+def read_roi_file(path: str | os.PathLike[str], pet_series: Any, pet: sitk.Image, *,
+                  reader: str | None = None, overlap: str = DEFAULT_OVERLAP,
                   **tolerances: float) -> RoiFile:
     """Read a SEG, RTSTRUCT or label image into a label map on the PET grid.
 
@@ -189,6 +207,12 @@ def read_roi_file(path: str | os.PathLike[str], pet_series: Any, pet: sitk.Image
         The PET series folder or files (SEG and RTSTRUCT are matched to its instances).
     pet : SimpleITK.Image
         The PET image, loaded from ``pet_series`` (its grid is the label map's).
+    reader : str, optional
+        Who drew the ROIs (recorded in the table) when the file does not say it through
+        nethelpers' own SEG rows; the notes keep what the file says.
+    overlap : str
+        SEG segments that share voxels: ``"refuse"`` (default) or ``"lesions-win"``
+        (:mod:`nethelpers.dicom.segoverlap`).
     **tolerances : float
         ``slice_tolerance`` (and for a SEG ``position_tolerance``), passed on.
 
@@ -199,7 +223,8 @@ def read_roi_file(path: str | os.PathLike[str], pet_series: Any, pet: sitk.Image
     Raises
     ------
     DicomInputError
-        The file holds no contours, or they cannot be placed on the PET grid.
+        The file holds no contours, they cannot be placed on the PET grid, or SEG segments
+        overlap (:class:`nethelpers.dicom.segoverlap.SegmentOverlapError`).
     """
     path = Path(path)
     kind = roi_file_kind(path)
@@ -210,7 +235,8 @@ def read_roi_file(path: str | os.PathLike[str], pet_series: Any, pet: sitk.Image
         elif kind == "SEG":
             from nethelpers.dicom.seg import import_seg
 
-            labels, table = import_seg(path, pet_series, **tolerances)
+            labels, table = import_seg(path, pet_series, overlap=overlap, reader=reader,
+                                       **tolerances)
             rois = RoiFile(labels, table, kind)
         else:
             from nethelpers.dicom.rtstruct import import_rtstruct
@@ -220,6 +246,8 @@ def read_roi_file(path: str | os.PathLike[str], pet_series: Any, pet: sitk.Image
             rois = RoiFile(labels, table, kind)
     # what the readers left out or changed goes with the numbers, not only to stderr
     rois.notes.extend(str(w.message) for w in caught if issubclass(w.category, UserWarning))
+    if reader and kind != "SEG":
+        _record_reader(rois, reader, path.name)
     if not _same_grid(rois.labels, pet):
         rois.labels = sitk.Resample(rois.labels, pet, sitk.Transform(),
                                     sitk.sitkNearestNeighbor, 0, sitk.sitkUInt16)

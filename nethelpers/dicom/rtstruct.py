@@ -65,6 +65,7 @@ from nethelpers.dicom.contour_raster import (
     to_index,
     voxel_slices,
 )
+from nethelpers.dicom.datetimes import iso_of
 from nethelpers.dicom.errors import DicomInputError
 from nethelpers.dicom.refseries import Grid, select_series, series_geometry
 from nethelpers.dicom.roi_names import infer_roi_kind
@@ -128,17 +129,6 @@ def _person(value: object) -> str:
     values = value if isinstance(value, MultiValue) else [value]
     names = [" ".join(str(v or "").replace("^", " ").split()) for v in values]
     return ", ".join(n for n in names if n)
-
-
-def _structure_datetime(ds: pydicom.Dataset) -> str:
-    date = str(ds.get("StructureSetDate", "") or "")
-    time = str(ds.get("StructureSetTime", "") or "").split(".")[0]
-    if len(date) != 8 or not date.isdigit():
-        return ""
-    iso = f"{date[:4]}-{date[4:6]}-{date[6:]}"
-    if len(time) >= 4 and time.isdigit():
-        iso += f"T{time[:2]}:{time[2:4]}:{time[4:6] or '00'}"
-    return iso
 
 
 def _structures(ds: pydicom.Dataset, path: Path) -> dict[int, _Structure]:
@@ -393,7 +383,7 @@ def import_rtstruct(
     for number in kind_of:
         _check_frame(structures[number], pet_frame, pet_series, path)
     label_of = _labels(sorted(kind_of))
-    created, ids = _structure_datetime(ds), set()
+    created, ids = iso_of(ds, "StructureSetDate", "StructureSetTime"), set()
 
     nx, ny, nz = grid.size
     out = np.zeros((nz, ny, nx), dtype=np.uint16)

@@ -52,9 +52,13 @@ SEGs from other tools
 Segments without our JSON get label = segment number (or the next free value when that is
 taken), ``roi`` inferred from the property type code (liver, spleen, blood/aorta, muscle;
 anything else is a lesion whose lesion_id is the segment label), method ``imported`` and
-reader = ContentCreatorName (or ``unknown``). Overlapping segments are flattened with the
-later segment winning, and a warning says how many voxels changed hands. BINARY,
-FRACTIONAL (occupancy/probability >= 0.5) and LABELMAP SEGs are read.
+reader = the reader given to :func:`import_seg`, else ContentCreatorName (or ``unknown``).
+Segments that share voxels are refused, naming each pair and what they share, unless an
+explicit policy resolves them (``overlap="lesions-win"``: a lesion keeps every voxel, the
+reference region it overlaps gives them up, in the provenance); the ROI store holds one
+label per voxel, and no segment loses voxels silently (:mod:`nethelpers.dicom.segoverlap`).
+Where frames go: :mod:`nethelpers.dicom.segframes`; the rows: :mod:`nethelpers.dicom.segrows`.
+BINARY, FRACTIONAL (occupancy/probability >= 0.5) and LABELMAP SEGs are read.
 """
 
 from __future__ import annotations
@@ -79,17 +83,34 @@ from pydicom.uid import generate_uid
 from nethelpers import __version__
 from nethelpers.dicom.errors import DicomInputError
 from nethelpers.dicom.refseries import (
-    GRID_TOLERANCE_MM,
     Grid,
     ReferenceSeries,
     geometry_mismatch,
     select_series,
     series_geometry,
 )
-from nethelpers.dicom.refseries import format_vector as _fmt
+from nethelpers.dicom.segframes import (
+    SEG_POSITION_TOLERANCE,
+    frame_segments,
+    frame_slices,
+    referenced_instances,
+    referenced_series,
+    slice_masks,
+)
+from nethelpers.dicom.segoverlap import DEFAULT_OVERLAP, compose_label_map
+from nethelpers.dicom.segrows import (
+    JSON_FORMAT,
+    JSON_KEY,
+    LO_MAX,
+    layer_segments,
+    reader_note,
+    segment_row,
+    segment_rows,
+)
+from nethelpers.dicom.segrows import lo as _lo
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE
 from nethelpers.files import atomic_write
-from nethelpers.rois import METHODS, ROI_KINDS, TABLE_COLUMNS, validate_table
+from nethelpers.rois import ROI_KINDS, TABLE_COLUMNS, validate_table
 
 __all__ = [
     "LABELMAP_SEGMENTATION_STORAGE",
@@ -106,16 +127,7 @@ PathLike = str | os.PathLike[str]
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 
-#: Key (and format version) of the JSON kept in each segment's SegmentDescription.
-_JSON_KEY = "nethelpers_roi"
-_JSON_FORMAT = 1
 _ST_MAX = 1024            # SegmentDescription is ST
-_LO_MAX = 64              # SegmentLabel is LO
-
-#: Frames without a usable source-image reference are placed by position when they lie
-#: within this fraction of a voxel (per axis) of a grid plane: float32 positions written by
-#: Slicer/dcmqi are 0.01-0.05 mm off, a real mismatch is half a voxel or more.
-SEG_POSITION_TOLERANCE = 0.25
 
 _CATEGORY = {
     "lesion": codes.SCT.MorphologicallyAbnormalStructure,   # 49755003
@@ -130,15 +142,6 @@ _TYPE = {
     "spleen": codes.SCT.Spleen,                             # 78961009
     "blood_pool": codes.SCT.Blood,                          # 87612001
     "muscle": codes.SCT.SkeletalMuscle,                     # 127954009
-}
-#: Property types of other tools' segments that name a reference region.
-_FOREIGN_TYPES: dict[str, tuple[Code, ...]] = {
-    "liver": (codes.SCT.Liver,),
-    "spleen": (codes.SCT.Spleen,),
-    "blood_pool": (codes.SCT.Blood, codes.SCT.Aorta, codes.SCT.DescendingAorta,
-                   codes.SCT.ThoracicAorta, codes.SCT.AscendingAorta, codes.SCT.AorticArch,
-                   codes.SCT.AbdominalAorta),
-    "muscle": (codes.SCT.SkeletalMuscle, codes.SCT.MuscleTissue, codes.SCT.Muscle),
 }
 #: Algorithm family (CID 7162) of each semi-automatic method.
 _FAMILY = {
@@ -156,7 +159,6 @@ _ROI_RGB = {
 }
 _LESION_RGB = ((255, 215, 0), (0, 190, 255), (60, 220, 60), (255, 105, 180),
                (255, 140, 0), (0, 230, 200), (170, 90, 255), (240, 240, 240))
-_BACKGROUND = Code("125040", "DCM", "Background")
 
 
 def segment_codes(roi: str) -> tuple[Code, Code]:
@@ -203,12 +205,8 @@ def _person_name(text: str) -> str:
     """A PN value highdicom accepts: no separators inside, a caret marks family name only."""
     text = " ".join(text.replace("\\", " ").replace("=", " ").split())
     if "^" not in text:
-        text = text[: _LO_MAX - 1] + "^"
-    return text[:_LO_MAX]
-
-
-def _lo(text: str) -> str:
-    return " ".join(str(text).replace("\\", "/").split())[:_LO_MAX]
+        text = text[: LO_MAX - 1] + "^"
+    return text[:LO_MAX]
 
 
 def _tracking_uid(row: pd.Series, pet: ReferenceSeries) -> str:
@@ -221,7 +219,7 @@ def _tracking_uid(row: pd.Series, pet: ReferenceSeries) -> str:
 
 
 def _segment_json(row: pd.Series) -> str:
-    payload: dict[str, Any] = {_JSON_KEY: _JSON_FORMAT, "label": int(row["label"])}
+    payload: dict[str, Any] = {JSON_KEY: JSON_FORMAT, "label": int(row["label"])}
     payload.update({c: str(row[c]) for c in TABLE_COLUMNS[1:]})
     text = json.dumps(payload, separators=(",", ":"))
     if len(text) > _ST_MAX:
@@ -413,249 +411,14 @@ def export_seg(
 # ---------------------------------------------------------------------------------------
 
 
-def _functional(seg: pydicom.Dataset, index: int, sequence: str) -> pydicom.Dataset | None:
-    """Item of a functional group macro for frame ``index`` (per-frame, else shared)."""
-    per_frame = seg.get("PerFrameFunctionalGroupsSequence")
-    if per_frame is not None and index < len(per_frame) and sequence in per_frame[index]:
-        return per_frame[index][sequence][0]
-    shared = seg.get("SharedFunctionalGroupsSequence")
-    if shared and sequence in shared[0]:
-        return shared[0][sequence][0]
-    return None
-
-
-def _referenced_series(seg: pydicom.Dataset) -> set[str]:
-    uids = {str(item.SeriesInstanceUID) for item in seg.get("ReferencedSeriesSequence", [])
-            if "SeriesInstanceUID" in item}
-    for study in seg.get("StudiesContainingOtherReferencedInstancesSequence", []):
-        uids |= {str(item.SeriesInstanceUID)
-                 for item in study.get("ReferencedSeriesSequence", [])
-                 if "SeriesInstanceUID" in item}
-    return uids
-
-
-def _referenced_instances(seg: pydicom.Dataset) -> set[str]:
-    uids: set[str] = set()
-    for series in seg.get("ReferencedSeriesSequence", []):
-        uids |= {str(i.ReferencedSOPInstanceUID)
-                 for i in series.get("ReferencedInstanceSequence", [])}
-    for frame in seg.get("PerFrameFunctionalGroupsSequence", []):
-        for derivation in frame.get("DerivationImageSequence", []):
-            uids |= {str(s.ReferencedSOPInstanceUID)
-                     for s in derivation.get("SourceImageSequence", [])}
-    return uids
-
-
-def _frame_source(seg: pydicom.Dataset, index: int) -> str | None:
-    """The SOPInstanceUID of the image frame ``index`` was derived from, if it says so."""
-    per_frame = seg.get("PerFrameFunctionalGroupsSequence")
-    if per_frame is None or index >= len(per_frame):
-        return None
-    uids = {str(source.ReferencedSOPInstanceUID)
-            for derivation in per_frame[index].get("DerivationImageSequence", [])
-            for source in derivation.get("SourceImageSequence", [])
-            if "ReferencedSOPInstanceUID" in source}
-    return uids.pop() if len(uids) == 1 else None
-
-
-def _frame_slices(seg: pydicom.Dataset, grid: Grid, path: Path,
-                  sop_index: dict[str, int] | None = None,
-                  tolerance: float = SEG_POSITION_TOLERANCE) -> tuple[list[int], int]:
-    """The reference slice k of each SEG frame, and how many frames were placed by UID.
-
-    A frame that names its source image (DerivationImageSequence > SourceImageSequence >
-    ReferencedSOPInstanceUID) of the reference series goes on that image's slice; its plane
-    position must then lie within half a voxel of the slice (else the SEG contradicts
-    itself). Other frames are placed by position, within ``tolerance`` of a voxel per axis.
-    """
-    nx, ny, nz = grid.size
-    if int(seg.Rows) != ny or int(seg.Columns) != nx:
-        raise DicomInputError(f"SEG frames are {seg.Columns}x{seg.Rows} pixels, the reference "
-                              f"grid {nx}x{ny}", file=path, tag="Rows/Columns (0028,0010/11)",
-                              fix="pass the PET series the SEG was drawn on")
-    matrix = np.asarray(grid.direction, dtype=float).reshape(3, 3)
-    spacing = np.asarray(grid.spacing, dtype=float)
-    origin = np.asarray(grid.origin, dtype=float)
-    tol = np.maximum(GRID_TOLERANCE_MM, tolerance * spacing)
-    n_frames = int(seg.get("NumberOfFrames", 1) or 1)
-    slices = []
-    by_uid = 0
-    for i in range(n_frames):
-        orient = _functional(seg, i, "PlaneOrientationSequence")
-        measures = _functional(seg, i, "PixelMeasuresSequence")
-        position = _functional(seg, i, "PlanePositionSequence")
-        if orient is None or position is None:
-            raise DicomInputError(f"frame {i + 1} has no plane position/orientation",
-                                  file=path, tag="PlanePositionSequence (0020,9113)")
-        iop = np.array([float(v) for v in orient.ImageOrientationPatient])
-        if (np.max(np.abs(iop[:3] - matrix[:, 0])) > 1e-4
-                or np.max(np.abs(iop[3:] - matrix[:, 1])) > 1e-4):
-            raise DicomInputError(f"frame {i + 1} orientation {_fmt(iop)} differs from the "
-                                  f"reference grid's {_fmt([*matrix[:, 0], *matrix[:, 1]])}",
-                                  file=path, tag="ImageOrientationPatient (0020,0037)",
-                                  fix="pass the PET series the SEG was drawn on")
-        if measures is not None and "PixelSpacing" in measures:
-            ps = [float(v) for v in measures.PixelSpacing]
-            if abs(ps[0] - spacing[1]) > tol[1] or abs(ps[1] - spacing[0]) > tol[0]:
-                raise DicomInputError(f"frame {i + 1} pixel spacing {_fmt(ps)} differs from "
-                                      f"the reference grid's {_fmt(spacing[1::-1])}",
-                                      file=path, tag="PixelSpacing (0028,0030)",
-                                      fix="pass the PET series the SEG was drawn on")
-        ipp = np.array([float(v) for v in position.ImagePositionPatient])
-        index = (matrix.T @ (ipp - origin)) / spacing
-        source = _frame_source(seg, i) if sop_index else None
-        if source is not None and source in sop_index:  # type: ignore[operator]
-            k = sop_index[source]  # type: ignore[index]
-            offset_mm = np.abs(index - [0.0, 0.0, k]) * spacing
-            if np.any(offset_mm > 0.5 * spacing):
-                raise DicomInputError(
-                    f"frame {i + 1} names source image {source} (slice {k + 1}) but lies at "
-                    f"{_fmt(ipp)} mm, {_fmt(offset_mm)} mm away from it", file=path,
-                    tag="ImagePositionPatient (0020,0032)",
-                    fix="the SEG contradicts itself: re-export it from the segmentation tool")
-            by_uid += 1
-            slices.append(k)
-            continue
-        k = int(round(index[2]))
-        offset_mm = np.abs(index - [0.0, 0.0, k]) * spacing
-        if np.any(offset_mm > tol) or not 0 <= k < nz:
-            raise DicomInputError(f"frame {i + 1} at {_fmt(ipp)} mm is not a slice of the "
-                                  f"reference grid (index {_fmt(index)}; {_fmt(offset_mm)} "
-                                  f"mm off, tolerance {_fmt(tol)} mm)", file=path,
-                                  tag="ImagePositionPatient (0020,0032)",
-                                  fix="pass the PET series the SEG was drawn on")
-        slices.append(k)
-    return slices, by_uid
-
-
-def _frame_segments(seg: pydicom.Dataset, n_frames: int, path: Path) -> list[int]:
-    out = []
-    for i in range(n_frames):
-        ident = _functional(seg, i, "SegmentIdentificationSequence")
-        if ident is None or "ReferencedSegmentNumber" not in ident:
-            raise DicomInputError(f"frame {i + 1} names no segment", file=path,
-                                  tag="ReferencedSegmentNumber (0062,000B)")
-        out.append(int(ident.ReferencedSegmentNumber))
-    return out
-
-
-def segment_row(item: pydicom.Dataset) -> dict[str, Any] | None:
-    """The ROI-table row :func:`export_seg` keeps in a segment's description, or None.
-
-    Parameters
-    ----------
-    item : pydicom.Dataset
-        An item of the SEG's SegmentSequence.
-
-    Returns
-    -------
-    dict or None
-        The row (:data:`nethelpers.rois.TABLE_COLUMNS`), None for other tools' segments.
-    """
-    text = str(item.get("SegmentDescription", "") or "")
-    if _JSON_KEY not in text:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get(_JSON_KEY) != _JSON_FORMAT:
-        return None
-    if not all(c in data for c in TABLE_COLUMNS):
-        return None
-    return {c: data[c] for c in TABLE_COLUMNS}
-
-
-def _code_of(item: pydicom.Dataset, sequence: str) -> Code | None:
-    seq = item.get(sequence)
-    if not seq:
-        return None
-    c = seq[0]
-    try:
-        return Code(str(c.CodeValue), str(c.CodingSchemeDesignator),
-                    str(c.get("CodeMeaning", "")))
-    except AttributeError:
-        return None
-
-
-def _foreign_roi(item: pydicom.Dataset) -> str:
-    kind = _code_of(item, "SegmentedPropertyTypeCodeSequence")
-    if kind is not None:
-        for roi, known in _FOREIGN_TYPES.items():
-            if any(kind == k for k in known):      # pydicom maps SRT codes to SCT
-                return roi
-    return "lesion"
-
-
-def _creator(seg: pydicom.Dataset) -> str:
-    name = seg.get("ContentCreatorName")
-    text = " ".join(str(name or "").replace("^", " ").split())
-    return text or "unknown"
-
-
-def _content_datetime(seg: pydicom.Dataset) -> str:
-    date = str(seg.get("ContentDate", "") or "")
-    time = str(seg.get("ContentTime", "") or "").split(".")[0]
-    if len(date) != 8 or not date.isdigit():
-        return ""
-    iso = f"{date[:4]}-{date[4:6]}-{date[6:]}"
-    if len(time) >= 4 and time.isdigit():
-        iso += f"T{time[:2]}:{time[2:4]}:{time[4:6] or '00'}"
-    return iso
-
-
-def _segment_rows(seg: pydicom.Dataset) -> tuple[dict[int, dict[str, Any]], list[int]]:
-    """A table row per described segment (keyed by segment number), and the foreign ones."""
-    rows: dict[int, dict[str, Any]] = {}
-    foreign: list[int] = []
-    for item in seg.get("SegmentSequence", []):
-        number = int(item.SegmentNumber)
-        kind = _code_of(item, "SegmentedPropertyTypeCodeSequence")
-        if number == 0 or (kind is not None and kind == _BACKGROUND):
-            continue                                   # a LABELMAP's background
-        row = segment_row(item)
-        if row is None:
-            foreign.append(number)
-            rows[number] = {"label": None, "roi": _foreign_roi(item),
-                            "lesion_id": _lo(item.get("SegmentLabel", "") or ""),
-                            "method": "imported", "reader": _creator(seg),
-                            "created": _content_datetime(seg)}
-        else:
-            row["method"] = row["method"] if row["method"] in METHODS else "imported"
-            rows[number] = row
-    # Foreign segments: label = segment number unless taken; reference regions at most
-    # once (a second liver becomes a lesion named by its label); unique lesion_ids.
-    used = {int(r["label"]) for n, r in rows.items() if n not in foreign}
-    refs = {r["roi"] for n, r in rows.items() if n not in foreign and r["roi"] != "lesion"}
-    ids = {r["lesion_id"] for n, r in rows.items() if n not in foreign and r["roi"] == "lesion"}
-    for number in foreign:
-        row = rows[number]
-        label = number
-        while label in used:
-            label = max(used) + 1
-        used.add(label)
-        row["label"] = label
-        if row["roi"] != "lesion":
-            if row["roi"] in refs:
-                row["roi"] = "lesion"
-            else:
-                refs.add(row["roi"])
-                row["lesion_id"] = ""
-        if row["roi"] == "lesion":
-            lesion_id = row["lesion_id"] or f"segment-{number}"
-            if lesion_id in ids:
-                lesion_id = f"{lesion_id}-{number}"
-            ids.add(lesion_id)
-            row["lesion_id"] = lesion_id
-    return rows, foreign
-
-
 def import_seg(
     path: PathLike,
     reference: sitk.Image | PathLike | Sequence[PathLike],
     *,
     slice_tolerance: float = DEFAULT_SLICE_TOLERANCE,
     position_tolerance: float = SEG_POSITION_TOLERANCE,
+    overlap: str = DEFAULT_OVERLAP,
+    reader: str | None = None,
 ) -> tuple[sitk.Image, pd.DataFrame]:
     """Read a DICOM SEG into a label map on the PET grid and its ROI table.
 
@@ -674,6 +437,14 @@ def import_seg(
     position_tolerance : float
         Frames that name a source image of the reference series go on that image's slice;
         other frames must lie within this fraction of a voxel (per axis) of a grid plane.
+    overlap : str
+        Segments that share voxels: ``"refuse"`` (default) or ``"lesions-win"`` (a lesion
+        keeps its voxels, the reference region it overlaps gives them up), see
+        :mod:`nethelpers.dicom.segoverlap`.
+    reader : str, optional
+        Who drew the segments of other tools (the table's ``reader``), instead of the SEG's
+        ContentCreatorName; the warning names both. Segments :func:`export_seg` wrote keep
+        the reader of their own row.
 
     Returns
     -------
@@ -689,12 +460,16 @@ def import_seg(
     DicomInputError
         The file is not a readable SEG, it references another series than the reference
         (both SeriesInstanceUIDs are named), or its frames do not lie on the reference grid.
+    nethelpers.dicom.segoverlap.SegmentOverlapError
+        Segments share voxels that the ``overlap`` policy does not resolve: every pair is
+        named (numbers, labels, voxels and ml shared), with the fix.
 
     Warns
     -----
     UserWarning
-        When segments overlap (the later segment wins) or a SEG carries no reference to
-        check against.
+        What goes into the provenance: the voxels reference regions gave to lesions under
+        ``overlap="lesions-win"``, a ``reader`` given for another tool's segments (with the
+        SEG's own ContentCreatorName), a SEG that carries no reference to check against.
     """
     path = Path(path)
     try:
@@ -703,7 +478,7 @@ def import_seg(
         raise DicomInputError(f"not a readable DICOM Segmentation ({exc})", file=path,
                               fix="pass a DICOM SEG file") from None
 
-    referenced = _referenced_series(seg)
+    referenced = referenced_series(seg)
     sop_index: dict[str, int] | None = None
     if isinstance(reference, sitk.Image):
         grid = Grid.of(reference)
@@ -711,13 +486,13 @@ def import_seg(
         items = select_series(reference, None, prefer=referenced)
         series = series_geometry(items, slice_tolerance)
         sop_index = {uid: k for k, uid in enumerate(series.sop_uids)}
-        instances = _referenced_instances(seg)
+        instances = referenced_instances(seg)
         if referenced:
             ok = series.series_uid in referenced
         else:
             ok = not instances or bool(instances & set(series.sop_uids))
             if not instances:
-                warnings.warn(f"{path}: the SEG references no series; matched on geometry "
+                warnings.warn(f"{path.name}: the SEG references no series; matched on geometry "
                               "only", UserWarning, stacklevel=2)
         if not ok:
             seg_uids = ", ".join(sorted(referenced)) or "(instances only)"
@@ -729,46 +504,26 @@ def import_seg(
         grid = Grid.of(series)
 
     nx, ny, nz = grid.size
-    rows, foreign = _segment_rows(seg)
+    rows, foreign = segment_rows(seg, reader)
     if not rows:
         raise DicomInputError("the SEG describes no segments", file=path,
                               tag="SegmentSequence (0062,0002)")
     n_frames = int(seg.get("NumberOfFrames", 1) or 1)
-    slices, _ = _frame_slices(seg, grid, path, sop_index, position_tolerance)
+    slices, _ = frame_slices(seg, grid, path, sop_index, position_tolerance)
     seg_type = str(seg.get("SegmentationType", "BINARY")).upper()
     labelmap = seg_type == "LABELMAP" or str(seg.SOPClassUID) == LABELMAP_SEGMENTATION_STORAGE
-    frame_segments = None if labelmap else _frame_segments(seg, n_frames, path)
-    max_fraction = float(seg.get("MaximumFractionalValue", 1) or 1)
-
-    out = np.zeros((nz, ny, nx), dtype=np.uint16)
-    overlap = 0
-    # Paint segments in ascending number so that, where they overlap, the later one wins.
-    order = sorted(range(n_frames),
-                   key=lambda i: (0 if frame_segments is None else frame_segments[i], i))
-    for i in order:
-        frame = np.asarray(seg.get_stored_frame(i, as_index=True))
-        k = slices[i]
-        if labelmap:
-            values = np.unique(frame[frame != 0])
-            for number in values.tolist():
-                if number in rows:
-                    mask = frame == number
-                    overlap += int(np.count_nonzero(out[k][mask] != 0))
-                    out[k][mask] = rows[number]["label"]
-            continue
-        number = frame_segments[i]  # type: ignore[index]
-        if number not in rows:
-            raise DicomInputError(f"frame {i + 1} refers to segment {number}, which the "
-                                  "SegmentSequence does not describe", file=path,
-                                  tag="ReferencedSegmentNumber (0062,000B)")
-        mask = frame > 0 if seg_type != "FRACTIONAL" else frame >= 0.5 * max_fraction
-        label = rows[number]["label"]
-        overlap += int(np.count_nonzero((out[k] != 0) & (out[k] != label) & mask))
-        out[k][mask] = label
-    if overlap:
-        warnings.warn(f"{path}: segments overlap in {overlap} voxel(s); the later segment "
-                      "(higher segment number) was kept there", UserWarning, stacklevel=2)
+    numbers = None if labelmap else frame_segments(seg, n_frames, path)
+    threshold = (0.5 * float(seg.get("MaximumFractionalValue", 1) or 1)
+                 if seg_type == "FRACTIONAL" else None)
+    masks = slice_masks(seg, slices, numbers, rows, path, threshold=threshold)
+    out, notes = compose_label_map(masks, (nz, ny, nx), layer_segments(seg, rows),
+                                   voxel_ml=float(np.prod(grid.spacing)) / 1000.0,
+                                   overlap=overlap, file=path.name)
+    if reader and foreign:
+        notes.append(reader_note(seg, path.name, foreign, reader))
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
 
     table = pd.DataFrame([rows[n] for n in sorted(rows)], columns=list(TABLE_COLUMNS))
-    table = validate_table(table, out, source=f"{path} (segments)")
+    table = validate_table(table, out, source=f"{path.name} (segments)")
     return grid.image(out), table

@@ -4,7 +4,8 @@
 one row per series (:data:`SERIES_COLUMNS`): identifiers, tracer, scanner, geometry (slices
 sorted along the normal and placed as :mod:`nethelpers.dicom.slicegrid` places them),
 dates, the PET's companion CT or MR (PET/CT or PET/MR), and a QC verdict (``ok``, ``warn``,
-``fail``) with its reasons.
+``fail``) with its reasons: among them files whose pixel data are cut short and, for PET,
+what the SUV rules refuse or warn about (:mod:`nethelpers.dicom.suvqc`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 
 from nethelpers.dicom.codecs import is_lossy
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE, SliceGridError, fit_slices
+from nethelpers.dicom.suvqc import multiframe_suv_qc, series_suv_qc
 from nethelpers.dicom.tracers import radionuclide_name, tracer_name
 
 __all__ = ["NON_IMAGE_MODALITIES", "SERIES_COLUMNS", "series_table"]
@@ -146,6 +148,40 @@ def _spacing(unique: np.ndarray, tolerance: float, out: dict[str, Any], reasons:
         warnings.append(grid.note())
 
 
+def _pixel_problems(ok: pd.DataFrame) -> dict[str, list[str]]:
+    """Series UID -> ``"<file>: truncated pixel data: N of M bytes"`` of each such file."""
+    if "pixel_problem" not in ok:
+        return {}
+    bad = ok[ok["pixel_problem"].notna()]
+    out: dict[str, list[str]] = defaultdict(list)
+    for uid, path, why in zip(bad["SeriesInstanceUID"], bad["path"], bad["pixel_problem"],
+                              strict=True):
+        out[uid].append(f"{os.path.basename(path)}: {why}")
+    return out
+
+
+def _pixel_reason(listed: list[str]) -> list[str]:
+    if not listed:
+        return []
+    head = f"{len(listed)} file{'s' if len(listed) > 1 else ''} with incomplete pixel data"
+    return [f"{head}: " + "; ".join(sorted(listed)[:3]) + (" ..." if len(listed) > 3 else "")]
+
+
+def _suv_qc(group: pd.DataFrame, files: tuple[str, ...], multiframe: bool,
+            root: Path | None) -> tuple[list[str], list[str]]:
+    """What the SUV rules say about a PET series (its files in slice order)."""
+    if multiframe:
+        if root is None or len(group) != 1:
+            return [], []
+        path = group["path"].iloc[0]
+        return multiframe_suv_qc(root / path, os.path.basename(path))
+    if "pet_keywords" not in group:
+        return [], []
+    by_path = dict(zip(group["path"], group["pet_keywords"], strict=True))
+    ordered = [p for p in files if p in by_path] or list(by_path)
+    return series_suv_qc([by_path[p] for p in ordered], [os.path.basename(p) for p in ordered])
+
+
 def _series_rows(files: pd.DataFrame, tolerance: float,
                  root: Path | None = None) -> list[dict[str, Any]]:
     ok = files[files["error"].isna() & files["SeriesInstanceUID"].notna()]
@@ -164,6 +200,7 @@ def _series_rows(files: pd.DataFrame, tolerance: float,
         else:
             orphans[os.path.dirname(rel)].append(rel)
     rows: list[dict[str, Any]] = []
+    pixel_problems = _pixel_problems(ok)
     for uid, group in ok.groupby("SeriesInstanceUID", sort=False):
         reasons: list[str] = []
         warnings: list[str] = []
@@ -194,9 +231,15 @@ def _series_rows(files: pd.DataFrame, tolerance: float,
                 warnings.extend(notes)
             else:
                 warnings.append("multi-frame (enhanced) object: one file holds several frames")
-        geometry = ({} if modality in NON_IMAGE_MODALITIES
+        geometry = ({"files": tuple(sorted(group["path"]))} if modality in NON_IMAGE_MODALITIES
                     else _geometry(group, reasons, warnings, tolerance))
         geometry.update(multiframe)
+        reasons.extend(_pixel_reason(pixel_problems.get(uid, [])))
+        if modality == "PT":
+            refused, notes = _suv_qc(group, geometry.get("files", ()),
+                                     bool(len(frames) and (frames > 1).any()), root)
+            reasons.extend(refused)
+            warnings.extend(notes)
         expected = (geometry.get("expected_slices", _first(group["NumberOfSlices"]))
                     if modality == "PT" else None)
         n_slices = geometry.get("n_slices", len(group))

@@ -10,7 +10,10 @@ The rules are those of ``DESIGN.md`` (after QIBA and the IBSI SUV manual):
    else refused; GML / CM2ML are already normalised (SUVType BW, LBM, LBMJAMES128,
    LBMJANMA, IBW, BSA) and are converted between norms by the ratio of normalisers.
 4. Injection: RadiopharmaceuticalStartDateTime, else RadiopharmaceuticalStartTime on the
-   series date; a time-only injection after the scan start was the day before (midnight).
+   series date; a time-only injection after the scan start was the day before (midnight),
+   unless that puts it beyond the decay window (then the time is wrong: refused).
+   Decay times are refused when negative or beyond the radionuclide's window
+   (:class:`nethelpers.dicom.tracers.DecayWindow`: 6 h for 18F, 4 h for 68Ga, ...).
 5. Decay correction: ADMIN -> no decay; NONE -> per-frame decay and in-frame correction;
    START -> reference = SeriesDateTime if not after the earliest acquisition, else GE
    (0009,100D), else per image AcquisitionDateTime − FrameReferenceTime + Tave, else the
@@ -44,7 +47,7 @@ from nethelpers.dicom.bodysize import (
 )
 from nethelpers.dicom.datetimes import parse_da, parse_dt, parse_tm
 from nethelpers.dicom.errors import SuvError
-from nethelpers.dicom.tracers import HALF_LIVES_S, radionuclide_name
+from nethelpers.dicom.tracers import HALF_LIVES_S, DecayWindow, radionuclide_name
 
 __all__ = [
     "KNOWN_HALF_LIVES_S",
@@ -84,8 +87,12 @@ _SERIES_KEYS = (
     *_ISOTOPE_KEYS,
     "GEScanDateTime",
 )
-#: Decay times beyond this many half-lives are refused (a wrong date or time, not a scan).
-MAX_HALF_LIVES = 10.0
+#: The fix of an injection time that cannot be right.
+_INJECTION_FIX = (
+    "give the injection date and time (--injection YYYY-MM-DDTHH:MM[:SS] of nethelpers suv "
+    "and measure, injection= in Python), or correct RadiopharmaceuticalStartDateTime "
+    "(0018,1078) in the export"
+)
 
 
 def tag_name(keyword: str) -> str:
@@ -125,8 +132,8 @@ def frame_average_time_s(half_life_s: float, frame_duration_s: float) -> float:
 
 def _flatten(instance: Mapping[str, Any]) -> dict[str, Any]:
     """Lift the first RadiopharmaceuticalInformationSequence item's keys to the top level."""
-    flat = {k: v for k, v in instance.items() if k != "RadiopharmaceuticalInformationSequence"}
-    items = instance.get("RadiopharmaceuticalInformationSequence") or []
+    flat = dict(instance)
+    items = flat.pop("RadiopharmaceuticalInformationSequence", None) or []
     if items:
         first = items[0]
         for key in _ISOTOPE_KEYS:
@@ -269,10 +276,12 @@ class _Overrides:
 class _Rules:
     """One conversion: holds the header, the collected provenance and warnings."""
 
-    def __init__(self, header: PetHeader, norm: str, overrides: _Overrides) -> None:
+    def __init__(self, header: PetHeader, norm: str, overrides: _Overrides,
+                 window: DecayWindow | None = None) -> None:
         self.h = header
         self.norm = norm
         self.o = overrides
+        self.window = window or DecayWindow()
         self.warnings: list[str] = list(header.notes)
         self.branch: list[str] = []
         self.prov: dict[str, Any] = {}
@@ -393,11 +402,12 @@ class _Rules:
 
     # -- 1. preconditions ----------------------------------------------------------------
     def check_consistency(self) -> None:
-        first = self.h.first
+        first = [(key, self.h.first.get(key)) for key in _SERIES_KEYS]
         for index, inst in enumerate(self.h.instances[1:], start=1):
-            for key in _SERIES_KEYS:
-                a, b = first.get(key), inst.get(key)
-                if _blank(a) and _blank(b):
+            get = inst.get
+            for key, a in first:
+                b = get(key)
+                if a == b or (_blank(a) and _blank(b)):
                     continue
                 if str(a).strip() != str(b).strip():
                     raise self.fail(
@@ -617,6 +627,40 @@ class _Rules:
         meaning = self.value("RadionuclideCodeMeaning")
         return radionuclide_name(None if meaning is None else str(meaning)) or None
 
+    def decay_limit(self, half: float) -> tuple[float, str]:
+        """The longest plausible decay time (s) of this series' radionuclide, and its rule."""
+        text = self.value("Radiopharmaceutical")
+        nuclide = self.radionuclide() or radionuclide_name(
+            None, None if text is None else str(text), half)
+        return self.window.limit(nuclide, half)
+
+    def injection_tag(self) -> str | None:
+        """The element the injection time came from (None when given)."""
+        source = self.prov.get("injection_source", "")
+        if source == "given":
+            return None
+        if source.startswith("RadiopharmaceuticalStartDateTime"):
+            return "RadiopharmaceuticalStartDateTime"
+        return "RadiopharmaceuticalStartTime"
+
+    def check_window(self, times: np.ndarray, half: float, to: str) -> None:
+        """Refuse a decay time beyond the radionuclide's window (a wrong date or time)."""
+        longest = float(np.max(times))
+        limit, rule = self.decay_limit(half)
+        self.prov["decay_window_s"] = limit
+        if longest <= limit:
+            return
+        source = self.prov.get("injection_source", "")
+        given = source == "given"
+        raise self.fail(
+            f"decay time {longest / 3600:.1f} h ({longest / half:.1f} half-lives) from the "
+            f"injection ({source}) to the {to} is beyond {rule}: the injection date or time, "
+            "or the half-life, is wrong",
+            self.injection_tag(),
+            "check the given injection date and time" if given else _INJECTION_FIX,
+            index=int(np.argmax(times)),
+        )
+
     def acquisition(self, index: int) -> datetime | None:
         dt = self.dt_of("AcquisitionDateTime", index)
         if dt is not None:
@@ -638,7 +682,7 @@ class _Rules:
     def series_datetime(self) -> datetime | None:
         return self.datetime_of("SeriesDate", "SeriesTime")
 
-    def injection(self, scan_start: datetime) -> datetime:
+    def injection(self, scan_start: datetime, half: float) -> datetime:
         if self.o.injection is not None:
             self.prov["injection_source"] = "given"
             given = self.o.injection
@@ -661,6 +705,7 @@ class _Rules:
             )
         source = "RadiopharmaceuticalStartTime on SeriesDate"
         if injection > scan_start:
+            self.check_previous_day(injection, scan_start, half)
             injection -= timedelta(days=1)
             source += ", previous day (injection after scan start: midnight crossed)"
             self.warnings.append(
@@ -668,6 +713,23 @@ class _Rules:
             )
         self.prov["injection_source"] = source
         return injection
+
+    def check_previous_day(self, injection: datetime, scan_start: datetime, half: float
+                           ) -> None:
+        """Refuse a time-only injection that fits only as the previous day beyond the window."""
+        decay = (scan_start - (injection - timedelta(days=1))).total_seconds()
+        limit, rule = self.decay_limit(half)
+        if decay <= limit:
+            return
+        after = (injection - scan_start).total_seconds() / 3600
+        raise self.fail(
+            f"the injection time of day {injection:%H:%M:%S} is {after:.1f} h after the scan "
+            f"start {scan_start:%H:%M:%S} and no injection date is given: read as the previous "
+            f"day, the decay time would be {decay / 3600:.1f} h ({decay / half:.1f} "
+            f"half-lives), beyond {rule}; the injection time is wrong",
+            "RadiopharmaceuticalStartTime",
+            _INJECTION_FIX,
+        )
 
     def start_references(self, acquisitions: list[datetime], half: float) -> list[datetime]:
         """Rule 5 START: the decay reference time of each slice."""
@@ -733,7 +795,7 @@ class _Rules:
         half = self.half_life_s()
         lam = math.log(2.0) / half
         acquisitions = self.acquisitions()
-        injection = self.injection(min(acquisitions))
+        injection = self.injection(min(acquisitions), half)
         self.prov.update(half_life_s=half, injection=injection.isoformat())
         if self.zones.get(True):
             self.prov["times_in"] = "UTC"
@@ -790,19 +852,7 @@ class _Rules:
             float(times[0]) if np.all(times == times[0]) else [float(t) for t in times]
         )
         self.check_zones()
-        n_half = float(np.max(times)) / half
-        if n_half > MAX_HALF_LIVES:
-            source = self.prov.get("injection_source", "")
-            raise self.fail(
-                f"decay time {np.max(times) / 3600:.1f} h is {n_half:.1f} half-lives (injection "
-                f"from {source}): the injection date or time, or the half-life, is wrong",
-                "RadiopharmaceuticalStartTime",
-                "correct the injection time (injection= / --injection)",
-            )
-        if n_half > 5:
-            self.warnings.append(
-                f"decay time is {n_half:.1f} half-lives: check the injection time"
-            )
+        self.check_window(times, half, "decay reference" if decay == "START" else "frame start")
         self.prov["decayed_dose_bq"] = (
             float(decayed[0]) if np.all(decayed == decayed[0]) else [float(d) for d in decayed]
         )
@@ -869,7 +919,7 @@ class _Rules:
     def cross_check(self, suv_factor: float, bqml_factor: float) -> None:
         """Compare Philips's SUV factor with ours from (7053,1009); warn beyond 2 %."""
         try:
-            probe = _Rules(self.h, "bw", _Overrides())
+            probe = _Rules(self.h, "bw", _Overrides(), self.window)
             ours = float(np.mean(probe.activity_factors())) * bqml_factor
         except SuvError as exc:
             self.warnings.append(f"Philips SUV factor not cross-checked: {exc.problem}")
@@ -909,6 +959,20 @@ class _Rules:
             )
         return np.full(self.h.n_slices, self.ratio(source, self.norm))
 
+    def record_body_size(self, norm: str) -> None:
+        """Record the header's body size behind a scanner-computed SUV, when it is there.
+
+        The SUV needs no body size of ours then (the scanner applied its own), but SUL and
+        the other norms do: without it the provenance says why (``body_size``).
+        """
+        try:
+            found = self.normaliser(norm)
+        except SuvError as exc:
+            self.prov["body_size"] = f"not in the header ({exc.tag or ''} {exc.problem})".strip()
+            return
+        self.prov.update(normaliser=found.value, normaliser_unit=found.unit,
+                         normaliser_formula=found.formula)
+
     def ratio(self, source: str, target: str) -> float:
         """Factor turning a stored SUV normalised by ``source`` into one by ``target``.
 
@@ -917,6 +981,7 @@ class _Rules:
         """
         if source == target and not self.body_overridden():
             self.prov.setdefault("normaliser_formula", NORMS[target][0])
+            self.record_body_size(target)
             return 1.0
         a = self.normaliser(source, header_only=True)
         b = self.normaliser(target)
@@ -943,6 +1008,8 @@ def suv_conversion(
     dose_bq: float | None = None,
     injection: datetime | None = None,
     half_life_s: float | None = None,
+    max_decay_h: Mapping[str, float] | None = None,
+    max_decay_half_lives: float | None = None,
 ) -> SuvConversion:
     """Apply the SUV rules to a PET series' headers.
 
@@ -956,6 +1023,13 @@ def suv_conversion(
     weight_kg, height_m, sex, dose_bq, injection, half_life_s : optional
         Values from the clinical record that replace (or supply) the header's; each use is
         recorded in the provenance.
+    max_decay_h : mapping of str to float, optional
+        Decay window (h) by radionuclide (``quantify.max_decay_h``); nuclides not in it keep
+        :data:`nethelpers.dicom.tracers.DECAY_WINDOW_H`.
+    max_decay_half_lives : float, optional
+        Window of a radionuclide in neither mapping, in half-lives
+        (``quantify.max_decay_half_lives``; default
+        :data:`nethelpers.dicom.tracers.DECAY_WINDOW_HALF_LIVES`).
 
     Returns
     -------
@@ -971,8 +1045,11 @@ def suv_conversion(
     name = canonical_norm(norm)
     if sex is not None and sex.upper() not in ("M", "F", "O"):
         raise ValueError(f"sex must be M, F or O, got {sex!r}")
+    window = DecayWindow(dict(max_decay_h or {}))
+    if max_decay_half_lives is not None:
+        window = DecayWindow(window.hours, max_decay_half_lives)
     rules = _Rules(header, name, _Overrides(weight_kg, height_m, sex, dose_bq, injection,
-                                            half_life_s))
+                                            half_life_s), window)
     factors = np.asarray(rules.convert(), dtype=np.float64)
     bad = ~(np.isfinite(factors) & (factors > 0))
     if bad.any():

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-__all__ = ["HALF_LIVES_S", "TRACER_PATTERNS", "radionuclide_name", "tracer_name"]
+__all__ = ["DECAY_WINDOW_H", "DECAY_WINDOW_HALF_LIVES", "HALF_LIVES_S", "TRACER_PATTERNS",
+           "DecayWindow", "radionuclide_name", "tracer_name"]
 
 #: Canonical tracer -> pattern over lower-cased text (first match wins, in this order).
 TRACER_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -63,6 +66,81 @@ HALF_LIVES_S: dict[str, float] = {
     "82Rb": 76.4,
     "124I": 360806.4,
 }
+
+#: Longest plausible time (h) from the injection to the decay reference or frame start, by
+#: radionuclide: beyond it the injection date or time is wrong, not the scan. Set from the
+#: latest imaging time of the clinical and research protocols of each nuclide, with a margin
+#: (the same defaults as ``quantify.max_decay_h`` in :mod:`nethelpers.config`):
+#: 18F 6 h (FDG at 55-75 min, delayed / dual-time-point to 3-4 h; 3.3 half-lives),
+#: 68Ga 4 h (SSTR PET at 45-90 min, delayed to 2-3 h; 3.5 half-lives),
+#: 99mTc 30 h (HYNIC-TOC SPECT at 2-4 h and 24 h; 5 half-lives),
+#: 64Cu 48 h (DOTATATE at 1 h, SARTATE and antibodies to 24-48 h; 3.8 half-lives),
+#: 89Zr 168 h (immuno-PET at 4-7 days), 124I 168 h (dosimetry to 96-144 h),
+#: 11C 2 h (choline, methionine, PiB end by 90 min), 13N 0.5 h (ammonia, 0-20 min),
+#: 15O 0.25 h (water, first 10 min), 82Rb 0.2 h (rest/stress, first 8 min).
+DECAY_WINDOW_H: dict[str, float] = {
+    "18F": 6.0,
+    "68Ga": 4.0,
+    "99mTc": 30.0,
+    "64Cu": 48.0,
+    "89Zr": 168.0,
+    "124I": 168.0,
+    "11C": 2.0,
+    "13N": 0.5,
+    "15O": 0.25,
+    "82Rb": 0.2,
+}
+#: The window of a radionuclide not in :data:`DECAY_WINDOW_H`, in its half-lives (5: 3 % of
+#: the activity left, past any imaging protocol).
+DECAY_WINDOW_HALF_LIVES = 5.0
+
+
+@dataclass(frozen=True)
+class DecayWindow:
+    """The longest plausible decay time of a PET, by radionuclide.
+
+    Attributes
+    ----------
+    hours : mapping of str to float
+        Radionuclide (``"18F"``, ``"68Ga"``, ...) -> hours; a nuclide missing here takes
+        its :data:`DECAY_WINDOW_H` default.
+    half_lives : float
+        The window of a nuclide in neither mapping, in its half-lives.
+    """
+
+    hours: Mapping[str, float] = field(default_factory=dict)
+    half_lives: float = DECAY_WINDOW_HALF_LIVES
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in self.hours.items()
+               if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0)}
+        if bad or not (math.isfinite(self.half_lives) and self.half_lives > 0):
+            raise ValueError(f"decay windows must be positive numbers: {bad or self.half_lives}")
+
+    def limit(self, nuclide: str, half_life_s: float) -> tuple[float, str]:
+        """The longest plausible decay time and the rule that set it.
+
+        Parameters
+        ----------
+        nuclide : str
+            Canonical radionuclide name, ``""`` when unknown.
+        half_life_s : float
+            The half-life the conversion uses (s).
+
+        Returns
+        -------
+        float
+            Seconds.
+        str
+            E.g. ``"the 6 h window for 18F (quantify.max_decay_h)"``.
+        """
+        hours = self.hours.get(nuclide, DECAY_WINDOW_H.get(nuclide)) if nuclide else None
+        if hours is not None:
+            return hours * 3600.0, f"the {hours:g} h window for {nuclide} (quantify.max_decay_h)"
+        name = nuclide or "an unnamed radionuclide"
+        return (self.half_lives * half_life_s,
+                f"the {self.half_lives:g} half-life window for {name} "
+                "(quantify.max_decay_half_lives)")
 
 
 def tracer_name(

@@ -10,7 +10,7 @@ screen); the interactive review is :mod:`nethelpers.viewer`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from nethelpers.dicom.errors import DicomInputError
 from nethelpers.dicom.volume import resample_like
 from nethelpers.measures import voi_stats
 from nethelpers.plots.style import OKABE_ITO, figure_style, suv_window
+from nethelpers.rois import RoiStoreError
 from nethelpers.roiseries import RoiSeriesError
 
 __all__ = ["failure_reason", "lesion_gallery", "redact_paths", "scan_figures", "scan_mip",
@@ -36,29 +37,40 @@ def redact_paths(text: str) -> str:
     return _PATH.sub("…", lines[0] if lines else "")[:200]
 
 
-def failure_reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException, shown: Callable[[str], str] | None = None) -> str:
     """Why a scan's image could not be shown, without anything that could identify a patient.
 
     A :class:`~nethelpers.dicom.errors.DicomInputError` names the element, not the file: its
     problem is shown (paths removed), as is a
-    :class:`~nethelpers.roiseries.RoiSeriesError` (scan ID and series UIDs). Any other
-    message may quote a path (folders are often named after the patient) and is withheld.
+    :class:`~nethelpers.roiseries.RoiSeriesError` (scan ID and series UIDs) and a
+    :class:`~nethelpers.rois.RoiStoreError` (scan ID, version and file of the ROI store)
+    through ``shown``. Any other message may quote a path (folders are often named after
+    the patient) and is withheld.
 
     Parameters
     ----------
     exc : BaseException
         The failure.
+    shown : callable, optional
+        Turns a message into what a report may show
+        (:class:`nethelpers.scanjobs.ShownText`); default: absolute paths replaced by ``…``.
 
     Returns
     -------
     str
         E.g. ``"SeriesError: Modality is None, not PT"``.
     """
+    shown = shown or _no_paths
     if isinstance(exc, DicomInputError):
-        return f"{type(exc).__name__}: {redact_paths(exc.problem)}"
-    if isinstance(exc, RoiSeriesError):  # the scan (a pseudonym), two series UIDs: no path
-        return f"{type(exc).__name__}: {exc}"
+        return f"{type(exc).__name__}: {shown(redact_paths(exc.problem))}"
+    if isinstance(exc, RoiSeriesError | RoiStoreError):  # scan IDs, UIDs, store files
+        return f"{type(exc).__name__}: {shown(str(exc))}"
     return f"{type(exc).__name__} (message withheld: it may quote a path)"
+
+
+def _no_paths(text: str) -> str:
+    """``text`` on one line, every absolute path replaced by ``…`` (nothing cut)."""
+    return _PATH.sub("…", " ".join(str(text).split()))
 
 def _anatomy_on_pet(pet: sitk.Image, anatomy: sitk.Image | None) -> np.ndarray | None:
     if anatomy is None:
@@ -297,8 +309,10 @@ def study_gallery(params: Any, patient_ids: Sequence[str] | None = None, *,
     saved_only : bool
         Only scans with saved ROIs (default); False: every PET scan.
     skipped : dict, optional
-        Given, a scan whose images cannot be read is left out and recorded here
-        (``scan_id → reason``, without paths, :func:`failure_reason`); else the error is
+        Given, a scan whose images cannot be read, or whose PET series cannot be found
+        (its job's ``problem``), is left out and recorded here (``scan_id → reason``,
+        pseudonymised, :func:`failure_reason`), and a scan already recorded in it (e.g. by
+        :func:`nethelpers.reviewstatus.review_status`) is not drawn; else the error is
         raised.
 
     Yields
@@ -310,6 +324,7 @@ def study_gallery(params: Any, patient_ids: Sequence[str] | None = None, *,
 
     from nethelpers.quantify import scan_jobs
     from nethelpers.rois import RoiStore
+    from nethelpers.scanjobs import ShownText
 
     store = RoiStore(params.study.rois)
     jobs = list(scan_jobs(params) if jobs is None else jobs)
@@ -320,14 +335,20 @@ def study_gallery(params: Any, patient_ids: Sequence[str] | None = None, *,
         saved = set(store.scans())
         jobs = [j for j in jobs if j.scan_id in saved]
     jobs = sorted(jobs, key=lambda j: (j.patient_id, j.scan_id))
+    shown = ShownText(params, jobs=jobs)
     for job in tqdm(jobs, desc="gallery", unit="scan", disable=not progress):
+        if skipped is not None and job.scan_id in skipped:
+            continue                                      # already listed as failed
+        if skipped is not None and job.problem:
+            skipped[job.scan_id] = shown(job.problem)
+            continue
         try:
             gallery, mip = scan_figures(job, store, params.quantify.norm,
                                         max_lesions=max_lesions)
         except Exception as exc:  # noqa: BLE001 - one unreadable scan must not stop the rest
             if skipped is None:
                 raise
-            skipped[job.scan_id] = failure_reason(exc)
+            skipped[job.scan_id] = failure_reason(exc, shown)
             continue
         yield f"gallery_{job.scan_id}", gallery
         yield f"mip_{job.scan_id}", mip

@@ -8,7 +8,11 @@ the reader on it against the demo's truth:
 - :mod:`.compressed` — a series in another transfer syntax (JPEG Lossless SV1, JPEG-LS,
   JPEG 2000, RLE, deflated, lossy JPEG / JPEG 2000);
 - :mod:`.enhanced` — Legacy Converted Enhanced PET (highdicom) and Enhanced PET objects;
-- :mod:`.rtstruct` — a reader's ROIs as an RT Structure Set, drawn on the PET or the CT.
+- :mod:`.rtstruct` — a reader's ROIs as an RT Structure Set, drawn on the PET or the CT;
+- :mod:`.overlapping` — a workstation's SEG whose segments share voxels (a liver VOI around
+  a lesion; two lesion outlines that run into each other);
+- :mod:`.damaged` — PET series that must be refused, under ``damaged/``: one file's pixel
+  data cut short, PatientWeight empty, the injection 7 h off as a time of day only.
 
 :func:`write_variants` writes one of each for a demo study into ``<study>/variants/``
 with a manifest, ``variants.json`` (what each folder holds and which scan it came from).
@@ -81,14 +85,17 @@ def write_variants(study: str | Path, out: str | Path | None = None) -> Path:
     pathlib.Path
         The manifest ``variants.json`` (in ``out``): one entry per variant with ``variant``,
         ``path`` (relative to ``out``), ``scan_id`` and ``source`` (the original series,
-        relative to the study), and the
+        relative to the study) (the overlapping SEGs also with the truth: ``segments``
+        with their voxels, ``overlaps`` with the voxels each pair shares), and the
         variants that could not be written here (an encoder missing) under ``skipped``.
     """
     import shutil
 
     from nethelpers.demo.variants.compressed import write_compressed
+    from nethelpers.demo.variants.damaged import write_damaged
     from nethelpers.demo.variants.enhanced import write_enhanced_pet, write_legacy_converted
     from nethelpers.demo.variants.jitter import write_jittered
+    from nethelpers.demo.variants.overlapping import OVERLAP_KINDS, write_overlapping_seg
     from nethelpers.demo.variants.rtstruct import write_rtstruct
     from nethelpers.dicom.seg import export_seg
     from nethelpers.rois import RoiStore
@@ -133,6 +140,13 @@ def write_variants(study: str | Path, out: str | Path | None = None) -> Path:
         add("rtstruct/on-ct", write_rtstruct(rois.labels, rois.table, pet,
                                              out / "contours" / "rtstruct-ct.dcm", on="ct",
                                              ct_series_dir=root / base["anat_dir"]), base)
+    for kind in OVERLAP_KINDS:
+        written = write_overlapping_seg(rois.labels, rois.table, pet,
+                                        out / "contours" / f"seg-overlap-{kind}.dcm", kind=kind)
+        add(f"seg/overlap-{kind}", written.path, base, segments=list(written.segments),
+            overlaps=list(written.overlaps))
+    for name, damaged, scan in write_damaged(root, scans, out / "damaged"):
+        add(f"damaged/{name}", damaged.directory, scan, **damaged.truth)
     manifest = out / "variants.json"
     manifest.write_text(json.dumps({"study": root.name, "variants": entries,
                                     "skipped": skipped}, indent=2))
