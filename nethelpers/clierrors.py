@@ -43,6 +43,7 @@ _REFUSALS = frozenset({
     ("nethelpers.resultset", "ResultSetError"),
     ("nethelpers.quantify", "QuantifyError"),        # a scan or saved result refused
     ("nethelpers.locking", "FolderLockedError"),     # another run writes there: wait
+    ("nethelpers.report", "ReportSetupError"),       # output folder, notebook names
 })
 #: Library errors of a run that failed (exit 1).
 _FAILURES = frozenset({

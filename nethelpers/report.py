@@ -44,6 +44,7 @@ __all__ = [
     "alt_text",
     "ReportDir",
     "ReportError",
+    "ReportSetupError",
     "provenance",
     "render_html",
     "report_notes",
@@ -62,6 +63,10 @@ MARKER = ".nethelpers-report"
 
 class ReportError(RuntimeError):
     """The report could not be produced (a notebook failed, or the setup is wrong)."""
+
+
+class ReportSetupError(ReportError):
+    """The report was refused before any notebook ran (output folder, notebook names)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,9 +153,9 @@ class _Run:
 def _check_output(out: Path) -> None:
     """Refuse an output that is not a folder, or a non-empty folder that is not a report."""
     if out.exists() and not out.is_dir():
-        raise ReportError(f"report output {out} exists and is not a folder")
+        raise ReportSetupError(f"report output {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise ReportError(
+        raise ReportSetupError(
             f"report output {out} is not empty and is not a nethelpers report; "
             "choose another folder (report.output or --output) or empty it"
         )
@@ -243,7 +248,7 @@ def _notebook_list(
     missing = [n for n in names if not (folder / f"{n}.ipynb").is_file()]
     if missing:
         available = sorted(p.stem for p in folder.glob("*.ipynb"))
-        raise ReportError(
+        raise ReportSetupError(
             f"notebook(s) {', '.join(missing)} not found in {folder}; "
             f"available: {', '.join(available) or 'none'}"
         )

@@ -40,9 +40,11 @@ def files(tmp_path):
     junk.mkdir(parents=True)
     (junk / "IM0001").write_bytes(b"not a DICOM file at all" * 10)
     (tmp_path / "bad.yaml").write_text("study: [unclosed\n")
+    (tmp_path / "ok.yaml").write_text(f"study:\n  name: t\n  data_root: {tmp_path}\n"
+                                      f"report:\n  output: {tmp_path / 'out'}\n")
     (tmp_path / "empty").mkdir()
     return {"tmp": tmp_path, "missing": str(tmp_path / "nope.yaml"),
-            "bad": str(tmp_path / "bad.yaml"), "junk": str(junk),
+            "bad": str(tmp_path / "bad.yaml"), "junk": str(junk), "ok": str(tmp_path / "ok.yaml"),
             "empty": str(tmp_path / "empty"), "absent": str(tmp_path / "absent")}
 
 
@@ -77,6 +79,8 @@ LIBRARY = [
      "bad.yaml is a file, not a folder"),
     (["report", "-f", "{missing}"], 2, "nope.yaml: parameters file not found"),
     (["report", "-f", "{bad}"], 2, "bad.yaml: not valid YAML"),
+    (["report", "-f", "{ok}", "--notebooks", "99_nope", "-q"], 2,
+     "notebook(s) 99_nope not found"),
     (["init", "{absent}", "-o", "{tmp}/study"], 2, "absent: DICOM_ROOT is not a folder"),
     (["init", "{empty}", "-o", "{empty}/study"], 2, "lies inside DICOM_ROOT"),
     (["index", "{absent}", "-o", "{tmp}/i.csv", "-q"], 2, "index: ROOT "),
@@ -163,7 +167,8 @@ def test_every_error_class_named_for_the_exit_codes_exists():
         tree = ast.parse(open(importlib.util.find_spec(module).origin, encoding="utf-8").read())
         assert name in {node.name for node in tree.body if isinstance(node, ast.ClassDef)}, (
             module, name)
-    report_error = type("ReportError", (RuntimeError,), {"__module__": "nethelpers.report"})
+    from nethelpers.report import ReportError, ReportSetupError
+
     assert [clierrors.exit_code(e("x")) for e in (SuvError, CohortError, RoiConflictError,
-                                                   report_error, ValueError)] == [2, 2, 2, 1,
-                                                                                  None]
+                                                   ReportError, ReportSetupError,
+                                                   ValueError)] == [2, 2, 2, 1, 2, None]
