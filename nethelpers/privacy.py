@@ -146,10 +146,10 @@ class Pseudonymiser:
         pairs = [(k, v) for k, v in self.folders.items() if k]
         pairs += [(k, v) for k, v in self.roots.items() if k]
         # longest first, so a scan folder wins over the DICOM root that holds it
-        object.__setattr__(self, "_prefixes", sorted(pairs, key=lambda kv: -len(kv[0])))
+        prefixes = sorted((p for p, _ in pairs), key=len, reverse=True)
         object.__setattr__(self, "_prefix_labels", dict(pairs))
         object.__setattr__(self, "_prefix", re.compile("|".join(
-            rf"{re.escape(p)}(?![\w.-])" for p, _ in self._prefixes)) if pairs else None)  # type: ignore
+            rf"{re.escape(p)}(?![\w.-])" for p in prefixes)) if pairs else None)
         names = sorted((n for n in self.names if n), key=len, reverse=True)
         rel = sorted((r for r in self.relative if r), key=len, reverse=True)
         object.__setattr__(self, "_relative", re.compile(
@@ -220,10 +220,6 @@ class Pseudonymiser:
                 total += n
         return text, total
 
-    def path(self, value: str | os.PathLike[str] | None) -> str | None:
-        """A path as shown in an artefact: labelled root and the part below it."""
-        return None if value is None else self.text(os.fspath(value))
-
     def day(self, value: Any, patient: str | None) -> Any:
         """A date or date-time value of a table cell as a study day (or kept, if opted in)."""
         if value is None or (not isinstance(value, str) and pd.isna(value)):
@@ -269,14 +265,6 @@ class Pseudonymiser:
             return [self.json(v) for v in value]
         return value
 
-    def leaks(self, text: str) -> list[str]:
-        """The known absolute roots, folders and folder names still present in ``text``."""
-        found = sorted({m.group(0) for m in self._prefix.finditer(text)}  # type: ignore
-                       ) if self._prefix is not None else []  # type: ignore[attr-defined]
-        if self._names is not None:  # type: ignore[attr-defined]
-            found += sorted({m.group(0) for m in self._names.finditer(text)})  # type: ignore
-        return found
-
     # -- helpers -----------------------------------------------------------------------------
 
     def _cell(self, value: str, patient: str | None) -> str:
@@ -310,9 +298,9 @@ class Pseudonymiser:
         if path in ("/", "//") or len(path) < 2:
             return path
         home = os.path.expanduser("~")
-        if home not in ("/", "") and (path == home or path.startswith(home + os.sep)):
-            return "~/" + _safe_name(re.split(r"[/\\]", path.rstrip("/\\"))[-1])
-        return "<path>/" + _safe_name(re.split(r"[/\\]", path.rstrip("/\\"))[-1])
+        inside_home = home not in ("/", "") and (path == home or path.startswith(home + os.sep))
+        name = _safe_name(re.split(r"[/\\]", path.rstrip("/\\"))[-1])
+        return ("~/" if inside_home else "<path>/") + name
 
     def _rest(self, match: re.Match[str]) -> str:
         label, rest = match.group(1), match.group(2)

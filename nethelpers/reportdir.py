@@ -48,10 +48,14 @@ class ReportDir:
     ----------
     root : str or Path
         The report folder (the notebook parameter ``output_dir``).
+    params : nethelpers.config.Params, optional
+        The study's parameters: tables and notes pass its pseudonymiser.
+    pseudonymiser : Pseudonymiser, optional
+        One already built for the study (the report run's); default: built from ``params``.
 
     Examples
     --------
-    >>> out = ReportDir(output_dir)  # doctest: +SKIP
+    >>> out = ReportDir(output_dir, params)  # doctest: +SKIP
     >>> out.table(table.formatted, "table1")  # doctest: +SKIP
     PosixPath('.../tables/table1.csv')
     >>> out.figure(fig, "flow")  # doctest: +SKIP
@@ -60,21 +64,22 @@ class ReportDir:
 
     root: Path
     params: Any = None
+    pseudonymiser: Pseudonymiser | None = None
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
-        self._privacy: Pseudonymiser | None = None
 
     @property
     def privacy(self) -> Pseudonymiser:
-        """The study's pseudonymiser (:mod:`nethelpers.privacy`), built on first use.
+        """The study's pseudonymiser (:mod:`nethelpers.privacy`).
 
-        Without parameters it still hides absolute paths and turns dates into ``<date>``.
+        The one given, else built from the parameters on first use. Without parameters it
+        still hides absolute paths and turns dates into ``<date>``.
         """
-        if self._privacy is None:
-            self._privacy = for_params(self.params) if self.params is not None else (
-                Pseudonymiser())
-        return self._privacy
+        if self.pseudonymiser is None:
+            self.pseudonymiser = (for_params(self.params) if self.params is not None
+                                  else Pseudonymiser())
+        return self.pseudonymiser
 
     @property
     def tables(self) -> Path:
@@ -110,10 +115,6 @@ class ReportDir:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.privacy.frame(df).to_csv(path, index=index, lineterminator="\n", encoding="utf-8")
         return path
-
-    def shown(self, df: pd.DataFrame) -> pd.DataFrame:
-        """The table as the report may show it (pseudonymised like :meth:`table`)."""
-        return self.privacy.frame(df)
 
     def figure(self, fig: Figure, name: str, dpi: int = 200,
                formats: tuple[str, ...] = ("png", "svg")) -> dict[str, Path]:

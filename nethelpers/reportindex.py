@@ -193,9 +193,7 @@ def report_notes(out: str | Path) -> list[str]:
 
 def _report_dir(run: _Run) -> ReportDir:
     """The run's report folder, writing through the run's pseudonymiser."""
-    out = ReportDir(run.out, run.params)
-    out._privacy = run.privacy
-    return out
+    return ReportDir(run.out, run.params, run.privacy)
 
 
 def write_index(run: _Run) -> Path:
