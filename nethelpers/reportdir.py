@@ -19,7 +19,10 @@ from matplotlib.figure import Figure
 
 from nethelpers.privacy import Pseudonymiser, for_params
 
-__all__ = ["WAITING", "ReportDir", "alt_text", "read_table"]
+__all__ = ["FIGURE_DPI", "WAITING", "ReportDir", "alt_text", "read_table"]
+
+FIGURE_DPI = 300
+"""Resolution of the PNG of a report figure shown at full page width (:meth:`ReportDir.show`)."""
 
 WAITING = "analyses_waiting"
 """Table of the sections that wait for data (:meth:`ReportDir.waiting`)."""
@@ -165,21 +168,30 @@ class ReportDir:
             Text alternative of the image in the HTML report; default built from the
             figure's titles and axis labels (:func:`alt_text`).
         retina : bool
-            Display at half the pixel size (sharp on high-resolution screens).
+            A report figure: saved at :data:`FIGURE_DPI` (unless ``dpi`` is given), shown at
+            the full width of the page (sharp on high-resolution screens and in print).
+            ``False``: an image shown at its pixel size (the lesion gallery).
         **kwargs
             Passed to :meth:`figure` (``dpi``, ``formats``).
 
         Returns
         -------
         IPython.display.Image
-            The saved PNG at screen size, carrying ``alt`` in its output metadata (nbconvert
-            writes it into the ``<img>`` tag).
+            The saved PNG, carrying in its output metadata ``alt`` (written into the ``<img>``
+            tag), ``href`` (the SVG, else the PNG, relative to the report pages: a click
+            opens it) and ``figure`` (``"figure"`` or ``"gallery"``, the CSS class
+            ``nh-figure``/``nh-gallery`` of the report template).
         """
         from IPython.display import Image
 
+        if retina:
+            kwargs.setdefault("dpi", FIGURE_DPI)
         paths = self.figure(fig, name, **kwargs)
+        full = paths.get("svg", paths["png"])
         return Image(filename=paths["png"], retina=retina,
-                     metadata={"alt": self.privacy.text(alt or alt_text(fig, name))})
+                     metadata={"alt": self.privacy.text(alt or alt_text(fig, name)),
+                               "href": f"{self.figures.name}/{full.name}",
+                               "figure": "figure" if retina else "gallery"})
 
     def summary(self, items: Mapping[str, object], notebook: str) -> Path:
         """Write the headline numbers of a notebook for ``index.html``.

@@ -35,11 +35,27 @@ FAILED_COLUMNS = ("scan_id", "patient_id", "tracer", "modality", "status", "reas
 """Columns of the table of scans that could not be reviewed (``review_failed.csv``)."""
 
 
-def _saved_row(store: RoiStore, scan_id: str) -> dict[str, object]:
+def _called_lesions(reads: pd.DataFrame) -> set[str]:
+    """Lesion IDs with a non-blank visual call in a reads table."""
+    if reads is None or reads.empty or "call" not in reads or "lesion_id" not in reads:
+        return set()
+    calls = reads["call"].astype(object).where(reads["call"].notna(), "").astype(str)
+    return set(reads.loc[calls.str.strip() != "", "lesion_id"].astype(str))
+
+
+def _study_calls(reads: pd.DataFrame | None) -> dict[str, set[str]]:
+    """Per scan, the lesions with a call in the study's reads table (``cohort.reads``)."""
+    if reads is None or reads.empty or "scan_id" not in reads:
+        return {}
+    return {str(scan): _called_lesions(part) for scan, part in reads.groupby("scan_id")}
+
+
+def _saved_row(store: RoiStore, scan_id: str,
+               study_calls: set[str] | None = None) -> dict[str, object]:
     version = store.latest(scan_id)
     rois = store.load(scan_id, version.version)
-    table, reads = rois.table, rois.reads
-    calls = reads["call"].astype(object).where(reads["call"].notna(), "").astype(str)
+    table = rois.table
+    called = _called_lesions(rois.reads) | (study_calls or set())
     return {
         "scan_id": scan_id,
         "saved": True,
@@ -48,7 +64,7 @@ def _saved_row(store: RoiStore, scan_id: str) -> dict[str, object]:
         "saved_at": version.saved_at,
         "lesion_vois": int((table["roi"] == "lesion").sum()),
         "references": ", ".join(sorted(table.loc[table["roi"] != "lesion", "roi"].astype(str))),
-        "calls_recorded": int((calls.str.strip() != "").sum()),
+        "calls_recorded": len(called),
         "note": "",
     }
 
@@ -75,7 +91,8 @@ def _redacted(text: str) -> str:
 
 def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None, *,
                   failed: dict[str, str] | None = None,
-                  shown: Callable[[str], str] | None = None) -> pd.DataFrame:
+                  shown: Callable[[str], str] | None = None,
+                  reads: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return the review status of every scan with saved ROIs (and of every study scan).
 
     Parameters
@@ -93,6 +110,11 @@ def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None, *,
     shown : callable, optional
         Turns a failure's message into what a report may show
         (:class:`nethelpers.scanjobs.ShownText`); default: absolute paths removed.
+    reads : pandas.DataFrame, optional
+        The study's reads table (``cohort.reads``: ``scan_id``, ``lesion_id``, ``call``).
+        The calls of a study usually live there, not in the ROI store (whose ``reads.csv``
+        holds only the calls saved from the viewer); without it, ``calls_recorded`` counts
+        the store's calls only, which is 0 for a study whose reads come from its tables.
 
     Returns
     -------
@@ -100,16 +122,18 @@ def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None, *,
         :data:`STATUS_COLUMNS`, one row per scan sorted by ``scan_id``: ``saved`` (bool),
         ``version`` (Int64, missing when not saved), ``reader``, ``saved_at`` (ISO 8601 UTC),
         ``lesion_vois``, ``references`` (reference regions, comma-separated),
-        ``calls_recorded`` (lesions with a visual call) and ``note``. Empty (with the
+        ``calls_recorded`` (lesions of the scan with a visual call by any reader, in the
+        store's reads or in ``reads``) and ``note``. Empty (with the
         columns) when nothing is saved and no scan is given.
     """
     saved = store.scans()
     known = None if scan_ids is None else {str(s) for s in scan_ids}
     rows = []
+    calls = _study_calls(reads)
     for scan_id in sorted(set(saved) | (known or set())):
         if scan_id in saved:
             try:
-                row = _saved_row(store, scan_id)
+                row = _saved_row(store, scan_id, calls.get(scan_id))
             except RoiStoreError as exc:
                 if failed is None:
                     raise

@@ -140,7 +140,7 @@ def variables(vocabulary: Vocabulary = DEFAULT_VOCABULARY) -> tuple[Variable, ..
         Variable("Height, cm", "height_cm", "mean"),
         Variable("BMI, kg/m²", "bmi", "mean"),
         Variable("Final diagnosis", "final_diagnosis", "category",
-                 tuple(vocabulary.diagnoses), {"none": "None"}),
+                 tuple(vocabulary.diagnoses), {"none": "No disease"}),
         Variable(
             "Reference standard",
             "reference_standard",

@@ -175,3 +175,53 @@ def test_index_test_flow_diagram_texts():
     assert_no_overlap(fig)
     with pytest.raises(ValueError, match="no DOTATATE PET/MR"):
         index_test_flow(flow, "DOTATATE", "PET/MR")
+
+
+def _tick_texts(fig, axis: str) -> list[str]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()                         # draw once so the labels exist
+    ax = fig.axes[0]
+    ticks = ax.xaxis if axis == "x" else ax.yaxis
+    major = [t.get_text() for t in ticks.get_ticklabels() if t.get_visible() and t.get_text()]
+    minor = [t.get_text() for t in ticks.get_ticklabels(minor=True) if t.get_text()]
+    return major + minor
+
+
+def test_log_ticks_are_plain_1_2_5_numbers():
+    from nethelpers.plots.style import log_ticks
+
+    assert log_ticks(0.8, 60) == [1, 2, 5, 10, 20, 50]
+    assert log_ticks(0.7, 1.6) == [0.7, 1, 1.5]
+    assert log_ticks(2, 3.9) == [2, 2.5, 3]
+    assert log_ticks(1.05, 1.12) == [1.05, 1.12]
+    with pytest.raises(ValueError):
+        log_ticks(0, 1)
+
+
+@pytest.mark.parametrize("which", ["paired", "bland_altman", "scatter"])
+def test_log_axes_are_labelled_in_plain_numbers(which):
+    rng = np.random.default_rng(1)
+    if which == "paired":
+        long = pd.DataFrame({"lesion_id": np.repeat(np.arange(20), 2),
+                             "tracer": ["DOTATATE", "FDG"] * 20,
+                             "value": rng.uniform(1.5, 40, 40)})
+        fig = paired_plot(long, unit_id="lesion_id", condition="tracer", value="value",
+                          log=True)
+        axes = ["y"]
+    elif which == "bland_altman":
+        a = rng.uniform(2, 20, 30)
+        fig = bland_altman_plot(a, a * rng.uniform(0.6, 1.5, 30), bias=1.05, lower_loa=0.7,
+                                upper_loa=1.4, ratio=True)
+        axes = ["y"]
+    else:
+        table = pd.DataFrame({"x": rng.uniform(0.3, 8, 30), "y": rng.uniform(0.3, 8, 30),
+                              "g": ["G1", "G2", "G3"] * 10})
+        fig = uptake_scatter(table, x="x", y="y", group="g", xlabel="x", ylabel="y",
+                             threshold=1.0)
+        axes = ["x", "y"]
+    for axis in axes:
+        texts = _tick_texts(fig, axis)
+        assert len(texts) >= 2
+        assert all("10^" not in t and "$" not in t and "×" not in t for t in texts), texts
+        assert all(float(t.replace("\u2212", "-")) > 0 for t in texts)

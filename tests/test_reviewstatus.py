@@ -118,3 +118,37 @@ def test_gallery_draws_scans_with_saved_rois_and_lists_unreadable_ones(ideal):
     assert len(every) == 2 * (len(jobs) - 1)
     with pytest.raises(Exception):                           # noqa: B017 - any failure
         list(study_gallery(params, jobs=[broken], progress=False))
+
+
+def test_calls_recorded_counts_the_study_reads_table(tmp_path):
+    """The calls of a study live in its reads table (cohort.reads), not in the ROI store."""
+    store = RoiStore(tmp_path / "rois")
+    store.save("S1", _labels(1, 2, 10, 12), _table("R1", 3), reader="R1",
+               reads=pd.DataFrame({"lesion_id": ["P1-L2"], "call": ["negative"]}))
+    store.save("S2", _labels(1, 2, 10), _table("R1", 1), reader="R1")
+    reads = pd.DataFrame({
+        "scan_id": ["S1", "S1", "S1", "S1", "S2", "S3"],
+        "lesion_id": ["P1-L0", "P1-L0", "P1-L1", "P1-L1", "P1-L0", "P1-L0"],
+        "reader": ["R1", "R2", "R1", "R2", "R1", "R1"],
+        "call": ["positive", "equivocal", None, " ", "negative", "positive"],
+    })
+    assert review_status(store)["calls_recorded"].tolist() == [1, 0]       # store only
+    status = review_status(store, ["S1", "S2", "S3"], reads=reads).set_index("scan_id")
+    # S1: L0 (two readers, one lesion) + L2 from the store; L1 has only blank calls
+    assert status["calls_recorded"].to_dict() == {"S1": 2, "S2": 1, "S3": 0}
+
+
+def test_calls_recorded_of_the_demo_study(ideal_study, tmp_path):
+    """Every saved demo scan counts the lesions called in reads/reads.csv (it printed 0)."""
+    from nethelpers.cohort import load_cohort
+
+    (tmp_path / "p.yaml").write_text(f"study:\n  name: t\n  data_root: {ideal_study}\n")
+    params = load_params(tmp_path / "p.yaml")
+    status = review_status(RoiStore(params.study.rois),
+                           reads=load_cohort(params).reads).set_index("scan_id")
+    reads = pd.read_csv(ideal_study / "reads" / "reads.csv", dtype=str)   # independent truth
+    expected = reads[reads["call"].fillna("").str.strip() != ""].groupby("scan_id")[
+        "lesion_id"].nunique()
+    saved = expected[expected.index.isin(status.index)]
+    assert len(saved) >= 3 and saved.min() > 0
+    assert status.loc[saved.index, "calls_recorded"].tolist() == saved.tolist()

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from nethelpers.plots.style import OKABE_ITO, figure_style
+from nethelpers.plots.style import OKABE_ITO, figure_style, log_axis
 
 __all__ = ["RocCurve", "bland_altman_plot", "forest_plot", "paired_plot", "roc_curve",
            "roc_plot", "strip_plot"]
@@ -267,8 +267,10 @@ def bland_altman_plot(a: Sequence[float], b: Sequence[float], *, bias: float, lo
             ax.annotate(f"{text} {value:.3g}", xy=(1.01, value),
                         xycoords=("axes fraction", "data"), va="center", fontsize=6.5)
         ax.axhline(1.0 if ratio else 0.0, color="#999999", linewidth=0.6)
-        if ratio:
-            ax.set_yscale("log")
+        if ratio:                       # ratios on a log axis labelled 0.5, 1, 2 (never 10⁰)
+            shown = np.concatenate([y[y > 0], [v for v in (bias, lower_loa, upper_loa)
+                                               if v is not None and v > 0]])
+            log_axis(ax.yaxis, float(shown.min()) / 1.1, float(shown.max()) * 1.1)
         ax.set_xlabel(f"Mean of {label_a} and {label_b} ({unit})")
         ax.set_ylabel(f"{label_a} / {label_b}" if ratio
                       else f"{label_a} − {label_b} ({unit})")
@@ -296,7 +298,8 @@ def paired_plot(table: pd.DataFrame, *, unit_id: str, condition: str, value: str
     ylabel : str, optional
         y-axis label (default the value column).
     log : bool
-        Logarithmic y axis (SUVs spanning decades).
+        Logarithmic y axis (SUVs spanning decades), labelled in plain numbers (1, 2, 5, 10).
+        A linear axis is easier to read: use it unless the values span a decade or more.
 
     Returns
     -------
@@ -320,8 +323,10 @@ def paired_plot(table: pd.DataFrame, *, unit_id: str, condition: str, value: str
                 label="median")
         ax.set_xticks(x, order)
         ax.set_xlim(-0.4, len(order) - 0.6)
-        if log:
-            ax.set_yscale("log")
+        values = wide.to_numpy(dtype=float)
+        values = values[np.isfinite(values) & (values > 0)]
+        if log and values.size:         # labelled 1, 2, 5, 10, 20 (never 10⁰)
+            log_axis(ax.yaxis, float(values.min()) / 1.15, float(values.max()) * 1.15)
         ax.set_ylabel(ylabel or value)
         ax.legend(loc="best")
         ax.set_title(f"n = {len(wide)} paired units", fontsize=7.5)
@@ -376,8 +381,6 @@ def uptake_scatter(table: pd.DataFrame, *, x: str, y: str, group: str, xlabel: s
             ax.scatter(part[x], part[y], s=12, marker=markers[k % len(markers)],
                        color=OKABE_ITO[k % len(OKABE_ITO)], alpha=0.75, linewidths=0,
                        label=f"{name} (n = {len(part)})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
         low = min(data[x].min(), data[y].min()) / 1.3
         high = max(data[x].max(), data[y].max()) * 1.3
         ax.plot([low, high], [low, high], color="#888888", linestyle=":", linewidth=0.8,
@@ -395,12 +398,8 @@ def uptake_scatter(table: pd.DataFrame, *, x: str, y: str, group: str, xlabel: s
                             textcoords="offset points", fontsize=6.5, color="#444444",
                             ha="right" if cx == high else "left",
                             va="top" if cy == high else "bottom")
-        ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if low <= t <= high]
-        for axis in (ax.xaxis, ax.yaxis):
-            axis.set_ticks(ticks, [f"{t:g}" for t in ticks])
-            axis.set_ticks([], minor=True)
-        ax.set_xlim(low, high)
-        ax.set_ylim(low, high)
+        for axis in (ax.xaxis, ax.yaxis):   # plain numbers (0.5, 1, 2, 5), never 10⁰
+            log_axis(axis, low, high)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))

@@ -8,13 +8,17 @@ created without pyplot, so notebooks display them once and nothing leaks between
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import matplotlib as mpl
 from cycler import cycler
+from matplotlib.axis import Axis
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullLocator
 
-__all__ = ["DEFAULT_SUV_WINDOW", "OKABE_ITO", "STYLE", "SUV_WINDOW", "figure_style", "suv_window"]
+__all__ = ["DEFAULT_SUV_WINDOW", "OKABE_ITO", "STYLE", "SUV_WINDOW", "figure_style",
+           "log_axis", "log_ticks", "suv_window"]
 
 OKABE_ITO = (
     "#0072B2",
@@ -76,3 +80,64 @@ DEFAULT_SUV_WINDOW = 10.0
 def suv_window(tracer: str) -> float:
     """Upper SUV of the PET display for a tracer (:data:`SUV_WINDOW`, default 10)."""
     return SUV_WINDOW.get(str(tracer).upper(), DEFAULT_SUV_WINDOW)
+
+
+LOG_STEPS = ((1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8))
+"""Mantissas of the ticks of a log axis, the coarsest that gives at least three ticks wins."""
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Ticks of a log axis from ``low`` to ``high`` in plain numbers (0.5, 1, 2, 5, 10, 20).
+
+    Parameters
+    ----------
+    low, high : float
+        The axis range (positive).
+
+    Returns
+    -------
+    list of float
+        The coarsest 1-2-5 (then 1-1.5-2-3-5-7, then finer) sequence with at least three
+        ticks in the range; the range's ends rounded to 2 significant figures when even the
+        finest has fewer than two (with the significant figures that keep them apart).
+    """
+    if not (low > 0 and high > low):
+        raise ValueError(f"log_ticks: need 0 < low < high, got {low}, {high}")
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    ticks: list[float] = []
+    for steps in LOG_STEPS:
+        ticks = [float(f"{m * 10.0 ** k:.6g}") for k in range(first, last + 1) for m in steps]
+        ticks = [t for t in ticks if low <= t <= high]
+        if len(ticks) >= 3:
+            return ticks
+    if len(ticks) >= 2:
+        return ticks
+    for digits in (2, 3, 4):
+        ends = sorted({float(f"{low:.{digits}g}"), float(f"{high:.{digits}g}")})
+        if len(ends) == 2:
+            return ends
+    return [low, high]
+
+
+def log_axis(axis: Axis, low: float, high: float) -> None:
+    """Make an axis logarithmic, labelled in plain numbers (1, 2, 5, 10), never 10⁰.
+
+    Parameters
+    ----------
+    axis : matplotlib.axis.Axis
+        ``ax.xaxis`` or ``ax.yaxis``.
+    low, high : float
+        The range shown (positive); the limits are set to it.
+    """
+    ax = axis.axes
+    if axis is ax.xaxis:
+        ax.set_xscale("log")
+        ax.set_xlim(low, high)
+    else:
+        ax.set_yscale("log")
+        ax.set_ylim(low, high)
+    ticks = log_ticks(low, high)
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FixedFormatter([f"{t:g}" for t in ticks]))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
