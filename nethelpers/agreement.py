@@ -4,6 +4,11 @@ Cohen's kappa of the visual calls, and Bland-Altman (on ratios) and ICC(A,1) of 
 value, for all lesions and for bone lesions separately (MR-based attenuation correction
 underestimates bone uptake). The pairs come from :func:`nethelpers.comparisons.agreement_pairs`;
 a statistic that the pairs cannot support keeps its row, with NaN values and a note.
+
+The kappa weighting is a named argument and a column (``kappa_weighting``). With
+``cluster="patient_id"`` the kappa and ICC intervals are cluster (patient) bootstrap percentile
+intervals (:mod:`nethelpers.stats.clusterboot`), since lesions of one patient are not
+independent; column ``ci_method`` names the interval either way.
 """
 
 from __future__ import annotations
@@ -51,8 +56,24 @@ def _subsets(pairs: pd.DataFrame, bone: str) -> list[tuple[str, pd.DataFrame, st
             ("other lesions", pairs[~in_bone & site.notna()], left_out)]
 
 
-def _kappa(data: pd.DataFrame, level: float, min_pairs: int) -> dict[str, Any]:
+#: Order of the visual calls for weighted kappa.
+CALL_ORDER = ("negative", "equivocal", "positive")
+
+
+def _boot_args(data: pd.DataFrame, boot: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of the cluster bootstrap for ``data`` (none without a cluster)."""
+    cluster = boot.get("cluster")
+    if cluster is None:
+        return {}
+    return {"cluster": data[cluster].to_numpy(dtype=object), "n_boot": boot["n_boot"],
+            "seed": boot["seed"]}
+
+
+def _kappa(data: pd.DataFrame, level: float, min_pairs: int,
+           boot: dict[str, Any] | None = None) -> dict[str, Any]:
     from nethelpers.stats import cohen_kappa
+
+    boot = boot or {}
 
     calls = data.dropna(subset=["call_a", "call_b"])
     row: dict[str, Any] = {"n_calls": len(calls), "kappa": np.nan, "kappa_lower": np.nan,
@@ -60,13 +81,16 @@ def _kappa(data: pd.DataFrame, level: float, min_pairs: int) -> dict[str, Any]:
     if len(calls) < min_pairs:
         return row | {"_note": f"kappa not estimated: needs at least {min_pairs} pairs of "
                                f"calls, there are {len(calls)}"}
-    k = cohen_kappa(calls["call_a"].astype(str), calls["call_b"].astype(str), level=level)
+    weighting = boot.get("weighting", "unweighted")
+    cats = None if weighting == "unweighted" else list(CALL_ORDER)
+    k = cohen_kappa(calls["call_a"].astype(str), calls["call_b"].astype(str), level=level,
+                    weighting=weighting, categories=cats, **_boot_args(calls, boot))
     return row | {"kappa": k.kappa, "kappa_lower": k.lower, "kappa_upper": k.upper,
-                  "_note": f"kappa: {k.note}" if k.note else ""}
+                  "_ci": k.ci_method, "_note": f"kappa: {k.note}" if k.note else ""}
 
 
-def _suv(data: pd.DataFrame, value: str, level: float, min_pairs: int
-         ) -> tuple[dict[str, Any], Any]:
+def _suv(data: pd.DataFrame, value: str, level: float, min_pairs: int,
+         boot: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
     from nethelpers.stats import bland_altman, icc
 
     a, b = f"{value}_a", f"{value}_b"
@@ -86,7 +110,8 @@ def _suv(data: pd.DataFrame, value: str, level: float, min_pairs: int
     except ValueError as exc:  # e.g. a value <= 0 on the ratio scale
         notes.append(f"Bland-Altman not estimated: {exc}")
     try:
-        table = icc(both[[a, b]].to_numpy(dtype=float), level=level)
+        table = icc(both[[a, b]].to_numpy(dtype=float), level=level,
+                    **_boot_args(both, boot or {}))
         a1 = table.set_index("mcgraw_wong").loc["ICC(A,1)"]
         row |= {"icc_a1": a1["icc"], "icc_lower": a1["lower"], "icc_upper": a1["upper"]}
     except ValueError as exc:  # e.g. perfect agreement: the F-based CI is undefined
@@ -96,7 +121,9 @@ def _suv(data: pd.DataFrame, value: str, level: float, min_pairs: int
 
 def modality_agreement(pairs: pd.DataFrame, labels: tuple[str, str], *,
                        value: str = "suv_max", level: float = 0.95, min_pairs: int = 3,
-                       bone: str = "bone") -> Agreement:
+                       bone: str = "bone", weighting: str = "unweighted",
+                       cluster: str | None = None, n_boot: int = 2000,
+                       seed: int | None = None) -> Agreement:
     """Agreement of one tracer's reads and uptake on two modalities, per lesion subset.
 
     Parameters
@@ -116,6 +143,12 @@ def modality_agreement(pairs: pd.DataFrame, labels: tuple[str, str], *,
     bone : str
         Sites starting with this are bone lesions (MR-based attenuation correction
         underestimates bone uptake).
+    weighting : {"unweighted", "linear", "quadratic"}
+        Kappa weighting (weighted: calls ordered negative < equivocal < positive).
+    cluster : str, optional
+        Column of the cluster (e.g. ``"patient_id"``): kappa and ICC CIs by cluster bootstrap.
+    n_boot, seed : int
+        Replicates and seed of the cluster bootstrap.
 
     Returns
     -------
@@ -124,18 +157,23 @@ def modality_agreement(pairs: pd.DataFrame, labels: tuple[str, str], *,
         kappa, kappa_lower, kappa_upper`` (Cohen's kappa of the calls), ``n`` (pairs with
         the value on both), ``ratio_bias, ratio_loa_lower, ratio_loa_upper`` (Bland-Altman
         on the ratio A/B, exact CIs of the limits), ``icc_a1, icc_lower, icc_upper``
-        (ICC(A,1): two-way random, absolute agreement, single measure), ``note``.
+        (ICC(A,1): two-way random, absolute agreement, single measure),
+        ``kappa_weighting``, ``ci_method`` (kappa's; the ICC's is the same bootstrap with a
+        cluster, else F-based), ``note``.
         ``figure``: the Bland-Altman plot's inputs for all lesions.
     """
     if min_pairs < 3:
         raise ValueError(f"min_pairs must be at least 3 (Bland-Altman's minimum), got "
                          f"{min_pairs}")
+    boot = {"weighting": weighting, "cluster": cluster, "n_boot": n_boot, "seed": seed}
     rows, figure = [], None
     for subset, data, note in _subsets(pairs, bone):
-        kappa = _kappa(data, level, min_pairs)
-        suv, inputs = _suv(data, value, level, min_pairs)
+        kappa = _kappa(data, level, min_pairs, boot)
+        suv, inputs = _suv(data, value, level, min_pairs, boot)
         notes = _join(note, kappa.pop("_note"), suv.pop("_note"))
-        rows.append({"lesions": subset, **kappa, **suv, "note": notes})
+        ci = kappa.pop("_ci", "")
+        rows.append({"lesions": subset, **kappa, **suv, "kappa_weighting": weighting,
+                     "ci_method": ci, "note": notes})
         if subset == "all lesions" and inputs is not None and inputs[1] is not None:
             both, ba = inputs
             figure = {"a": both[f"{value}_a"], "b": both[f"{value}_b"], "bias": ba.bias,
@@ -146,5 +184,5 @@ def modality_agreement(pairs: pd.DataFrame, labels: tuple[str, str], *,
                       "level": level}
     columns = ["lesions", "n_calls", "kappa", "kappa_lower", "kappa_upper", "n",
                "ratio_bias", "ratio_loa_lower", "ratio_loa_upper", "icc_a1", "icc_lower",
-               "icc_upper", "note"]
+               "icc_upper", "kappa_weighting", "ci_method", "note"]
     return Agreement(pd.DataFrame(rows)[columns], figure)

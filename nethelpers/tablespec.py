@@ -15,9 +15,10 @@ from typing import Literal
 from nethelpers.vocabulary import DEFAULT_VOCABULARY, VOCABULARY_KEYS, Vocabulary
 
 __all__ = [
-    "ALIASED", "CALLS", "DIAGNOSES", "EXCLUSION_COLUMNS", "GRADES", "GROUPS", "GROUP_LABELS",
-    "HEIGHT_NORMS", "LESIONS", "MISSING", "MODALITIES", "NO_LESION", "PATIENTS", "READS",
-    "REFERENCE_STANDARDS", "SCANS", "SEXES", "TABLES", "TIO_GROUPS", "TRACERS", "TRUTHS",
+    "ALIASED", "ANATOMIC_CORRELATES", "CALLS", "DIAGNOSES", "EXCLUSION_COLUMNS", "GRADES",
+    "GROUPS", "GROUP_LABELS", "HEIGHT_NORMS", "LESIONS", "MISSING", "MODALITIES", "NO_LESION",
+    "PATIENTS", "READS", "REFERENCE_STANDARDS", "SCANS", "SEXES", "SSTR_UPTAKE", "TABLES",
+    "TIO_GROUPS", "TRACERS", "TRUTHS",
     "Column", "CohortError", "Table", "study_tables",
 ]
 
@@ -38,6 +39,12 @@ REFERENCE_STANDARDS = ("histopathology", "follow-up")
 GRADES = ("G1", "G2", "G3")
 TRUTHS = ("malignant", "benign", "physiological")
 CALLS = ("positive", "negative", "equivocal")
+ANATOMIC_CORRELATES = ("suspicious", "benign", "none")
+"""``anatomic_correlate`` of a read (SSTR-RADS): the finding on the CT or MR at the focus is
+suspicious of tumour, characterised as benign, or there is none."""
+SSTR_UPTAKE = ("no uptake", "at or below blood pool", "above blood pool, at or below liver",
+               "above liver, at or below spleen", "above spleen")
+"""Meaning of ``sstr_uptake`` 0-4 (the uptake grade SSTR-RADS reads; index = value)."""
 
 ALIASED = ("tracer", "modality")  # vocabulary columns whose entries have aliases
 
@@ -196,6 +203,7 @@ def study_tables(vocabulary: Vocabulary = DEFAULT_VOCABULARY,
             _coded("final_diagnosis", vocabulary, required=False),
             Column("disease_present", "bool"),
             Column("reference_standard", "code", codes=REFERENCE_STANDARDS),
+            Column("reference_date", "date"),           # STARD 22: index test to reference
             Column("grade", "code", codes=GRADES),
             Column("ki67", "float", low=0, high=100, unit="%"),
             Column("primary_site", "text"),
@@ -257,6 +265,10 @@ READS = Table(
         Column("krenning", "int", low=0, high=4),
         Column("confidence", "int", low=1, high=5),
         Column("cause", "text"),
+        # SSTR-RADS 1.0 (nethelpers.sstrrads), for SSTR PET reads; optional
+        Column("sstr_uptake", "int", low=0, high=4),
+        Column("anatomic_correlate", "code", codes=ANATOMIC_CORRELATES),
+        Column("site_typical", "bool"),
     ),
     references=(("scan_id", "scans"), ("lesion_id", "lesions")),
 )

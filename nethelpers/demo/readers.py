@@ -59,20 +59,85 @@ def _krenning(apparent: float, liver: float, spleen: float) -> int:
     return 2 if apparent > 0.5 * liver else 1
 
 
+#: Free-text spellings of one cause, as readers write them (picked per read, no rng draw).
+_SPELLINGS = {
+    "small": ("small lesion ({d} mm) below PET resolution", "{d} mm, partial-volume effect",
+              "too small ({d}mm)", "sub-centimetre lesion, below resolution"),
+    "sstr": ("low SSTR expression (dedifferentiated G3 NET)", "SSTR-negative, G3",
+             "no somatostatin-receptor uptake (dedifferentiated)"),
+    "fdg": ("low FDG avidity (well-differentiated tumour)", "not FDG-avid, well-differentiated",
+            "FDG negative (low grade NET)"),
+    "liver": ("masked by high physiological liver uptake", "obscured by liver background",
+              "hidden in background liver activity"),
+    "contrast": ("low lesion-to-background contrast", "poor contrast against background"),
+    "accessory_spleen": ("accessory spleen (splenule)", "splenunculus"),
+    "uncinate": ("prominent physiological uncinate-process uptake",
+                 "physiological uptake, uncinate process"),
+    "lymph_node_mesenteric": ("reactive (inflammatory) lymph node", "reactive node"),
+    "bone_spine": ("degenerative bone change", "osteophyte / degenerative change"),
+    "bone_pelvis": ("healing insufficiency fracture", "insufficiency fracture"),
+}
+
+
+#: Smallest diameter (mm) with a finding on the CT or MR of the scan (SSTR-RADS correlate).
+CORRELATE_MIN_MM = 10.0
+
+#: Lesion sites that are not typical of NET (SSTR-RADS "site atypical").
+ATYPICAL_NET_SITES = ("soft_tissue_thigh", "head_sinonasal")
+
+
+def sstr_fields(p: Patient, scan: Scan, lesion: Lesion, apparent: float) -> dict:
+    """The SSTR-RADS fields a reader of an SSTR PET records for one focus.
+
+    Deterministic (no random draw, so the rest of the demo is unchanged). ``apparent`` is
+    the uptake as this reader perceives it (lowered by the reader's threshold shift, so
+    readers differ near a boundary). The uptake scale compares it with blood pool, liver and
+    spleen (0 when the focus does not stand out from its host tissue by 10 %). The anatomic
+    correlate is "suspicious" for a tumour of at least :data:`CORRELATE_MIN_MM`, "benign" for
+    a benign lesion that anatomy characterises (not a reactive node), else "none". The site
+    is atypical of NET at :data:`ATYPICAL_NET_SITES`. Empty for FDG reads.
+    """
+    if scan.tracer != "DOTATATE":
+        return {"sstr_uptake": "", "anatomic_correlate": "", "site_typical": ""}
+    organ = p.organ_suv[scan.tracer]
+    _, background = apparent_suv(p, scan, lesion)
+    blood, liver, spleen = (organ[int(t)] for t in (Tissue.BLOOD, Tissue.LIVER, Tissue.SPLEEN))
+    if apparent <= 1.1 * background:
+        uptake = 0
+    else:
+        uptake = 1 + int(apparent > blood) + int(apparent > liver) + int(apparent > spleen)
+    if lesion.malignant:
+        correlate = "suspicious" if lesion.diameter_mm >= CORRELATE_MIN_MM else "none"
+    elif lesion.truth == "benign" and not lesion.site.startswith("lymph_node"):
+        correlate = "benign"
+    else:
+        correlate = "none"
+    return {"sstr_uptake": uptake, "anatomic_correlate": correlate,
+            "site_typical": lesion.site not in ATYPICAL_NET_SITES}
+
+
 def _cause(lesion: Lesion, scan: Scan, call: str, p: Patient) -> str:
-    """Why a call disagrees with the reference standard (empty when it agrees)."""
-    if lesion.malignant and call == "negative":
+    """Why a call disagrees with the reference standard (empty when it agrees).
+
+    Spelled as readers do, several ways per cause (chosen from the scan and lesion IDs, so no
+    random draw changes); an equivocal call on a malignant lesion gets a cause one time in
+    three, else none (readers often give none).
+    """
+    pick = sum(map(ord, scan.scan_id + lesion.lesion_id))
+    if lesion.malignant and (call == "negative" or (call == "equivocal" and pick % 3 == 0)):
         if lesion.diameter_mm < 10:
-            return f"small lesion ({lesion.diameter_mm:.0f} mm) below PET resolution"
-        if scan.tracer == "DOTATATE" and p.grade == "G3":
-            return "low SSTR expression (dedifferentiated G3 NET)"
-        if scan.tracer == "FDG" and lesion.suv["FDG"] < 4:
-            return "low FDG avidity (well-differentiated tumour)"
-        if lesion.site == "liver":
-            return "masked by high physiological liver uptake"
-        return "low lesion-to-background contrast"
+            key = "small"
+        elif scan.tracer == "DOTATATE" and p.grade == "G3":
+            key = "sstr"
+        elif scan.tracer == "FDG" and lesion.suv["FDG"] < 4:
+            key = "fdg"
+        else:
+            key = "liver" if lesion.site == "liver" else "contrast"
+        texts = _SPELLINGS[key]
+        return texts[pick % len(texts)].format(d=f"{lesion.diameter_mm:.0f}")
     if not lesion.malignant and call == "positive":
-        return lesion.description
+        texts = _SPELLINGS.get(lesion.site, (lesion.description,))
+        return texts[pick % len(texts)] if lesion.description in texts else lesion.description
     return ""
 
 
@@ -101,10 +166,11 @@ def simulate_reads(p: Patient, scan: Scan, rng: np.random.Generator) -> list[dic
                 "call": call, "krenning": krenning,
                 "confidence": int(np.clip(np.ceil(abs(z) / 0.8) + 1, 1, 5)),
                 "cause": _cause(lesion, scan, call, p),
-            })
+            } | sstr_fields(p, scan, lesion, apparent * float(np.exp(-shift))))
     if not p.lesions:  # read, nothing called: a "none" row, so the scan is not "not read"
         rows = [{"scan_id": scan.scan_id, "lesion_id": "none", "reader": reader,
-                 "call": "negative", "krenning": "", "confidence": 5, "cause": ""}
+                 "call": "negative", "krenning": "", "confidence": 5, "cause": "",
+                 "sstr_uptake": "", "anatomic_correlate": "", "site_typical": ""}
                 for reader in READERS]
     return rows
 

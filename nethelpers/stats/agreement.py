@@ -40,6 +40,16 @@ agreement is 1 and kappa = 0/0. The result then has ``kappa``, ``se``, ``lower``
 ``upper`` NaN and a ``note`` that says why (observed agreement is 1); no exception, so that a
 table of kappas over subgroups can still be built. (psych returns NA with a message.)
 
+*Weighting by name*: ``weighting="unweighted" | "linear" | "quadratic"`` is the same choice
+as ``weights`` and is returned as ``KappaResult.weighting``, so a table can state it.
+
+*Clustered subjects* (lesions within patients): ``cluster=`` gives each subject's patient;
+``se``, ``lower`` and ``upper`` then come from a cluster bootstrap percentile interval
+(:mod:`nethelpers.stats.clusterboot`: patients resampled with all their lesions, seeded,
+quantile type 7) and ``ci_method`` says so. The estimate does not change. :func:`icc` takes
+the same ``cluster=`` and replaces its F-based bounds the same way (F and p stay the ANOVA
+ones, which assume independent targets).
+
 Intraclass correlation (:func:`icc`)
 -----------------------------------
 The six forms of Shrout & Fleiss (1979) from the two-way ANOVA mean squares of an n × k table
@@ -140,6 +150,14 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa as _sm_cohens_kappa
 
+from nethelpers.stats.clusterboot import (
+    boot_method,
+    cluster_codes,
+    cluster_draws,
+    icc_replicates,
+    kappa_replicates,
+    percentile_ci,
+)
 from nethelpers.stats.paired import paired_arrays
 
 __all__ = [
@@ -152,6 +170,7 @@ __all__ = [
 ]
 
 KappaWeights = Literal["linear", "quadratic"]
+Weighting = Literal["unweighted", "linear", "quadratic"]
 
 
 def _check_level(level: float, name: str = "level") -> float:
@@ -200,6 +219,13 @@ class KappaResult:
         K × K table of counts, rows rater a, columns rater b.
     note : str
         Why kappa is undefined or the CI was clipped; empty otherwise.
+    ci_method : str
+        ``"Wald (Fleiss-Cohen-Everitt 1969 SE)"`` or the cluster bootstrap's description.
+    n_clusters, n_boot, seed : int or None
+        Clusters, replicates and seed of the cluster bootstrap (None without ``cluster``).
+
+    ``weighting`` (property) is ``weights``: ``"unweighted"``, ``"linear"`` or
+    ``"quadratic"``.
     """
 
     kappa: float
@@ -214,6 +240,15 @@ class KappaResult:
     observed_agreement: float
     table: pd.DataFrame = field(compare=False, repr=False)
     note: str = ""
+    ci_method: str = "Wald (Fleiss-Cohen-Everitt 1969 SE)"
+    n_clusters: int | None = None
+    n_boot: int | None = None
+    seed: int | None = None
+
+    @property
+    def weighting(self) -> str:
+        """The weighting, in words a methods section quotes (same as ``weights``)."""
+        return self.weights
 
 
 def _ratings(values: Any, name: str) -> np.ndarray:
@@ -234,6 +269,10 @@ def cohen_kappa(
     weights: KappaWeights | None = None,
     categories: Sequence[Hashable] | None = None,
     level: float = 0.95,
+    weighting: Weighting | None = None,
+    cluster: Sequence[Hashable] | np.ndarray | pd.Series | None = None,
+    n_boot: int = 2000,
+    seed: int | None = None,
 ) -> KappaResult:
     """Cohen's kappa (unweighted, linear or quadratic weights) of two raters, R psych-compatible.
 
@@ -252,6 +291,17 @@ def cohen_kappa(
         for weighted kappa of non-numeric labels give it explicitly.
     level : float
         Confidence level of the Wald interval.
+    weighting : {"unweighted", "linear", "quadratic"}, optional
+        The weighting by name (what a methods section states); the same as ``weights``
+        (``"unweighted"`` = None). Give one of the two; both must agree if both are given.
+    cluster : sequence, optional
+        The cluster (patient) of each subject (lesion). When given, ``se``, ``lower`` and
+        ``upper`` come from a cluster bootstrap (:mod:`nethelpers.stats.clusterboot`)
+        instead of the Wald interval, which assumes independent subjects.
+    n_boot : int
+        Bootstrap replicates (with ``cluster``).
+    seed : int, optional
+        Seed of the bootstrap (the project's ``stats.seed``).
 
     Returns
     -------
@@ -266,8 +316,7 @@ def cohen_kappa(
         unknown ``weights``, or weighted kappa of unordered labels without ``categories``.
     """
     level = _check_level(level)
-    if weights not in (None, "linear", "quadratic"):
-        raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
+    weights = _resolve_weighting(weights, weighting)
     a = _ratings(rater_a, "rater_a")
     b = _ratings(rater_b, "rater_b")
     if a.size != b.size:
@@ -362,6 +411,17 @@ def cohen_kappa(
     if var < 0.0:
         var = 0.0
     se = math.sqrt(var)
+    if cluster is not None:
+        wmat = (np.eye(k) if weights is None else
+                _agreement_weights(k, weights))
+        codes, g = cluster_codes(cluster, n)
+        boot = percentile_ci(kappa_replicates(ia, ib, k, wmat, codes,
+                                              cluster_draws(g, n_boot, seed)), level, g)
+        ci = boot_method(g, int(n_boot), seed, level)
+        method = f"{desc}; {ci}"
+        return KappaResult(kappa, boot.se, boot.lower, boot.upper, n, wname, method, level,
+                           tuple(cats), observed_agreement, table, boot.note, ci,
+                           g, int(n_boot), seed)
     lower, upper = kappa - z * se, kappa + z * se
     notes = []
     if lower < -1.0 or upper > 1.0:
@@ -369,6 +429,28 @@ def cohen_kappa(
         lower, upper = max(lower, -1.0), min(upper, 1.0)
     return KappaResult(kappa, se, lower, upper, n, wname, method, level, tuple(cats),
                        observed_agreement, table, "; ".join(notes))
+
+
+def _resolve_weighting(weights: str | None, weighting: str | None) -> KappaWeights | None:
+    """One weighting from ``weights`` (None/linear/quadratic) and ``weighting`` (by name)."""
+    if weights not in (None, "linear", "quadratic"):
+        raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
+    if weighting is None:
+        return weights
+    if weighting not in ("unweighted", "linear", "quadratic"):
+        raise ValueError("weighting must be 'unweighted', 'linear' or 'quadratic', got "
+                         f"{weighting!r}")
+    named = None if weighting == "unweighted" else weighting
+    if weights is not None and weights != named:
+        raise ValueError(f"weights={weights!r} and weighting={weighting!r} disagree; give one")
+    return named
+
+
+def _agreement_weights(k: int, weights: str) -> np.ndarray:
+    """K × K agreement weights on category positions (see the module docstring)."""
+    i = np.arange(k, dtype=float)
+    d = np.abs(i[:, None] - i[None, :]) / max(k - 1, 1)
+    return 1.0 - d**2 if weights == "quadratic" else 1.0 - d
 
 
 # ------------------------------------------------------------------------------------------
@@ -436,6 +518,9 @@ def icc(
     ratings: str | None = None,
     missing: Literal["error", "drop"] = "error",
     level: float = 0.95,
+    cluster: str | Sequence[Hashable] | np.ndarray | pd.Series | None = None,
+    n_boot: int = 2000,
+    seed: int | None = None,
 ) -> pd.DataFrame:
     """The six Shrout & Fleiss intraclass correlations with F tests and CIs (psych::ICC).
 
@@ -453,6 +538,16 @@ def icc(
         report them in ``n_dropped`` and ``attrs["dropped_targets"]``.
     level : float
         Confidence level (psych's ``1 - alpha``).
+    cluster : str or sequence, optional
+        The cluster (patient) of each target: one label per row of wide data, or (long
+        format) the name of a column constant within each target. When given, ``lower`` and
+        ``upper`` are cluster bootstrap percentile intervals (:mod:`nethelpers.stats.
+        clusterboot`; ``ci_method`` says so, column ``n_clusters``); F and p stay the ANOVA
+        ones, which assume independent targets.
+    n_boot : int
+        Bootstrap replicates (with ``cluster``).
+    seed : int, optional
+        Seed of the bootstrap (the project's ``stats.seed``).
 
     Returns
     -------
@@ -477,6 +572,7 @@ def icc(
     if missing not in ("error", "drop"):
         raise ValueError(f"missing must be 'error' or 'drop', got {missing!r}")
     wide = _icc_matrix(data, targets, raters, ratings)
+    groups = None if cluster is None else _target_clusters(data, wide, targets, cluster)
     values = wide.to_numpy(dtype=float)
     if np.isinf(values).any():
         raise ValueError(f"{int(np.isinf(values).sum())} ratings are infinite")
@@ -493,6 +589,7 @@ def icc(
             )
         dropped = list(wide.index[incomplete])
         values = values[~incomplete]
+        groups = None if groups is None else groups[~incomplete]
     n, k = values.shape
     if n < 2:
         raise ValueError(f"ICC needs at least 2 complete targets, got {n}")
@@ -525,8 +622,48 @@ def icc(
     mse = np.float64(ss_err / df_e)
     msw = np.float64((ss_cols + ss_err) / df_w)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _icc_table(n, k, msr, msc, mse, msw, level, dropped,
-                          (ss_rows, ss_cols, ss_err), (df_r, df_c, df_e, df_w))
+        out = _icc_table(n, k, msr, msc, mse, msw, level, dropped,
+                         (ss_rows, ss_cols, ss_err), (df_r, df_c, df_e, df_w))
+    if groups is not None:
+        out = _icc_cluster_ci(out, values, groups, level, n_boot, seed)
+    return out
+
+
+def _target_clusters(data: Any, wide: pd.DataFrame, targets: str | None,
+                     cluster: Any) -> np.ndarray:
+    """The cluster label of each row of ``wide``."""
+    if isinstance(cluster, str):
+        if targets is None or not isinstance(data, pd.DataFrame) or cluster not in data:
+            raise ValueError("cluster given by column name needs long format data with that "
+                             "column")
+        per_target = data.groupby(targets)[cluster].nunique(dropna=False)
+        if (per_target > 1).any():
+            raise ValueError(f"{int((per_target > 1).sum())} target(s) have more than one "
+                             f"{cluster!r}; a target (lesion) belongs to one cluster")
+        return (data.drop_duplicates(targets).set_index(targets)[cluster]
+                .reindex(wide.index).to_numpy(dtype=object))
+    arr = np.asarray(cluster, dtype=object)
+    if arr.ndim != 1 or arr.size != len(wide):
+        raise ValueError(f"cluster must have one label per target ({len(wide)}), got shape "
+                         f"{arr.shape}")
+    return arr
+
+
+def _icc_cluster_ci(out: pd.DataFrame, values: np.ndarray, groups: np.ndarray, level: float,
+                    n_boot: int, seed: int | None) -> pd.DataFrame:
+    """Replace the F-based bounds by cluster bootstrap percentile bounds."""
+    codes, g = cluster_codes(groups, len(values))
+    reps = icc_replicates(values, codes, cluster_draws(g, n_boot, seed))
+    ci = boot_method(g, int(n_boot), seed, level)
+    out = out.copy()
+    for i, ptype in enumerate(out["type"]):
+        boot = percentile_ci(reps[ptype], level, g)
+        out.loc[i, ["lower", "upper"]] = [boot.lower, boot.upper]
+        out.loc[i, "note"] = "; ".join(v for v in (boot.note,) if v)
+    out["ci_method"] = ci
+    out["n_clusters"] = g
+    out.attrs["method"] += f"; CIs: {ci} instead of the F-based ones"
+    return out
 
 
 def _icc_table(n: int, k: int, msr: np.float64, msc: np.float64, mse: np.float64,
