@@ -334,6 +334,39 @@ def paired_long(pairs: pd.DataFrame, value: str, names: tuple[str, str], *,
 # --------------------------------------------------------------------------------------------
 
 
+DIFFERENCE_WORDS = {
+    "ratio-score": ("cluster-adjusted score interval inverting the clustered McNemar test "
+                    "(null-restricted ratio-estimator variance, Obuchowski 1998)"),
+    "ratio-wald": ("cluster-adjusted Wald interval (unrestricted ratio-estimator variance, "
+                   "Obuchowski 1998)"),
+    "newcombe": "Newcombe (1998) method 10",
+}
+"""The difference intervals by code, in words a methods section can quote."""
+
+
+def _named_differences(data: pd.DataFrame, wald: pd.DataFrame, truth: str,
+                       cluster: str | None, level: float) -> pd.DataFrame:
+    """The differences with their interval named; clustered: the score interval first.
+
+    The clustered McNemar test uses the variance under H0, the Wald interval the variance at
+    the estimate, so they can disagree near p = 0.05: the score interval (same variance as
+    the test) is the primary one and the Wald interval is kept beside it, ``primary`` False.
+    """
+    from nethelpers.stats import paired_difference
+
+    frames = [wald.assign(primary=cluster is None)]
+    if cluster is not None:
+        score = paired_difference(
+            data["test_a"].astype(bool), data["test_b"].astype(bool), data[truth].astype(bool),
+            cluster=data[cluster], level=level, method="ratio-score")
+        frames.insert(0, score.assign(primary=True))
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(1, "estimate", out["difference"])
+    out["method_code"] = out["method"]
+    out["method"] = out["method"].map(DIFFERENCE_WORDS).fillna(out["method"])
+    return out
+
+
 def detection_table(lesion_pairs: pd.DataFrame, a: ScanType, b: ScanType, *,
                     patient_pairs: pd.DataFrame | None = None, level: float = 0.95
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -359,7 +392,11 @@ def detection_table(lesion_pairs: pd.DataFrame, a: ScanType, b: ScanType, *,
         A unit without a pair having both results and a known truth gets one row whose note
         says so.
     difference : pandas.DataFrame
-        The paired differences A − B of sensitivity and specificity, with ``unit``.
+        The paired differences A − B of sensitivity and specificity, with ``unit``,
+        ``estimate`` (= ``difference``), ``method`` in words, ``method_code`` and
+        ``primary``: for lesions the score interval that inverts the clustered McNemar test
+        (primary: excludes 0 exactly when its p < 1 − level) and the cluster-adjusted Wald
+        interval (``primary`` False; unrestricted variance); for patients Newcombe's.
     """
     names = {"a_only": f"{column_name(a.tracer)}_only",
              "b_only": f"{column_name(b.tracer)}_only"}
@@ -381,7 +418,7 @@ def detection_table(lesion_pairs: pd.DataFrame, a: ScanType, b: ScanType, *,
             continue
         test, diff = compare_detection(pairs, truth=truth, cluster=cluster, level=level)
         tests.append(test.assign(unit=unit))
-        diffs.append(diff.assign(unit=unit))
+        diffs.append(_named_differences(usable, diff, truth, cluster, level).assign(unit=unit))
     detection = pd.concat(tests, ignore_index=True).rename(columns=names)
     detection.insert(0, "b", b.label)
     detection.insert(0, "a", a.label)

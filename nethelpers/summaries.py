@@ -33,6 +33,7 @@ __all__ = [
     "krenning_distribution",
     "lesion_measurements",
     "netpet_by_grade",
+    "netpet_net_only",
     "liver_reference_summary",
     "netpet_distribution",
     "prrt_eligibility",
@@ -442,6 +443,44 @@ def flip_flop_summary(pairs: pd.DataFrame, patients: pd.DataFrame
                                             "patient_id"].nunique()
         rows.append(row)
     return lesions, pd.DataFrame(rows)
+
+
+NETPET_DIAGNOSES = ("NET",)
+"""Final diagnoses NETPET grades: it is defined for neuroendocrine tumours (Chan 2017), not
+for TIO (a mesenchymal tumour) nor for disease-free patients."""
+
+
+def netpet_net_only(patients_netpet: pd.DataFrame, patients: pd.DataFrame,
+                    diagnoses: Sequence[str] = NETPET_DIAGNOSES
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the NETPET grades of patients whose final diagnosis is a NET; count the others.
+
+    Parameters
+    ----------
+    patients_netpet : pandas.DataFrame
+        ``patient_id, netpet`` (patients.csv of the quantification).
+    patients : pandas.DataFrame
+        ``patient_id, final_diagnosis`` (the cohort's patients).
+    diagnoses : sequence of str
+        Final diagnoses NETPET applies to.
+
+    Returns
+    -------
+    kept : pandas.DataFrame
+        The rows of ``patients_netpet`` of those patients.
+    excluded : pandas.DataFrame
+        ``final_diagnosis, n_patients, n_graded`` (patients left out, and how many of them
+        had a NETPET grade computed from their scans), one row per other diagnosis
+        (``"not recorded"`` for a missing one); empty when none is left out.
+    """
+    dx = patients.set_index("patient_id")["final_diagnosis"].astype("string")
+    own = patients_netpet["patient_id"].map(dx).fillna("not recorded").astype(str)
+    keep = own.isin(set(diagnoses))
+    out = patients_netpet[~keep].assign(final_diagnosis=own[~keep])
+    excluded = (out.groupby("final_diagnosis", sort=True)
+                .agg(n_patients=("patient_id", "size"), n_graded=("netpet", "count"))
+                .reset_index())
+    return patients_netpet[keep].reset_index(drop=True), excluded
 
 
 def netpet_by_grade(patients_netpet: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:

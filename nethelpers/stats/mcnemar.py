@@ -73,6 +73,11 @@ non-diseased units), A minus B, with a confidence interval:
     (unrestricted Obuchowski 1998) variance of the difference, K = clusters with at least one
     unit in the denominator. With one unit per cluster its variance is exactly n/(n-1) times
     the unclustered Wald variance (tested).
+``"ratio-score"`` (clustered)
+    The interval that inverts the Obuchowski clustered McNemar test (variance restricted to
+    each hypothesised θ0): it excludes 0 exactly when that test's p < 1 - level, unlike
+    ``"ratio-wald"``, whose unrestricted variance can disagree with the test near p = 0.05
+    (:mod:`nethelpers.stats.clusteredci`).
 
 References
 ----------
@@ -103,6 +108,7 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar as _sm_mcnemar
 
 from nethelpers.stats.accuracy import binary_array, cluster_codes
+from nethelpers.stats.clusteredci import clustered_score_interval
 from nethelpers.stats.proportions import NOT_ESTIMABLE_0_0, check_level, interval_bounds
 
 __all__ = [
@@ -116,7 +122,8 @@ __all__ = [
 
 UNCLUSTERED_METHODS = ("exact", "chi2", "chi2-cc")
 CLUSTERED_METHODS = ("obuchowski", "durkalski", "yang", "eliasziw")
-DIFFERENCE_METHODS = ("newcombe", "wald", "ratio-wald")
+DIFFERENCE_METHODS = ("newcombe", "wald", "ratio-wald", "ratio-score")
+CLUSTERED_DIFFERENCE_METHODS = ("ratio-wald", "ratio-score")
 
 
 @dataclass(frozen=True)
@@ -369,6 +376,14 @@ def _difference_row(measure: str, xa: np.ndarray, xb: np.ndarray, codes: np.ndar
     z = float(stats.norm.isf((1.0 - level) / 2.0))
     if method == "newcombe":
         lower, upper = _newcombe10(a, b, c, d, level)
+    elif method == "ratio-score":
+        if n_clusters < 2:
+            row["note"] = "one cluster: the clustered variance is not estimable"
+            return row
+        size = np.bincount(codes).astype(float)
+        score = clustered_score_interval(np.bincount(codes, weights=xa - xb)[size > 0],
+                                         size[size > 0], level)
+        lower, upper, row["note"] = score.lower, score.upper, score.note
     else:
         if method == "wald":
             var = ((b + c) / n - theta * theta) / n
@@ -410,9 +425,11 @@ def paired_difference(
         Cluster label of each unit (e.g. patient_id for lesions).
     level : float
         Confidence level.
-    method : {"newcombe", "wald", "ratio-wald"}, optional
-        Default ``"newcombe"`` without ``cluster``, ``"ratio-wald"`` with it (the only
-        clustered method).
+    method : {"newcombe", "wald", "ratio-wald", "ratio-score"}, optional
+        Default ``"newcombe"`` without ``cluster``, ``"ratio-wald"`` with it. The clustered
+        methods: ``"ratio-wald"`` (unrestricted variance) and ``"ratio-score"`` (inverts the
+        clustered McNemar test, so it excludes 0 exactly when that test's p < 1 - level:
+        :mod:`nethelpers.stats.clusteredci`).
 
     Returns
     -------
@@ -431,9 +448,9 @@ def paired_difference(
         method = "newcombe" if cluster is None else "ratio-wald"
     if method not in DIFFERENCE_METHODS:
         raise ValueError(f"method must be one of {DIFFERENCE_METHODS}, got {method!r}")
-    if (method == "ratio-wald") != (cluster is not None):
-        raise ValueError("method 'ratio-wald' is the clustered method: it needs cluster, and "
-                         "a cluster needs it")
+    if (method in CLUSTERED_DIFFERENCE_METHODS) != (cluster is not None):
+        raise ValueError(f"{method!r}: the clustered methods {CLUSTERED_DIFFERENCE_METHODS} "
+                         "each needs cluster, and a cluster needs one of them")
     codes = None
     if cluster is not None:
         codes = cluster_codes(cluster)
