@@ -8,11 +8,19 @@ A report is a folder ``reports/<run>/``::
     tables/<name>.csv     every table the notebooks wrote (no timestamps: diffable)
     figures/<name>.png    every figure, 200 dpi, and the same as .svg
     provenance.json       versions, validated parameters, git commit, input fingerprints
+    methods.md            the statistical methods paragraph (nethelpers.methods)
+    tables.docx           the paper tables (report.exports: docx; nethelpers.exportdocx)
+    report.pdf            index and every page in one PDF (report.exports: pdf; headless
+                          Chromium, nethelpers.exportpdf)
 
 Notebooks receive two parameters, ``params_file`` and ``output_dir`` (absolute paths), and
 save what they produce through :class:`ReportDir` (:mod:`nethelpers.reportdir`); the
 index page is :mod:`nethelpers.reportindex`, the provenance :mod:`nethelpers.provenance`.
-The run date appears only in ``index.html`` and ``provenance.json``. Nothing read from DICOM
+The exports (:mod:`nethelpers.reportexports`) are made after ``index.html`` of a complete
+run, each timed; one that fails (or
+is skipped: no Chromium) is listed in ``provenance.json`` and on the console, and the HTML
+report is complete all the same. The run date appears only in ``index.html`` and
+``provenance.json``. Nothing read from DICOM
 headers, and no path inside the DICOM tree, is written by this module.
 """
 
@@ -35,7 +43,9 @@ from nethelpers.files import tree_digest
 from nethelpers.privacy import Pseudonymiser, for_params
 from nethelpers.provenance import provenance
 from nethelpers.reportdir import WAITING, ReportDir, alt_text
-from nethelpers.reportindex import report_notes, write_index
+from nethelpers.reportexports import export_notes, make_exports, write_stard_tables
+from nethelpers.reportindex import report_notes as _index_notes
+from nethelpers.reportindex import write_index
 from nethelpers.reportseal import seal_notebook, seal_tree
 
 __all__ = [
@@ -45,6 +55,7 @@ __all__ = [
     "ReportDir",
     "ReportError",
     "ReportSetupError",
+    "export_notes",
     "provenance",
     "render_html",
     "report_notes",
@@ -148,6 +159,8 @@ class _Run:
     done: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    cohort: Any = None
+    exports: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _check_output(out: Path) -> None:
@@ -223,6 +236,7 @@ def _write_provenance(run: _Run, sealed: dict[str, int]) -> Path:
         "notebooks": run.notebooks,
         "notebooks_completed": run.done,
         "notebook_seconds": run.seconds,
+        "exports": run.exports,
         "privacy": {"calendar_dates": run.params.report.calendar_dates,
                     "replaced_in_final_pass": sealed},
     } | provenance(run.params)
@@ -233,6 +247,22 @@ def _write_provenance(run: _Run, sealed: dict[str, int]) -> Path:
     path = run.out / "provenance.json"
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def report_notes(out: str | Path) -> list[str]:
+    """What a finished report left out, what it waits for and which exports did not work.
+
+    Parameters
+    ----------
+    out : str or Path
+        The report folder.
+
+    Returns
+    -------
+    list of str
+        :func:`nethelpers.reportindex.report_notes`, then :func:`export_notes`.
+    """
+    return _index_notes(out) + export_notes(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,7 +338,7 @@ def run_report(
     cohort = load_cohort(params)  # tables that cannot be read stop here, before any notebook
     privacy = for_params(params, cohort, params_file=params_file)
     out = _prepare_output(out)
-    run = _Run(params, params_file, out, names, privacy)
+    run = _Run(params, params_file, out, names, privacy, cohort=cohort)
     try:
         for name in tqdm(names, desc="report", unit="notebook", disable=not progress):
             start = time.perf_counter()
@@ -322,11 +352,18 @@ def run_report(
         raise
     finally:
         run.finished = datetime.now().astimezone()
+        write_stard_tables(run)
         _write_provenance(run, {})
         write_index(run)
         sealed = seal_tree(out, privacy)
-        if sealed:  # a slip elsewhere, contained here: say so in the provenance and the log
+        if _status(run) == "ok":  # exports of a complete report, from its sealed pages
+            make_exports(run)
+            write_index(run)  # again: it links the exports written (run.exports: statuses)
+            sealed |= seal_tree(out, privacy)
             _write_provenance(run, sealed)
+        elif sealed:
+            _write_provenance(run, sealed)
+        if sealed:  # a slip elsewhere, contained here: say so in the provenance and the log
             warnings.warn(f"the report's final privacy pass replaced study paths or folder "
                           f"names in {len(sealed)} file(s): {', '.join(sorted(sealed))}",
                           stacklevel=2)

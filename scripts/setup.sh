@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Bring the environment up to date: system packages (Qt/Xvfb), .venv, editable install.
+# Bring the environment up to date: system packages (Qt/Xvfb; Chromium for the report's PDF),
+# .venv, editable install.
 # Idempotent: a second run checks and returns in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES="xvfb xauth libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libfontconfig1 \
 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
-libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 dcmtk"
+libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 dcmtk \
+chromium fonts-dejavu-core"
 PYTHON="${PYTHON:-python3}"
 
 missing=""
@@ -27,7 +29,7 @@ if [ -n "$missing" ]; then
     else
         echo "setup: missing system packages:$missing" >&2
         echo "setup: install them with: sudo apt-get install -y --no-install-recommends$missing" >&2
-        echo "setup: (napari under Xvfb needs them; continuing without)" >&2
+        echo "setup: (napari under Xvfb and the report's PDF (chromium) need them; continuing without)" >&2
     fi
 fi
 

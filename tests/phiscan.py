@@ -9,7 +9,8 @@
 - images: the text chunks of PNG files (tEXt, zTXt, iTXt), EXIF and other metadata, also of
   images embedded as base64 in notebooks (``image/png`` outputs) and as ``data:`` URIs in
   HTML; embedded SVG is read as text;
-- zip containers (.xlsx, .docx, ...) member by member; any other file as Latin-1 text.
+- zip containers (.xlsx, .docx, ...) member by member; PDF by its text (pypdf); any other
+  file as Latin-1 text.
 
 Matching ignores case; a needle is also looked for HTML-escaped, URL-encoded and
 JSON-escaped. Base64 blobs are decoded, never searched as text (they would match short
@@ -257,10 +258,27 @@ def _decode_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def _pdf_text(data: bytes, where: str) -> Iterator[tuple[str, str]]:
+    """A PDF's metadata, bookmarks and the text of every page (pypdf); its raw bytes are
+    compressed streams, where a short pattern matches by chance and a needle hides."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    meta = " ".join(str(v) for v in (reader.metadata or {}).values())
+    yield from _text(meta, f"{where} metadata".strip())
+    yield from _text(" ".join(o.title for o in reader.outline if hasattr(o, "title")),
+                     f"{where} bookmarks".strip())
+    for i, page in enumerate(reader.pages):
+        yield from _text(page.extract_text() or "", f"{where} page {i + 1}".strip())
+
+
 def _segments(data: bytes, suffix: str, where: str = "") -> Iterator[tuple[str, str]]:
     """The text segments of one file's bytes (recursing into zip members)."""
     if suffix in _IMAGE_SUFFIXES:
         yield from _image_text(data, where)
+        return
+    if suffix == ".pdf" or data[:5] == b"%PDF-":
+        yield from _pdf_text(data, where)
         return
     if suffix in _ZIP_SUFFIXES or data[:4] == b"PK\x03\x04":
         try:

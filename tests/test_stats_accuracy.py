@@ -191,6 +191,12 @@ def test_ratios_match_r():
                 assert np.all(np.isnan(got)), (case, m)
                 assert t.loc[m, "note"].startswith("not estimable"), t.loc[m, "note"]
                 continue
+            if ref[1] == ref[2] == ref[0]:
+                # R writes the degenerate interval "1 (1–1)" of a zero log-method SE (LR- with
+                # TP = FP = 0); nethelpers keeps R's estimate and gives no interval.
+                assert got[0] == pytest.approx(ref[0], rel=1e-12), (case, m)
+                assert np.all(np.isnan(got[1:])), (case, m)
+                continue
             np.testing.assert_allclose(got, ref, rtol=1e-12, err_msg=f"{case} {m}")
             corrected = t.loc[m, "note"].startswith("Haldane correction")
             assert corrected == case[f"{m}_corrected"], (case, m)
@@ -209,12 +215,37 @@ def test_ratio_notes_and_methods():
     assert none.loc["lr_negative", "estimate"] == pytest.approx((3 / 23) / (15 / 15))
     zero = ratio_measures(0, 0, 5, 5).set_index("measure")
     assert zero.loc["lr_positive", "note"] == "not estimable: 0/0 (TP = 0, FP = 0)"
+    # LR- with TP = FP = 0 is 5/5 over 5/5 = 1, log-method SE sqrt(1/5 - 1/5 + 1/5 - 1/5) = 0
+    assert zero.loc["lr_negative", "estimate"] == 1.0
+    assert math.isnan(zero.loc["lr_negative", "lower"])
+    assert math.isnan(zero.loc["lr_negative", "upper"])
+    assert zero.loc["lr_negative", "note"] == (
+        "interval not estimable: zero cells in the 2×2 table make the log-method SE 0 "
+        "(TP = 0, FP = 0)")
     nodis = ratio_measures(0, 2, 0, 5).set_index("measure")
     assert (nodis["note"] == "not estimable: no diseased units").all()
     with pytest.raises(ValueError):
         ratio_measures(1, 2, 3, 4, zero_cell="add")
     with pytest.raises(ValueError):
         ratio_measures(1, -2, 3, 4)
+
+
+def test_zero_log_se_gives_no_interval_in_the_group_table():
+    # FDG PET/CT, TIO after surgery in the 60-patient demo: no positive scan (TP = FP = 0),
+    # FN = TN = 1; the report printed LR- "1.0 (1.0–1.0)".
+    acc = accuracy_from_counts(0, 0, 1, 1).set_index("measure")
+    assert acc.loc["lr_negative", "estimate"] == pytest.approx((1 / 1) / (1 / 1))
+    assert np.isnan(acc.loc["lr_negative", ["lower", "upper"]].to_numpy(dtype=float)).all()
+    assert "zero cells in the 2×2 table" in acc.loc["lr_negative", "note"]
+    # LR+ with FN = TN = 0 (every unit positive) is the mirror case
+    lrp = ratio_measures(4, 3, 0, 0).set_index("measure").loc["lr_positive"]
+    assert lrp["estimate"] == 1.0 and math.isnan(lrp["lower"]) and math.isnan(lrp["upper"])
+    assert lrp["note"].endswith("(FN = 0, TN = 0)")
+    # one cell away the SE is positive again and the interval is back, around the estimate
+    near = accuracy_from_counts(1, 0, 2, 3).set_index("measure").loc["lr_negative"]
+    assert near["lower"] < near["estimate"] < near["upper"]
+    # a Haldane-corrected ratio never has a zero SE: the DOR of the same table is 0/0
+    assert acc.loc["dor", "note"] == "not estimable: 0/0 (TP = 0, FP = 0)"
 
 
 # ---------------------------------------------------------------------------------------------

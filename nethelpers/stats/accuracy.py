@@ -30,6 +30,14 @@ LR- with FN = TN = 0, DOR with TP·TN = FP·FN = 0, or no diseased / no non-dise
 estimable: NaN with a note. With ``zero_cell="none"`` every ratio with a zero cell is not
 estimable. The proportions are never corrected.
 
+Zero log-method SE: LR- with TP = FP = 0 (and LR+ with FN = TN = 0) is exactly 1 (n/n over
+m/m) and none of its own cells is zero, so no correction applies, but its log-method variance
+is exactly 0 and the interval would be the point "1.0 (1.0–1.0)". The estimate is given, the
+interval is NaN and the note says "interval not estimable: zero cells in the 2×2 table make
+the log-method SE 0 (TP = 0, FP = 0)". (The R reference, ``tests/reference/
+accuracy_reference.R``, writes the degenerate interval 1–1 for this case; the estimate and
+every other case agree with it, and the test checks this one difference explicitly.)
+
 Cluster adjustment (``cluster=`` a column such as ``patient_id``)
 -----------------------------------------------------------------
 For each proportion the units of its denominator (e.g. the diseased lesions for sensitivity)
@@ -137,6 +145,8 @@ LR_METHOD = "log (Simel 1991)"
 DOR_METHOD = "log (Woolf)"
 GEE_METHOD = "GEE binomial, independence, robust SE, logit Wald"
 NOT_CLUSTER_ADJUSTED = "ratio: not cluster-adjusted"
+NOT_ESTIMABLE_SE_0 = ("interval not estimable: zero cells in the 2×2 table make the "
+                      "log-method SE 0")
 
 CLUSTER_CI = ("effective-n", "wald")
 INDETERMINATE = ("error", "exclude", "positive", "negative")
@@ -522,6 +532,15 @@ def _ratio_row(measure: str, tp: int, fp: int, fn: int, tn: int, level: float,
     else:
         est = (a * d) / (b * c)
         var = 1 / a + 1 / b + 1 / c + 1 / d
+    flat = {"lr_positive": {"FN": fn, "TN": tn}, "lr_negative": {"TP": tp, "FP": fp},
+            "dor": {}}[measure]
+    if (flat and not any(flat.values())) or not var > 0.0:
+        # e.g. LR- with TP = FP = 0: sensitivity 0/n and 1 - specificity 0/m, the ratio is
+        # n/n over m/m = 1 and its log-method variance 1/FN - 1/FN + 1/TN - 1/TN is 0.
+        cells = ", ".join(f"{c} = 0" for c in flat) or "zero cells"
+        row.update(estimate=est)
+        row["note"] = _join(row["note"], NOT_ESTIMABLE_SE_0 + f" ({cells})")
+        return row
     half = _z(level) * math.sqrt(var)
     row.update(estimate=est, lower=math.exp(math.log(est) - half),
                upper=math.exp(math.log(est) + half))
