@@ -43,6 +43,7 @@ from nethelpers.privacytree import (
     scan_folders,
     tree_labels,
 )
+from nethelpers.regextrie import literal_trie
 
 __all__ = ["DATE_PATTERN", "Pseudonymiser", "for_params", "study_days"]
 
@@ -148,16 +149,16 @@ class Pseudonymiser:
         # longest first, so a scan folder wins over the DICOM root that holds it
         prefixes = sorted((p for p, _ in pairs), key=len, reverse=True)
         object.__setattr__(self, "_prefix_labels", dict(pairs))
-        object.__setattr__(self, "_prefix", re.compile("|".join(
-            rf"{re.escape(p)}(?![\w.-])" for p in prefixes)) if pairs else None)
+        object.__setattr__(self, "_prefix", re.compile(literal_trie(
+            prefixes, after=r"(?![\w.-])")) if pairs else None)  # a trie: linear in the text
         names = sorted((n for n in self.names if n), key=len, reverse=True)
         rel = sorted((r for r in self.relative if r), key=len, reverse=True)
-        object.__setattr__(self, "_relative", re.compile(
-            "|".join(rf"(?<![\w/.<-]){re.escape(r)}(?![\w>-])" for r in rel)) if rel else None)
+        object.__setattr__(self, "_relative", re.compile(literal_trie(
+            rel, before=r"(?<![\w/.<-])", after=r"(?![\w>-])")) if rel else None)
         object.__setattr__(self, "_dicom_labels",
                            set(self.folders.values()) | {"<dicom>", "<dicom folder>"})
-        object.__setattr__(self, "_names", re.compile(
-            "|".join(rf"(?<![\w<-]){re.escape(n)}(?![\w>-])" for n in names), re.IGNORECASE)
+        object.__setattr__(self, "_names", re.compile(literal_trie(
+            names, before=r"(?<![\w<-])", after=r"(?![\w>-])", lower=True), re.IGNORECASE)
             if names else None)
         object.__setattr__(self, "_name_labels", {n.casefold(): v for n, v in self.names.items()})
 

@@ -4,7 +4,8 @@ PET (SUV, hot colours) is fused over the CT or MR (grey), both on the PET grid, 
 VOI's outline. Slices go through the lesion's SUVmax voxel. Orientation is radiological:
 the patient's right on the left of an axial image, anterior at the top; head at the top of
 coronal images. These figures are for the papermill run of notebook 02 (no napari, no
-screen); the interactive review is :mod:`nethelpers.viewer`.
+screen); the interactive review is :mod:`nethelpers.viewer`. Drawn in parallel over scans:
+:mod:`nethelpers.plots.galleryjobs`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from nethelpers.plots.style import OKABE_ITO, figure_style, suv_window
 from nethelpers.rois import RoiStoreError
 from nethelpers.roiseries import RoiSeriesError
 
-__all__ = ["failure_reason", "lesion_gallery", "redact_paths", "scan_figures", "scan_mip",
-           "study_gallery"]
+__all__ = ["failure_parts", "failure_reason", "lesion_gallery", "redact_paths", "scan_figures",
+           "scan_images", "scan_mip", "study_gallery"]
 
 _PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s'\"]+")
 
@@ -60,12 +61,21 @@ def failure_reason(exc: BaseException, shown: Callable[[str], str] | None = None
     str
         E.g. ``"SeriesError: Modality is None, not PT"``.
     """
-    shown = shown or _no_paths
+    name, message = failure_parts(exc)
+    return name if message is None else f"{name}: {(shown or _no_paths)(message)}"
+
+
+def failure_parts(exc: BaseException) -> tuple[str, str | None]:
+    """The exception's name and the message a report may show once pseudonymised.
+
+    The message is None when it is withheld (it may quote a path); a worker process sends
+    these parts (plain strings) and the caller pseudonymises them (:func:`failure_reason`).
+    """
     if isinstance(exc, DicomInputError):
-        return f"{type(exc).__name__}: {shown(redact_paths(exc.problem))}"
+        return type(exc).__name__, redact_paths(exc.problem)
     if isinstance(exc, RoiSeriesError | RoiStoreError):  # scan IDs, UIDs, store files
-        return f"{type(exc).__name__}: {shown(str(exc))}"
-    return f"{type(exc).__name__} (message withheld: it may quote a path)"
+        return type(exc).__name__, str(exc)
+    return f"{type(exc).__name__} (message withheld: it may quote a path)", None
 
 
 def _no_paths(text: str) -> str:
@@ -97,6 +107,8 @@ def _panel(ax, pet2d, anat2d, mask2d, extent, vmax, window, title) -> None:
         ax.contour(mask2d.astype(float), levels=[0.5], colors=[OKABE_ITO[2]], linewidths=0.8,
                    extent=extent, origin="upper")
     ax.set_title(title, fontsize=6.5)
+    ax.set_xticks([])       # hidden anyway; without ticks matplotlib lays out none (faster)
+    ax.set_yticks([])
     ax.set_axis_off()
 
 
@@ -237,6 +249,49 @@ def _anatomy_kind(modality: str) -> str:
     return "MR" if "MR" in str(modality).upper().split("/")[-1] else "CT"
 
 
+def scan_images(job: Any, store: Any, norm: str = "bw"
+                ) -> tuple[sitk.Image, np.ndarray, pd.DataFrame, sitk.Image | None, str]:
+    """The SUV image of a scan, its newest saved ROIs on the PET grid and its CT or MR.
+
+    Parameters
+    ----------
+    job : nethelpers.quantify.ScanJob
+        The scan.
+    store : nethelpers.rois.RoiStore
+        The ROI store (a scan without saved ROIs gets an empty label map).
+    norm : str
+        SUV normalisation.
+
+    Returns
+    -------
+    tuple
+        ``(pet, labels, table, anatomy, kind)``: anatomy is None without ``anat_dir``;
+        kind is ``"CT"`` or ``"MR"``.
+
+    Raises
+    ------
+    nethelpers.roiseries.RoiSeriesError
+        The saved ROIs were drawn on another PET series than the one loaded for the scan.
+    """
+    from nethelpers.dicom.volume import load_ct, load_mr, load_pet_series
+    from nethelpers.roiseries import check_roi_series, series_uid_of
+    from nethelpers.scanmeasures import labels_on
+
+    loaded = load_pet_series(job.pet, norm, series_uid=job.series_uid)
+    pet = loaded.image
+    labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
+    table = pd.DataFrame(columns=["label", "roi", "lesion_id"])
+    if store.latest(job.scan_id) is not None:
+        rois = store.load(job.scan_id)
+        check_roi_series(rois.version, series_uid_of(loaded.headers))  # raises: another PET
+        labels, table = labels_on(pet, rois.labels, rois.table)[0], rois.table
+    kind = _anatomy_kind(job.modality)
+    anatomy = None
+    if job.anatomy:
+        anatomy = (load_mr if kind == "MR" else load_ct)(job.anatomy)
+    return pet, labels, table, anatomy, kind
+
+
 def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 12
                  ) -> tuple[Figure, Figure]:
     """The lesion gallery and the MIP of one PET scan with its newest saved ROIs.
@@ -263,22 +318,7 @@ def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 1
     nethelpers.roiseries.RoiSeriesError
         The saved ROIs were drawn on another PET series than the one loaded for the scan.
     """
-    from nethelpers.dicom.volume import load_ct, load_mr, load_pet_series
-    from nethelpers.roiseries import check_roi_series, series_uid_of
-    from nethelpers.scanmeasures import labels_on
-
-    loaded = load_pet_series(job.pet, norm, series_uid=job.series_uid)
-    pet = loaded.image
-    labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
-    table = pd.DataFrame(columns=["label", "roi", "lesion_id"])
-    if store.latest(job.scan_id) is not None:
-        rois = store.load(job.scan_id)
-        check_roi_series(rois.version, series_uid_of(loaded.headers))  # raises: another PET
-        labels, table = labels_on(pet, rois.labels, rois.table)[0], rois.table
-    kind = _anatomy_kind(job.modality)
-    anatomy = None
-    if job.anatomy:
-        anatomy = (load_mr if kind == "MR" else load_ct)(job.anatomy)
+    pet, labels, table, anatomy, kind = scan_images(job, store, norm)
     title = f"{job.scan_id} ({job.tracer} {job.modality})"
     gallery = lesion_gallery(pet, labels, table, anatomy=anatomy, anatomy_kind=kind,
                              tracer=job.tracer, title=title, max_lesions=max_lesions)
@@ -292,7 +332,9 @@ def study_gallery(params: Any, patient_ids: Sequence[str] | None = None, *,
     """Yield ``(name, figure)`` pairs: a lesion gallery and a MIP for every reviewed PET scan.
 
     The scans and their PET series are those of :func:`nethelpers.quantify.scan_jobs`
-    (SPECT left out); the ROIs are the newest saved version of each scan.
+    (SPECT left out); the ROIs are the newest saved version of each scan. One scan after the
+    other, in this process; the report draws the same figures in parallel as PNG files
+    (:func:`nethelpers.plots.galleryjobs.render_study_gallery`, same bytes).
 
     Parameters
     ----------
