@@ -41,6 +41,9 @@ from pydantic import (
     model_validator,
 )
 
+from nethelpers.configexports import EXPORTS_FIELD, ExportFormat
+from nethelpers.configreaders import ReadersConfig
+from nethelpers.configreading import ReadingConfig
 from nethelpers.vocabulary import Vocabulary
 
 __all__ = [
@@ -168,6 +171,7 @@ class ReportConfig(_Section):
     timeout: int | None = Field(
         600, gt=0, description="Seconds a single cell may run (null: no limit)."
     )
+    exports: list[ExportFormat] = EXPORTS_FIELD
 
     @model_validator(mode="after")
     def _resolve_paths(self, info: ValidationInfo) -> ReportConfig:
@@ -348,6 +352,8 @@ class Params(_Section):
     quantify: QuantifyConfig = Field(default_factory=QuantifyConfig)
     scores: ScoresConfig = Field(default_factory=ScoresConfig)
     index_test: IndexTestConfig = Field(default_factory=IndexTestConfig)
+    reading: ReadingConfig = Field(default_factory=ReadingConfig)
+    readers: ReadersConfig = Field(default_factory=ReadersConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
     vocabulary: Vocabulary = Field(default_factory=Vocabulary)
 

@@ -119,7 +119,7 @@ def shape_params(path: Path, data_root: Path, name: str, out: Path, quantify: Pa
     """Parameters running every notebook on a shaped study."""
     path.write_text(
         f"study:\n  name: {name}\n  data_root: {data_root}\n"
-        f"report:\n  output: {out}\n  notebooks: [{', '.join(NOTEBOOKS)}]\n"
+        f"report:\n  output: {out}\n  notebooks: [{', '.join(NOTEBOOKS)}]\n  exports: []\n"
         f"quantify:\n  output: {quantify}\n  scheduler: sync\n")
     return path
 
@@ -138,7 +138,11 @@ def _init_study(ideal: Path, tmp: Path, cwd: Path) -> Path:
     study = tmp / "init_study"
     done = _run(["init", str(ideal / "dicom"), "-o", str(study)], cwd)
     assert done.returncode == 0, done.stderr
-    return study / "parameters.yaml"
+    params = study / "parameters.yaml"   # no PDF/.docx here: the exports have their own tests
+    text = params.read_text()
+    assert text.count("\nreport:\n") == 1, "init writes one report section"
+    params.write_text(text.replace("\nreport:\n", "\nreport:\n  exports: []\n"))
+    return params
 
 
 def run_all_shapes(ideal_study: Path, tmp: Path) -> dict[str, dict]:

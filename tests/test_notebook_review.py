@@ -18,7 +18,7 @@ def _run(notebook: str, demo_study, tmp_path, rois=None):
     params.write_text(
         f"study:\n  name: t\n  data_root: {demo_study}\n"
         + (f"  rois: {rois}\n" if rois else "")
-        + f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [{notebook}]\n"
+        + f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [{notebook}]\n  exports: []\n"
         f"quantify:\n  output: {tmp_path / 'q'}\n")
     return run_report(params, progress=False)
 
@@ -143,13 +143,18 @@ def test_notebook_04_flip_flop_and_netpet_tables(demo_study, demo_report):
     assert by_grade["lesions"].sum() == len(both)
     netpet = pd.read_csv(tables / "netpet_by_grade.csv")
     graded = pd.read_csv(demo_report["quantify"] / "patients.csv").dropna(subset=["netpet"])
+    diagnosis = pd.read_csv(demo_study / "clinical" / "patients.csv").set_index(
+        "patient_id")["final_diagnosis"]
+    graded = graded[graded.patient_id.map(diagnosis) == "NET"]  # NETPET: NET patients only
     assert netpet["patients"].sum() == len(graded)
     for p in ("P0", "P1", "P2", "P3", "P4", "P5"):
         assert netpet[p].sum() == (graded.netpet == p).sum()
-    wilcoxon = pd.read_csv(tables / "wilcoxon_suvmax_dotatate_vs_fdg.csv").set_index("unit")
-    assert wilcoxon.loc["lesions", "pairs"] == len(pairs.dropna(subset=["suv_max_a",
-                                                                        "suv_max_b"]))
-    assert wilcoxon.loc["patients (median per patient)", "pairs"] == pairs.patient_id.nunique()
+    uptake = pd.read_csv(tables / "uptake_by_tracer_dotatate_fdg.csv")
+    measured = pd.read_csv(tables / "uptake_pairs_dotatate_fdg.csv")
+    suv = uptake[uptake.measurement.str.startswith("SUVmax")].set_index("tracer")
+    assert suv["lesions"].tolist() == [measured.suv_max_a.notna().sum(),
+                                       measured.suv_max_b.notna().sum()]
+    assert suv["median"].iloc[0] == pytest.approx(measured.suv_max_a.median())
     summary = pd.read_csv(tables / "summary_04_tracer_comparison.csv").set_index("item")["value"]
     g3 = by_grade.set_index("grade").loc["G3"] if "G3" in set(by_grade.grade) else None
     assert summary["Flip-flop (FDG-only) malignant lesions in G3"] == (
@@ -245,6 +250,7 @@ def test_notebook_04_compares_hynic_toc_spect_when_present(demo_study, tmp_path)
     params.write_text(
         f"study:\n  name: t\n  data_root: {root}\n"
         f"report:\n  output: {tmp_path / 'out'}\n  notebooks: [04_tracer_comparison]\n"
+        "  exports: []\n"
         f"quantify:\n  output: {tmp_path / 'q'}\n")
     out = run_report(params, progress=False)
     tables = out / "tables"

@@ -27,7 +27,7 @@ def _params(path: Path, root: Path, tmp: Path, rois: Path | None = None,
             notebooks: str = NOTEBOOKS, extra: str = "") -> Path:
     rois_line = f"  rois: {rois}\n" if rois else ""
     path.write_text(f"study:\n  name: {root.name}\n  data_root: {root}\n{rois_line}"
-                    f"report:\n  output: {tmp / 'out'}\n  notebooks: {notebooks}\n"
+                    f"report:\n  output: {tmp / 'out'}\n  notebooks: {notebooks}\n  exports: []\n"
                     f"quantify:\n  output: {tmp / 'q'}\n  scheduler: sync\n{extra}")
     return path
 
@@ -128,8 +128,9 @@ def test_no_reads_shape_compares_uptake_from_the_measurements(shape_reports):
     fdg = set(lesion.loc[lesion["tracer"] == "FDG", "lesion_id"])
     pairs = pd.read_csv(out / "tables/uptake_pairs_dotatate_fdg.csv")
     assert sorted(pairs["lesion_id"]) == sorted(sstr & fdg) and len(pairs) > 0
-    wilcoxon = pd.read_csv(out / "tables/wilcoxon_suvmax_dotatate_vs_fdg.csv").set_index("unit")
-    assert wilcoxon.loc["lesions", "pairs"] == len(pairs)
+    uptake = pd.read_csv(out / "tables/uptake_by_tracer_dotatate_fdg.csv")
+    assert uptake.loc[uptake.measurement.str.startswith("SUVmax"), "lesions"].tolist() == [
+        len(pairs), len(pairs)]
     truth = pd.read_csv(root / "truth/lesions.csv").set_index("lesion_id")["malignant"]
     flip = pd.read_csv(out / "tables/flip_flop_lesions.csv")
     assert sorted(flip["lesion_id"]) == sorted(i for i in sstr & fdg if truth[i])
@@ -139,7 +140,9 @@ def test_no_reads_shape_compares_uptake_from_the_measurements(shape_reports):
     assert summary["DOTATATE vs FDG lesion pairs"] == "not available"
     assert summary["DOTATATE vs FDG lesions measured on both"] == str(len(pairs))
     assert _summary(out, "05_diagnostic_accuracy") == {
-        "Patient-level sensitivity": "not available", "False calls (lesions)": "not available"}
+        "Patient-level sensitivity": "not available",
+        "False negatives (lesion reads)": "not available",
+        "False positives (lesion reads)": "not available"}
     assert waiting["05 · Lesion-level accuracy"] == (
         "Same as 05 · Patient-level accuracy above: the reads table (reads/reads.csv) is not "
         "there yet.")

@@ -424,5 +424,5 @@ def test_stard_checklist_marks_missing_files(tmp_path):
     assert "05_diagnostic_accuracy" in cut["status"] and cut["files"] == ""
     how = " ".join(table["how"])
     assert "Main analysis: excluded; sensitivity analysis at lesion level: counted positive" in how
-    assert "90% confidence intervals: proportions clopper-pearson" in how
+    assert "90% confidence intervals: proportions by the Clopper–Pearson (exact) interval" in how
     assert "numpy 9.9" in how and "Python 3.11.2" in how

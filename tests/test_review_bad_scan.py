@@ -43,6 +43,7 @@ def broken_study(ideal_study, tmp_path_factory):
     params = tmp / "p.yaml"
     params.write_text(f"study:\n  name: bad\n  data_root: {root}\n"
                       f"report:\n  output: {tmp / 'out'}\n  notebooks: [02_roi_review]\n"
+                      "  exports: []\n"
                       f"quantify:\n  output: {tmp / 'q'}\n")
     return {"params": params, "root": root, "tmp": tmp, "scans": scans,
             "gone": gone["scan_id"], "changed": changed["scan_id"]}

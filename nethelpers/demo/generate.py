@@ -23,6 +23,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ from nethelpers.rois import RoiStore
 MARKER = "demo.json"
 
 #: Bump when the generator's output changes, so `--if-missing` replaces older studies.
-DEMO_FORMAT = 5
+DEMO_FORMAT = 6
 
 
 def _scan_task(args: tuple) -> dict:
@@ -72,7 +73,21 @@ def _patient_row(p: Patient) -> dict:
         "final_diagnosis": p.final_diagnosis, "disease_present": p.disease_present,
         "reference_standard": p.reference_standard, "grade": p.grade, "ki67": p.ki67,
         "primary_site": p.primary_site, "fgf23_ru_ml": p.fgf23, "phosphate_mmol_l": p.phosphate,
+        "reference_date": _reference_date(p),
     }
+
+
+def _reference_date(p: Patient) -> str | None:
+    """Date of the reference standard (STARD 22) after the patient's last scan (no rng draw).
+
+    Histopathology 2-6 weeks later (surgery, biopsy), follow-up 12-15 months later.
+    """
+    if not p.scans:
+        return None
+    last = max(s.injection.date() for s in p.scans)
+    days = 14 + 7 * (p.index % 5) if p.reference_standard == "histopathology" else (
+        365 + 30 * (p.index % 4))
+    return (last + timedelta(days=days)).isoformat()
 
 
 def _lesion_row(p: Patient, les) -> dict:
@@ -221,7 +236,7 @@ def _write_tables(root: Path, patients: list[Patient], results: list[dict]) -> N
         "reads/reads.csv": pd.DataFrame(
             [row for r in results for row in r["reads"]],
             columns=["scan_id", "lesion_id", "reader", "call", "krenning", "confidence",
-                     "cause"]),
+                     "cause", "sstr_uptake", "anatomic_correlate", "site_typical"]),
     }
     for name, df in tables.items():
         path = root / name
