@@ -120,7 +120,8 @@ def shape_params(path: Path, data_root: Path, name: str, out: Path, quantify: Pa
     path.write_text(
         f"study:\n  name: {name}\n  data_root: {data_root}\n"
         f"report:\n  output: {out}\n  notebooks: [{', '.join(NOTEBOOKS)}]\n  exports: []\n"
-        f"quantify:\n  output: {quantify}\n  scheduler: sync\n")
+        # two reports run at a time: one gallery process each, no worker pool to spawn
+        f"quantify:\n  output: {quantify}\n  scheduler: sync\n  workers: 1\n")
     return path
 
 

@@ -45,4 +45,4 @@ def test_paired_accuracy_and_staging_recounted_from_the_pairs(demo_report, demo_
     netpet_out = pd.read_csv(tables / "netpet_excluded.csv")
     assert set(netpet_out.final_diagnosis) <= {"TIO", "none", "not recorded"}
     page = (demo_report["out"] / "04_tracer_comparison.html").read_text()
-    assert "score interval" in page and "unweighted" in page
+    assert "score interval" in page and "linear" in page
