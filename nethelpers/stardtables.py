@@ -27,8 +27,11 @@ INTERVALS = "stard_time_to_reference"
 ALT_COLUMNS = ["level", "diagnosis", "reference_standard", "n", "denominator"]
 
 
-def _text(series: pd.Series, missing: str) -> pd.Series:
-    return series.astype("string").fillna(missing).replace("", missing).astype(str)
+def _text(frame: pd.DataFrame, column: str, missing: str) -> pd.Series:
+    """A text column with ``missing`` for blanks, or all ``missing`` when there is none."""
+    if column not in frame.columns:
+        return pd.Series(missing, index=frame.index)
+    return frame[column].astype("string").fillna(missing).replace("", missing).astype(str)
 
 
 def _patient_alternatives(patients: pd.DataFrame) -> pd.DataFrame:
@@ -37,13 +40,9 @@ def _patient_alternatives(patients: pd.DataFrame) -> pd.DataFrame:
     free = patients[patients["disease_present"].astype("boolean").eq(False).fillna(False)]
     if free.empty:
         return pd.DataFrame(columns=ALT_COLUMNS)
-    diagnosis = (_text(free["final_diagnosis"], "not recorded")
-                 if "final_diagnosis" in free.columns
-                 else pd.Series("not recorded", index=free.index))
-    diagnosis = diagnosis.replace("none", "no target condition (final diagnosis none)")
-    reference = (_text(free["reference_standard"], "not recorded")
-                 if "reference_standard" in free.columns
-                 else pd.Series("not recorded", index=free.index))
+    diagnosis = _text(free, "final_diagnosis", "not recorded").replace(
+        "none", "no target condition (final diagnosis none)")
+    reference = _text(free, "reference_standard", "not recorded")
     counts = (pd.DataFrame({"diagnosis": diagnosis, "reference_standard": reference})
               .value_counts().rename("n").reset_index())
     counts.insert(0, "level", "patient")
@@ -57,14 +56,10 @@ def _lesion_alternatives(lesions: pd.DataFrame) -> pd.DataFrame:
     benign = lesions[lesions["malignant"].astype("boolean").eq(False).fillna(False)]
     if benign.empty:
         return pd.DataFrame(columns=ALT_COLUMNS)
-    truth = (_text(benign["truth"], "not malignant") if "truth" in benign.columns
-             else pd.Series("not malignant", index=benign.index))
-    if "description" in benign.columns:
-        described = _text(benign["description"], "")
-        truth = truth.where(described == "", truth + ": " + described)
-    reference = (_text(benign["reference_standard"], "not recorded")
-                 if "reference_standard" in benign.columns
-                 else pd.Series("not recorded", index=benign.index))
+    truth = _text(benign, "truth", "not malignant")
+    described = _text(benign, "description", "")
+    truth = truth.where(described == "", truth + ": " + described)
+    reference = _text(benign, "reference_standard", "not recorded")
     counts = (pd.DataFrame({"diagnosis": truth, "reference_standard": reference})
               .value_counts().rename("n").reset_index())
     counts.insert(0, "level", "lesion")

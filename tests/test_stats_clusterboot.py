@@ -13,6 +13,7 @@ import pytest
 from statsmodels.stats.inter_rater import cohens_kappa as sm_kappa
 
 from nethelpers.stats import cohen_kappa, icc
+from tests.test_comparisons import _hand_icc_a1
 
 
 def _clustered_calls(seed: int = 3, n_patients: int = 15) -> pd.DataFrame:
@@ -41,16 +42,6 @@ def _draws(data: pd.DataFrame, n_boot: int, seed: int) -> list[pd.DataFrame]:
     draws = np.random.default_rng(seed).integers(0, len(labels), size=(n_boot, len(labels)))
     by = {lab: grp for lab, grp in data.groupby("patient")}
     return [pd.concat([by[labels[j]] for j in row], ignore_index=True) for row in draws]
-
-
-def _hand_icc_a1(x: np.ndarray) -> float:
-    n, k = x.shape
-    grand = x.mean()
-    msr = k * ((x.mean(axis=1) - grand) ** 2).sum() / (n - 1)
-    msc = n * ((x.mean(axis=0) - grand) ** 2).sum() / (k - 1)
-    resid = x - x.mean(axis=1, keepdims=True) - x.mean(axis=0, keepdims=True) + grand
-    mse = (resid ** 2).sum() / ((n - 1) * (k - 1))
-    return (msr - mse) / (msr + (k - 1) * mse + k / n * (msc - mse))
 
 
 @pytest.mark.parametrize("weighting", ["unweighted", "linear", "quadratic"])
