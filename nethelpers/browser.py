@@ -27,6 +27,7 @@ from nethelpers.groups import group_label
 from nethelpers.inventory import scan_types
 from nethelpers.plots.gallery import failure_reason, redact_paths, scan_mip
 from nethelpers.quantify import labels_on, scan_jobs
+from nethelpers.roichoice import roi_set_for
 from nethelpers.rois import RoiStore
 
 __all__ = ["cohort_browser"]
@@ -132,8 +133,8 @@ class _Browser:
             store = RoiStore(self.params.study.rois)
             labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
             table = pd.DataFrame(columns=["label", "roi", "lesion_id"])
-            if store.latest(scan_id) is not None:
-                rois = store.load(scan_id)
+            rois, _ = roi_set_for(store, scan_id, self.params.index_test.reader)
+            if rois is not None:
                 labels, table = labels_on(pet, rois.labels, rois.table)[0], rois.table
             fig = scan_mip(pet, labels, table, tracer=job.tracer, title=scan_id)
         except Exception as exc:  # noqa: BLE001 - one unreadable scan must not stop the browser

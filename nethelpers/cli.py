@@ -154,7 +154,8 @@ def _cmd_quantify(args: argparse.Namespace) -> int:
         out = Path(args.output) if args.output else params.quantify.output
         with results_lock(out, lock_timeout=params.quantify.lock_timeout):  # one run at a time
             result = quantify_cohort(params, scheduler=args.scheduler, workers=args.workers,
-                                     strict=args.strict, progress=not args.quiet)
+                                     strict=args.strict, progress=not args.quiet,
+                                     reader=args.reader)
             written = write_results(result, out)
     except (ParamsError, CohortError, QuantifyError, FolderLockedError) as exc:
         print(f"quantify: {exc}", file=sys.stderr)
@@ -193,15 +194,19 @@ def _cmd_rois(args: argparse.Namespace) -> int:
     try:
         params = load_params(args.params)
         store = RoiStore(params.study.rois)
-        if args.action == "history":
-            print(store.history(args.scan).to_string(index=False))
+        if args.action == "migrate":
+            moved = store.migrate()
+            print(f"rois: moved {len(moved)} version(s) into their readers' sets"
+                  + "".join(f"\nrois: {note}" for note in store.notes))
+        elif args.action == "history":
+            print(store.history(args.scan, reader=args.reader).to_string(index=False))
         elif args.action == "restore":
-            v = store.restore(args.scan, args.version, reader=args.reader)
-            print(f"rois: {args.scan} v{args.version} restored as v{v.version} by {v.reader}")
+            v = store.restore(args.scan, args.version, reader=args.reader, saved_by=args.by)
+            print(f"rois: {args.scan} v{args.version} of {v.reader} restored as v{v.version}")
         elif args.action == "export-seg":
             from nethelpers.dicom.seg import export_seg
 
-            rois = store.load(args.scan, args.version)
+            rois = store.load(args.scan, args.version, reader=args.reader)
             job = _scan_job(params, args.scan)
             if args.output.endswith(("/", os.sep)):
                 Path(args.output).mkdir(parents=True, exist_ok=True)
@@ -218,10 +223,10 @@ def _cmd_rois(args: argparse.Namespace) -> int:
             pet = load_series(job.pet, series_uid=job.series_uid, slice_tolerance=tolerance)
             rois = read_roi_file(args.seg, pet.files, pet.image, slice_tolerance=tolerance,
                                  reader=args.reader, overlap=args.overlap)
-            latest = store.latest(args.scan)
+            latest = store.latest(args.scan, reader=args.reader)
             note = "; ".join([f"imported from {rois.kind} {Path(args.seg).name}", *rois.notes])
             v = store.save(args.scan, rois.labels, rois.table, reader=args.reader, note=note,
-                           parent=latest.version if latest else 0,
+                           parent=latest.version if latest else 0, saved_by=args.by,
                            series_uid=series_uid_of(pet.headers))
             print(f"rois: {args.seg} ({rois.kind}) -> {args.scan} v{v.version} "
                   f"({len(rois.table)} ROIs)")
@@ -235,7 +240,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
     from nethelpers.viewer.app import run_review
 
     return run_review(args.params, args.patient, scan_id=args.scan, reader=args.reader,
-                      autosave_s=args.autosave)
+                      autosave_s=args.autosave, adjudicate=args.adjudicate)
 
 
 def _pet_options(parser: argparse.ArgumentParser) -> None:
@@ -351,7 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-f", "--params", required=True, help="parameters YAML file")
         return p
 
-    action("history", "every saved version of a scan's ROIs")
+    mig = rois_sub.add_parser("migrate", help="move single-set scans into their readers' "
+                              "sets (history kept; also done on first use of a scan)")
+    mig.add_argument("-f", "--params", required=True, help="parameters YAML file")
+    hist = action("history", "every saved version of a scan's ROIs")
     rest = action("restore", "make an earlier version the newest again")
     rest.add_argument("version", type=int, help="version to restore")
     exp = action("export-seg", "write a version as DICOM SEG (3D Slicer, OHIF)")
@@ -362,7 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp_seg = action("import-seg", "save a DICOM SEG as the newest version (= import)")
     imp_seg.add_argument("seg", help="the DICOM SEG file")
     for p in (rest, imp, imp_seg):
-        p.add_argument("--reader", required=True, help="who does it (recorded)")
+        p.add_argument("--reader", required=True, help="whose ROI set (each reader keeps "
+                       "their own; recorded)")
+        p.add_argument("--by", default=None, help="who does it, when not the reader "
+                       "(recorded as saved_by)")
+    for p in (hist, exp):
+        p.add_argument("--reader", default=None, help="whose ROI set (default: every "
+                       "reader's history; the newest set of any reader to export)")
     for p in (imp, imp_seg):
         p.add_argument("--overlap", choices=("refuse", "lesions-win"), default="refuse",
                        help="SEG segments that share voxels: refuse (default), or lesions-win "
@@ -381,6 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("--strict", action="store_true",
                        help="stop at the first scan that cannot be measured (exit 2)")
     quant.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    quant.add_argument("--reader", default=None,
+                       help="whose ROI sets to measure (default: index_test.reader; a scan "
+                       "that reader drew nothing on falls back to the newest set, noted)")
     quant.set_defaults(func=_cmd_quantify)
 
     review = sub.add_parser("review", help="review a patient's lesions in napari (VOIs, calls)")
@@ -393,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="who reads, recorded with every save (default: the login name)")
     review.add_argument("--autosave", type=float, default=180.0,
                         help="autosave interval in seconds (default 180; 0: off)")
+    review.add_argument("--adjudicate", action="store_true",
+                        help="read as the adjudicator: edit the consensus set, seeing every "
+                        "reader's calls (the readers see only their own)")
     review.set_defaults(func=_cmd_review)
     return parser
 

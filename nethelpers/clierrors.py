@@ -39,7 +39,7 @@ _REFUSALS = frozenset({
     ("nethelpers.dicom.slicegrid", "SliceGridError"),
     ("nethelpers.dicom.bodysize", "BodySizeError"),
     ("nethelpers.dicom.rawread", "RawReadError"),
-    ("nethelpers.rois", "RoiStoreError"),
+    ("nethelpers.roitables", "RoiStoreError"),
     ("nethelpers.resultset", "ResultSetError"),
     ("nethelpers.quantify", "QuantifyError"),        # a scan or saved result refused
     ("nethelpers.locking", "FolderLockedError"),     # another run writes there: wait

@@ -302,6 +302,7 @@ def load_cohort(params: Params, *, strict: bool = False) -> Cohort:
 
     _check_disease_status(patients, lesions, Path(paths.patients), problems)
     lesions = _reserved_lesion_ids(lesions, Path(paths.lesions), problems)
+    reads = _with_store_reads(reads, params, problems)
     reads = _no_lesion_reads(reads, Path(paths.reads), problems)
     excluded = {"patients": _excluded_ids(problems.rows, "patient")}
     parents = {"patients": patients}
@@ -315,6 +316,26 @@ def load_cohort(params: Params, *, strict: bool = False) -> Cohort:
     reads = _check_references(reads, READS, parents, Path(paths.reads), problems, excluded)
     reads = _check_read_consistency(reads, scans, lesions, Path(paths.reads), problems)
     return Cohort(patients, scans, lesions, reads, problems.frame(), vocabulary, missing)
+
+
+def _with_store_reads(reads: pd.DataFrame, params: Params, problems: Problems) -> pd.DataFrame:
+    """The reads table with each reader's newest reads saved in the ROI store.
+
+    The store wins on a difference, stated (:mod:`nethelpers.storereads`).
+    """
+    from nethelpers.storereads import merge_store_reads, store_reads
+
+    if not Path(params.study.rois).is_dir():
+        return reads
+    stored, unreadable = store_reads(params.study.rois)
+    merged, differ = merge_store_reads(reads, stored)
+    rows = [{"what": "read", "id": d["id"], "reason": d["reason"], "action": "store used",
+             "source": "ROI store"} for d in differ]
+    rows += [{"what": "read", "id": "", "reason": text, "action": "excluded",
+              "source": "ROI store"} for text in unreadable]
+    if rows:
+        problems.report(rows[0]["reason"], rows)
+    return merged
 
 
 def _check_disease_status(patients: pd.DataFrame, lesions: pd.DataFrame, path: Path,

@@ -44,6 +44,8 @@ from pydantic import (
 from nethelpers.configexports import EXPORTS_FIELD, ExportFormat
 from nethelpers.configreaders import ReadersConfig
 from nethelpers.configreading import ReadingConfig
+from nethelpers.configregistration import RegistrationConfig
+from nethelpers.configreview import ReviewConfig
 from nethelpers.vocabulary import Vocabulary
 
 __all__ = [
@@ -354,6 +356,8 @@ class Params(_Section):
     index_test: IndexTestConfig = Field(default_factory=IndexTestConfig)
     reading: ReadingConfig = Field(default_factory=ReadingConfig)
     readers: ReadersConfig = Field(default_factory=ReadersConfig)
+    registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
     vocabulary: Vocabulary = Field(default_factory=Vocabulary)
 

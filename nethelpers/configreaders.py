@@ -30,6 +30,12 @@ class ReadersConfig(BaseModel):
     sstr_intense_from: int = Field(
         2, ge=2, le=4, description="SSTR-RADS: smallest uptake grade (sstr_uptake) that is "
         "'intense' (2: above blood pool; 3: above liver; 4: above spleen).")
+    consensus: str = Field(
+        "consensus", min_length=1, description="Reader name of the consensus read (made from "
+        "the independent readers by an adjudicator); never in the kappa/ICC.")
+    share_reference_regions: bool = Field(
+        False, description="A reader without ROIs on a scan is offered the reference regions "
+        "(liver, spleen, ...) of another reader's newest set; never their lesions or calls.")
     sstr_positive_from: int = Field(
         4, ge=2, le=5, description="SSTR-RADS category from which a lesion or patient counts "
         "positive in the accuracy tables (4: SSTR-RADS 4 and 5).")

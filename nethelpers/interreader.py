@@ -36,7 +36,7 @@ import pandas as pd
 from nethelpers.cohort import NO_LESION, Cohort, reads_joined
 
 __all__ = ["CALL_ORDER", "MEASURES", "SSTR_RADS", "SSTR_RADS_NUMBERS", "accuracy_by_reader",
-           "interreader_agreement", "reader_pairs", "readers_of"]
+           "independent_readers", "interreader_agreement", "reader_pairs", "readers_of"]
 
 #: Order of the visual calls for weighted kappa.
 CALL_ORDER = ("negative", "equivocal", "positive")
@@ -52,9 +52,19 @@ SSTR_RADS = ("sstr_rads", "SSTR-RADS category")
 SSTR_RADS_NUMBERS = (1, 2, 3, 4, 5)
 
 
-def readers_of(cohort: Cohort) -> list[str]:
-    """The readers with at least one read, sorted."""
-    return sorted(cohort.reads["reader"].astype(str).unique())
+def readers_of(cohort: Cohort, consensus: str = "consensus") -> list[str]:
+    """The readers with at least one read, sorted, the consensus (if any) last."""
+    names = sorted(cohort.reads["reader"].astype(str).unique())
+    return [r for r in names if r != consensus] + [r for r in names if r == consensus]
+
+
+def independent_readers(cohort: Cohort, consensus: str = "consensus") -> list[str]:
+    """The readers whose reads are independent: every reader but the consensus, sorted.
+
+    Agreement (kappa, ICC) is measured between these only: the consensus is made from them,
+    so its agreement with any of them is inflated by construction.
+    """
+    return [r for r in readers_of(cohort, consensus) if r != consensus]
 
 
 def reader_pairs(cohort: Cohort, reader_a: str, reader_b: str, *,
@@ -162,7 +172,7 @@ def _empty(note: str) -> dict[str, Any]:
 def interreader_agreement(pairs: pd.DataFrame, readers: tuple[str, str], *,
                           weighting: str = "linear", level: float = 0.95,
                           n_boot: int = 2000, seed: int | None = None,
-                          min_pairs: int = 5) -> pd.DataFrame:
+                          min_pairs: int = 5, consensus: str = "consensus") -> pd.DataFrame:
     """Kappa of the calls and SSTR-RADS categories, ICC(A,1) of each numeric read, per scan type.
 
     Parameters
@@ -180,6 +190,8 @@ def interreader_agreement(pairs: pd.DataFrame, readers: tuple[str, str], *,
         Cluster bootstrap replicates and seed (``stats.seed``).
     min_pairs : int
         Fewest lesions a statistic needs (and 2 patients).
+    consensus : str
+        The consensus reader's name (``readers.consensus``): refused as one of ``readers``.
 
     Returns
     -------
@@ -189,6 +201,9 @@ def interreader_agreement(pairs: pd.DataFrame, readers: tuple[str, str], *,
         type and quantity (a measure or the SSTR-RADS category only where some pair carries
         it).
     """
+    if consensus in readers:
+        raise ValueError(f"agreement with the consensus ({consensus}) is not measured: it is "
+                         "made from the readers; compare independent readers only")
     boot = {"n_boot": n_boot, "seed": seed}
     measures = [m for m in MEASURES if f"{m}_a" in pairs.columns]
     rads = f"{SSTR_RADS[0]}_a" in pairs.columns

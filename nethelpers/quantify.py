@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 import SimpleITK as sitk
 
+from nethelpers.roichoice import roi_set_for
 from nethelpers.rois import RoiSet, RoiStore
 from nethelpers.savedresults import (
     inputs_fingerprint,
@@ -124,7 +125,8 @@ class QuantifyResult:
 # --------------------------------------------------------------------------------------------
 
 
-def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanOutcome:
+def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None,
+                  reader: str | None = None) -> ScanOutcome:
     """Measure one scan: load its PET as SUV and its newest ROI version, measure every ROI.
 
     Never raises for bad input: a scan that cannot be measured returns no rows and a QC
@@ -139,6 +141,9 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
         The scan.
     options : QuantifyOptions, optional
         Measurement settings (default: the protocol's).
+    reader : str, optional
+        Whose ROI set to measure (:func:`roi_set_for`); the ``reader`` column of the rows
+        names the set measured.
 
     Returns
     -------
@@ -158,10 +163,11 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
         if job.problem:
             return ScanOutcome(empty, qc_row(job, "failed", job.problem,
                                           seconds=round(time.perf_counter() - start, 3)))
-        if store.latest(job.scan_id) is None:
+        found, reader_note = roi_set_for(store, job.scan_id, reader)
+        if found is None:
             return ScanOutcome(empty, qc_row(job, "skipped", "no ROIs saved for this scan",
                                           seconds=round(time.perf_counter() - start, 3)))
-        rois: RoiSet = store.load(job.scan_id)
+        rois: RoiSet = found
         loaded = load_pet_series(job.pet, options.norm, series_uid=job.series_uid,
                                  slice_tolerance=options.slice_tolerance,
                                  **options.suv_options())
@@ -184,7 +190,10 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
     rows.insert(2, "tracer", job.tracer)
     rows.insert(3, "modality", job.modality)
     rows["roi_version"] = rois.version.version if rois.version else pd.NA
-    warnings = [w for w in (series_note, note, sul_note, *provenance.get("warnings", [])) if w]
+    if rois.version is not None:
+        rows["reader"] = rois.version.reader            # whose set: the reader dimension
+    warnings = [w for w in (reader_note, series_note, note, sul_note,
+                            *provenance.get("warnings", [])) if w]
     return ScanOutcome(rows[list(MEASUREMENT_COLUMNS)], qc_row(
         job, "ok", roi_version=rois.version.version if rois.version else "",
         n_rois=len(rows), suv_factor=provenance.get("factor"), sul_factor=sul,
@@ -197,10 +206,10 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None) -> ScanO
 
 
 def _run_local(jobs: Sequence[ScanJob], options: QuantifyOptions, strict: bool,
-               tick: Callable[[ScanOutcome], None]) -> list[ScanOutcome]:
+               tick: Callable[[ScanOutcome], None], reader: str | None) -> list[ScanOutcome]:
     out = []
     for job in jobs:
-        outcome = quantify_scan(job, options)
+        outcome = quantify_scan(job, options, reader)
         tick(outcome)
         out.append(outcome)
         if strict and outcome.qc["status"] == "failed":
@@ -210,7 +219,7 @@ def _run_local(jobs: Sequence[ScanJob], options: QuantifyOptions, strict: bool,
 
 def _run_dask(jobs: Sequence[ScanJob], options: QuantifyOptions, strict: bool,
               tick: Callable[[ScanOutcome], None], scheduler: str | None,
-              workers: int) -> list[ScanOutcome]:
+              workers: int, reader: str | None) -> list[ScanOutcome]:
     from distributed import Client, LocalCluster, as_completed
 
     if scheduler:
@@ -224,7 +233,7 @@ def _run_dask(jobs: Sequence[ScanJob], options: QuantifyOptions, strict: bool,
         client = Client(cluster)
     out: list[ScanOutcome] = []
     try:
-        futures = [client.submit(quantify_scan, job, options, key=f"quantify-{job.scan_id}",
+        futures = [client.submit(quantify_scan, job, options, reader, key=f"quantify-{job.scan_id}",
                                  pure=False) for job in jobs]
         by_key = {f.key: job for f, job in zip(futures, jobs, strict=True)}
         for future in as_completed(futures):
@@ -248,7 +257,8 @@ def _run_dask(jobs: Sequence[ScanJob], options: QuantifyOptions, strict: bool,
 
 def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int | None = None,
                     strict: bool = False, progress: bool = True,
-                    jobs: Iterable[ScanJob] | None = None) -> QuantifyResult:
+                    jobs: Iterable[ScanJob] | None = None,
+                    reader: str | None = None) -> QuantifyResult:
     """Measure every scan of a study.
 
     Parameters
@@ -266,6 +276,9 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
         Show a progress bar (tqdm).
     jobs : iterable of ScanJob, optional
         Measure these instead of :func:`scan_jobs` of the parameters.
+    reader : str, optional
+        Whose ROI sets to measure; default ``index_test.reader``. A scan that reader drew
+        nothing on is measured on the newest set of another reader, with a QC warning.
 
     Returns
     -------
@@ -284,12 +297,13 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
     from nethelpers import scores
 
     options = QuantifyOptions.from_config(params.quantify)
+    reader = reader or params.index_test.reader
     excluded: list[dict[str, Any]] = []
     cohort_exclusions = pd.DataFrame()
     inputs = None
     cohort = None
     if jobs is None:
-        inputs = inputs_fingerprint(params)
+        inputs = inputs_fingerprint(params, reader)
         from nethelpers.cohort import load_cohort
 
         cohort = load_cohort(params, strict=strict)
@@ -314,11 +328,11 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
 
     try:
         if scheduler == "sync" or not jobs:
-            outcomes = _run_local(jobs, options, strict, tick)
+            outcomes = _run_local(jobs, options, strict, tick, reader)
             used = "sync"
         else:
             workers = min(workers, len(jobs))
-            outcomes = _run_dask(jobs, options, strict, tick, scheduler, workers)
+            outcomes = _run_dask(jobs, options, strict, tick, scheduler, workers, reader)
             used = scheduler or f"local dask cluster, {workers} worker process(es)"
     finally:
         bar.close()
@@ -343,7 +357,7 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
         measurements = scores.lesion_scores(measurements.reset_index(drop=True), rules)
         patients = scores.netpet(measurements, rules)
     info = {"scheduler": used, "scans": len(jobs), "seconds": round(time.perf_counter() - start, 2),
-            "started": started, "options": asdict(options)}
+            "started": started, "options": asdict(options), "reader": reader}
     if inputs is not None:
         info["inputs"] = inputs
     return QuantifyResult(measurements, patients, qc, info, cohort_exclusions)

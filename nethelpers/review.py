@@ -3,10 +3,19 @@
 A :class:`ReviewSession` holds the patient's PET scans (SUV) with their CT or MR, the ROI
 label map and table of the scan on screen, and the reader's calls per lesion. Every action
 a reader takes (add a lesion by a click, place a reference sphere, edit, delete, undo,
-record a call) is a method here, so it is tested without a screen and the widget in
-:mod:`nethelpers.viewer` stays a thin shell. Saves go through the ROI store
-(:class:`nethelpers.rois.RoiStore`): atomic, versioned, with the reader and the time, and
-refused when someone else saved the scan since it was opened.
+record a call) is a method here (drawing: :mod:`nethelpers.reviewedit`; numbers:
+:mod:`nethelpers.reviewnumbers`; markers: :mod:`nethelpers.reviewmarkers`; saves:
+:mod:`nethelpers.reviewsave`), so it is tested without a screen and the widget in
+:mod:`nethelpers.viewer` stays a thin shell. Saves go
+through the ROI store (:class:`nethelpers.rois.RoiStore`) into the reader's own set: atomic,
+versioned, with the reader and the time, and refused when the set was saved since it was
+opened. A reader sees only their own VOIs and calls (blinded); an adjudicator
+(``adjudicate=True``) edits the consensus set and sees the readers' calls side by side.
+
+A scan that fails to load raises with the reason and leaves the session as it was; missing
+CT/MR and other oddities go to :attr:`ReviewSession.warnings` (:mod:`nethelpers.reviewscan`).
+Reasons and warnings pass through the study's pseudonymiser: a file of the DICOM tree is shown
+as ``<P001/P001-FDG-PETCT>/00131.dcm``, never by its absolute path or its folders' names.
 
 Coordinates: arrays are ``(z, y, x)`` on the PET grid of the scan; points in patient space
 are DICOM LPS millimetres ``(x, y, z)``.
@@ -15,19 +24,28 @@ are DICOM LPS millimetres ``(x, y, z)``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import SimpleITK as sitk
 
-from nethelpers.measures import voi_stats
-from nethelpers.quantify import QuantifyOptions, ScanJob, measure_rois, scan_jobs
+from nethelpers.quantify import QuantifyOptions, ScanJob, scan_jobs
+from nethelpers.reviewedit import SPLEEN_SPHERE_RADIUS_MM, EditingMixin
+from nethelpers.reviewmarkers import MarkersMixin, PointMap
+from nethelpers.reviewnumbers import NumbersMixin
+from nethelpers.reviewsave import SavingMixin
+from nethelpers.reviewscan import (
+    LesionVoi,
+    LoadedScan,
+    ScanImages,
+    ScanState,
+    anat_dirs,
+    empty_table,
+    load_scan,
+)
 from nethelpers.rois import (
     READ_COLUMNS,
-    RoiConflictError,
     RoiSet,
     RoiStore,
     RoiStoreError,
@@ -35,111 +53,43 @@ from nethelpers.rois import (
     empty_reads,
     validate_reads,
 )
-from nethelpers.voi import LIVER_SPHERE_RADIUS_MM, grow_from_click, sphere_mask
 
-__all__ = ["LesionVoi", "ReviewSession", "ScanImages", "SPLEEN_SPHERE_RADIUS_MM"]
+__all__ = ["LesionVoi", "ReviewSession", "ScanImages", "ScanOpenError",
+           "SPLEEN_SPHERE_RADIUS_MM"]
 
-#: Spleen reference: a 2 cm sphere.
-SPLEEN_SPHERE_RADIUS_MM = 10.0
-_REFERENCE_LABELS = {"liver": 1, "spleen": 2, "blood_pool": 3, "muscle": 4}
-_FIRST_LESION_LABEL = 11
 _UNDO_DEPTH = 30
 
 
-@dataclass
-class ScanImages:
-    """One scan's images: PET in SUV and its anatomy (CT or MR), as SimpleITK images.
-
-    Attributes
-    ----------
-    job : ScanJob
-        Where the scan's PET lies, its tracer and modality.
-    pet : SimpleITK.Image
-        SUV (body weight), float32.
-    anatomy : SimpleITK.Image or None
-        CT (HU) or MR of the same study, on its own grid; None when not found.
-    anatomy_kind : str
-        ``"CT"``, ``"MR"`` or ``""``.
-    series_uid : str or None
-        SeriesInstanceUID of the PET, from its headers (saved with every ROI version).
-    """
-
-    job: ScanJob
-    pet: sitk.Image
-    anatomy: sitk.Image | None
-    anatomy_kind: str
-    series_uid: str | None = None
-
-    @property
-    def suv(self) -> np.ndarray:
-        """The SUV volume ``(z, y, x)`` (a view of the image's buffer, read-only use)."""
-        return sitk.GetArrayViewFromImage(self.pet)
-
-    @property
-    def spacing(self) -> tuple[float, float, float]:
-        """PET voxel spacing ``(sx, sy, sz)`` in mm."""
-        return self.pet.GetSpacing()
+class ScanOpenError(RuntimeError):
+    """A scan that cannot be opened; its str() is the reason. The session is unchanged."""
 
 
-@dataclass(frozen=True)
-class LesionVoi:
-    """What a reader sees after drawing a lesion VOI.
-
-    Attributes
-    ----------
-    lesion_id : str
-        The lesion (shared by all scans of the patient).
-    label : int
-        Its label value in the scan's map.
-    suv_max, suv_peak, volume_ml, tb_liver : float
-        The measures (T/B against the liver reference; NaN without one).
-    touches_bound : bool
-        The click-grown VOI reached its bounding sphere: check it (or draw it by hand).
-    """
-
-    lesion_id: str
-    label: int
-    suv_max: float
-    suv_peak: float
-    volume_ml: float
-    tb_liver: float
-    touches_bound: bool = False
-
-
-@dataclass
-class _State:
-    labels: np.ndarray
-    table: pd.DataFrame
-    reads: pd.DataFrame
-
-
-@dataclass
-class _ScanState:
-    images: ScanImages
-    state: _State
-    version: RoiVersion | None
-    undo: list[_State] = field(default_factory=list)
-    dirty: bool = False
-
-    @property
-    def parent(self) -> int:
-        """The saved version the edits start from (0: none yet), for the conflict check."""
-        return self.version.version if self.version else 0
-
-
-class ReviewSession:
-    """The review of one patient by one reader.
+class ReviewSession(SavingMixin, EditingMixin, MarkersMixin, NumbersMixin):
+    """The review of one patient by one reader (or by the adjudicator of the consensus).
 
     Parameters
     ----------
     params : nethelpers.config.Params
-        Validated parameters (study data, ROI store, quantification settings).
+        Validated parameters (study data, ROI store, quantification settings, readers).
     patient_id : str
         The patient.
     reader : str
-        Who reviews (recorded in every save and every new ROI).
+        Who reviews (recorded in every save and every new ROI); their own ROI set is edited.
     scan_id : str, optional
         The scan to open first; default the patient's first PET scan (DOTATATE PET/CT first).
+    adjudicate : bool
+        Edit the consensus set (reader ``readers.consensus``) as its adjudicator:
+        :meth:`readers_calls` shows the independent readers' calls side by side.
+
+    Attributes
+    ----------
+    set_reader : str
+        Whose ROI set is edited (the reader, or the consensus).
+    warnings : list of str
+        What the reader should know (missing CT/MR, ROIs of another series, bad other scans).
+    point_map : callable or None
+        ``(from_scan, to_scan, point_lps_mm) -> point_lps_mm`` used by :meth:`markers`
+        (a registration); None: the scans share patient coordinates.
 
     Raises
     ------
@@ -148,14 +98,22 @@ class ReviewSession:
     """
 
     def __init__(self, params: Any, patient_id: str, reader: str,
-                 scan_id: str | None = None) -> None:
+                 scan_id: str | None = None, *, adjudicate: bool = False) -> None:
         if not str(reader).strip():
             raise ValueError("name the reader (reader=...): every save records who made it")
         self.params = params
         self.patient_id = patient_id
         self.reader = str(reader).strip()
+        readers_cfg = getattr(params, "readers", None)
+        self.consensus_reader = str(getattr(readers_cfg, "consensus", "consensus"))
+        self.share_references = bool(getattr(readers_cfg, "share_reference_regions", False))
+        if self.reader.casefold() == self.consensus_reader.casefold() and not adjudicate:
+            raise ValueError(f"reader {self.reader!r} is the consensus: open the session "
+                             "with adjudicate=True and your own name as reader")
+        self.set_reader = self.consensus_reader if adjudicate else self.reader
         self.options = QuantifyOptions.from_config(params.quantify)
         self.store = RoiStore(params.study.rois)
+        self.point_map: PointMap | None = None
         jobs = [j for j in scan_jobs(params) if j.patient_id == patient_id]
         if not jobs:
             raise KeyError(f"patient {patient_id} has no PET scan in "
@@ -167,9 +125,11 @@ class ReviewSession:
         jobs.sort(key=lambda j: (family.get(vocab.family(j.tracer), 2),
                                  modality.get(j.modality, 99), j.scan_id))
         self.jobs = {j.scan_id: j for j in jobs}
-        self._scans: dict[str, _ScanState] = {}
+        self._anat_dirs = anat_dirs(params.study.tables.scans)
+        self._scans: dict[str, LoadedScan] = {}
         self.warnings: list[str] = []
         self._stored_cache: dict[str, RoiSet] = {}
+        self._shown_text: Any = None
         self.current = ""
         self.open_scan(scan_id or jobs[0].scan_id)
 
@@ -183,52 +143,71 @@ class ReviewSession:
         """Make a scan the current one (loading its images and newest ROIs on first use).
 
         Unsaved edits of the other scans are kept in memory until saved.
+
+        Raises
+        ------
+        KeyError
+            Not a PET scan of the patient.
+        ScanOpenError
+            The scan cannot be loaded; ``str()`` is the reason. :attr:`current` and every
+            loaded scan stay as they were.
         """
         if scan_id not in self.jobs:
             raise KeyError(f"scan {scan_id} is not a PET scan of patient {self.patient_id}; "
                            f"choose one of {self.scan_ids}")
+        images = self._state_of(scan_id).images
         self.current = scan_id
+        return images
+
+    def images_of(self, scan_id: str) -> ScanImages:
+        """A scan's images, loaded on first use without making it current (registration).
+
+        Raises
+        ------
+        KeyError
+            Not a PET scan of the patient.
+        ScanOpenError
+            The scan cannot be loaded; the session is unchanged.
+        """
+        if scan_id not in self.jobs:
+            raise KeyError(f"scan {scan_id} is not a PET scan of patient {self.patient_id}")
         return self._state_of(scan_id).images
 
-    def _state_of(self, scan_id: str) -> _ScanState:
+    def _state_of(self, scan_id: str) -> LoadedScan:
         """A scan's state, loaded on first use (the current scan does not change)."""
         if scan_id not in self._scans:
-            self._scans[scan_id] = self._load(self.jobs[scan_id])
+            self._scans[scan_id] = self._load(scan_id)
         return self._scans[scan_id]
 
-    def _load(self, job: ScanJob) -> _ScanState:
-        from nethelpers.dicom.volume import load_ct, load_mr, load_pet_series
-        from nethelpers.roiseries import RoiSeriesError, check_roi_series, series_uid_of
-
-        loaded = load_pet_series(job.pet, self.options.norm, series_uid=job.series_uid)
-        pet = loaded.image
-        anatomy, kind = None, ""
-        anat_dir = job.anatomy
-        if anat_dir is not None:
-            kind = "MR" if job.modality == "PET/MR" else "CT"
-            anatomy = (load_mr if kind == "MR" else load_ct)(anat_dir)
-        images = ScanImages(job, pet, anatomy, kind, series_uid_of(loaded.headers))
-        shape = sitk.GetArrayViewFromImage(pet).shape
-        version = self.store.latest(job.scan_id)
+    def _load(self, scan_id: str) -> LoadedScan:
+        """Load a scan; any failure becomes a :class:`ScanOpenError` naming the reason."""
+        job: ScanJob = self.jobs[scan_id]
+        others = [r for r in self.store.readers(scan_id)
+                  if r not in (self.set_reader, self.consensus_reader)]
         try:
-            check_roi_series(version, images.series_uid)
-        except RoiSeriesError as exc:  # never show (and re-save) ROIs of another PET series
-            self._warn(f"{exc} (the scan opens without them; every saved version is kept)")
-            show_saved = False
-        else:
-            show_saved = version is not None
-        if not show_saved:
-            state = _State(np.zeros(shape, dtype=np.uint16), _empty_table(), empty_reads())
-        else:
-            from nethelpers.quantify import labels_on
+            return load_scan(job, self.options, self.store, self.set_reader,
+                             anat_dir=self._anat_dirs.get(scan_id, ""),
+                             share_from=others if self.share_references else None,
+                             warn=self._warn)
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the session as it was
+            reason = self._shown(str(exc) or type(exc).__name__)
+            raise ScanOpenError(f"{scan_id} cannot be opened: {reason}") from exc
 
-            rois = self.store.load(job.scan_id, version.version)
-            labels, _ = labels_on(pet, rois.labels, rois.table)
-            state = _State(labels.astype(np.uint16), rois.table.copy(), rois.reads.copy())
-        return _ScanState(images, state, version)
+    def _shown(self, text: str) -> str:
+        """``text`` as it may be shown: DICOM paths pseudonymised, one line."""
+        if self._shown_text is None:
+            from nethelpers.scanjobs import ShownText
+
+            self._shown_text = ShownText(self.params, jobs=list(self.jobs.values()))
+        try:
+            return self._shown_text(text)
+        except Exception:  # noqa: BLE001 - the pseudonymiser failed: show no path at all
+            from nethelpers.plots.gallery import redact_paths
+
+            return redact_paths(text)
 
     @property
-    def _cur(self) -> _ScanState:
+    def _cur(self) -> LoadedScan:
         return self._scans[self.current]
 
     @property
@@ -268,8 +247,8 @@ class ReviewSession:
         scan_id = scan_id or self.current
         if scan_id not in self.jobs:
             raise KeyError(f"scan {scan_id} is not a PET scan of patient {self.patient_id}")
-        self._scans.pop(scan_id, None)
-        self._state_of(scan_id)
+        fresh = self._load(scan_id)             # raises, leaving the old state in place
+        self._scans[scan_id] = fresh
 
     @property
     def version(self) -> RoiVersion | None:
@@ -279,7 +258,7 @@ class ReviewSession:
     # -- editing -----------------------------------------------------------------------------
     def _checkpoint(self) -> None:
         cur = self._cur
-        cur.undo.append(_State(cur.state.labels.copy(), cur.state.table.copy(),
+        cur.undo.append(ScanState(cur.state.labels.copy(), cur.state.table.copy(),
                                cur.state.reads.copy()))
         del cur.undo[:-_UNDO_DEPTH]
         cur.dirty = True
@@ -293,24 +272,30 @@ class ReviewSession:
         cur.dirty = True
         return True
 
-    def _new_row(self, label: int, roi: str, lesion_id: str, method: str) -> pd.DataFrame:
-        row = {"label": label, "roi": roi, "lesion_id": lesion_id, "method": method,
-               "reader": self.reader, "created": ""}
-        return pd.DataFrame([row])
-
     def next_lesion_id(self) -> str:
-        """A lesion_id used nowhere for the patient (``P001-L07`` style).
+        """A lesion_id used nowhere for the patient, in this reader's own series.
 
-        Not in the reference-standard lesions table, not in any scan's ROIs or reads (saved or
-        in this session), so a new lesion never inherits another lesion's ID or read.
+        ``P001-AB-L03``: the patient, the reader (letters and digits of the name; ``CONSENSUS``
+        for the adjudicator) and a number. Readers read blinded, so two readers' new lesions
+        must never share an ID by chance: the consensus and the kappa would pair two
+        different lesions as one. Which reader lesion is which reference-standard lesion is
+        decided apart (the reads table maps them), never by a shared counter; the numbers
+        also tell a reader nothing of the reference lesions or of other readers.
         """
-        used = set(self.known_lesions(include_reference=True))
+        prefix = f"{self.patient_id}-{self.reader_tag}-L"
+        used = set(self.known_lesions())
         for scan_id in self.jobs:
             used |= set(self._reads_of(scan_id)["lesion_id"])
         numbers = [int(m.group(1)) for lid in used
-                   if (m := re.match(rf"^{re.escape(self.patient_id)}-L(\d+)$", lid))]
+                   if (m := re.match(rf"^{re.escape(prefix)}(\d+)$", lid))]
         n = max(numbers, default=0) + 1
-        return f"{self.patient_id}-L{n:02d}"
+        return f"{prefix}{n:02d}"
+
+    @property
+    def reader_tag(self) -> str:
+        """The reader in new lesion IDs: letters and digits of the set's reader, upper case."""
+        tag = re.sub(r"[^A-Za-z0-9]", "", self.set_reader).upper()
+        return tag or "R"
 
     def known_lesions(self, include_reference: bool = False) -> list[str]:
         """Lesion IDs with a VOI on any scan of the patient (saved or in this session).
@@ -339,160 +324,41 @@ class ReviewSession:
         return stored.reads if stored is not None else empty_reads()
 
     def _stored(self, scan_id: str) -> RoiSet | None:
-        """The newest saved ROI set of a scan not opened here (None: none, or unreadable).
+        """The newest saved set of a scan in this reader's store (None: none or unreadable).
 
         Loaded once per saved version: the lesion table, the markers and new IDs ask for
         the other scans' tables and reads on every refresh.
         """
-        latest = self.store.latest(scan_id)
-        if latest is None:
-            return None
-        cached = self._stored_cache.get(scan_id)
-        if cached is None or cached.version.version != latest.version:
-            try:
-                cached = self.store.load(scan_id, latest.version)
-            except RoiStoreError as exc:   # one damaged scan must not block the patient
-                self._warn(f"{scan_id}: {exc}")
+        try:
+            latest = self.store.latest(scan_id, reader=self.set_reader)
+            if latest is None:
                 return None
-            self._stored_cache[scan_id] = cached
+            cached = self._stored_cache.get(scan_id)
+            if cached is None or cached.version.version != latest.version:
+                cached = self.store.load(scan_id, latest.version, reader=self.set_reader)
+                self._stored_cache[scan_id] = cached
+        except RoiStoreError as exc:   # one damaged scan must not block the patient
+            self._warn(f"{scan_id}: {exc}")
+            return None
         return cached
 
     def _warn(self, text: str) -> None:
+        text = self._shown(text)
         if text not in self.warnings:
             self.warnings.append(text)
 
     def _stored_table(self, scan_id: str) -> pd.DataFrame:
         """The newest saved table of another scan (empty, with a warning, if unreadable)."""
         stored = self._stored(scan_id)
-        return stored.table if stored is not None else _empty_table()
-
-    def add_lesion_at(self, seed_zyx: tuple[int, int, int], lesion_id: str | None = None,
-                      fraction: float | None = None) -> LesionVoi:
-        """Add a lesion VOI grown from a click (background-adapted threshold, bounded).
-
-        Parameters
-        ----------
-        seed_zyx : tuple of int
-            The clicked voxel of the PET.
-        lesion_id : str, optional
-            The lesion (e.g. one recorded on another scan); default a new ID.
-        fraction : float, optional
-            Position of the cut between the local background and SUVmax; default 0.5
-            (see :func:`nethelpers.voi.grow_from_click`).
-
-        Returns
-        -------
-        LesionVoi
-            Its label and measures.
-        """
-        lesion_id = lesion_id or self.next_lesion_id()
-        if (self.table["lesion_id"] == lesion_id).any():
-            raise ValueError(f"lesion {lesion_id} already has a VOI on {self.current}; delete "
-                             "it first or edit it with the brush")
-        grown = grow_from_click(self.images.suv, seed_zyx, self.images.spacing,
-                                fraction=fraction or 0.5, exclude=self.labels > 0)
-        label = self.free_label()
-        self._checkpoint()
-        self._cur.state.labels[grown.mask] = label
-        self._cur.state.table = pd.concat(
-            [self.table, self._new_row(label, "lesion", lesion_id, "click-grow")],
-            ignore_index=True)
-        measured = self.measure(label)
-        return LesionVoi(lesion_id, label, measured["suv_max"], measured["suv_peak"],
-                         measured["volume_ml"], measured["tb_liver"], grown.touches_bound)
-
-    def place_reference(self, roi: str, center_zyx: tuple[float, float, float],
-                        radius_mm: float | None = None) -> dict[str, float]:
-        """Place (or move) a reference sphere: liver 3 cm, spleen 2 cm by default.
-
-        Returns
-        -------
-        dict
-            ``suv_mean``, ``suv_sd``, ``volume_ml`` of the sphere (over voxels not already
-            in another ROI).
-        """
-        if roi not in _REFERENCE_LABELS:
-            raise ValueError(f"reference region {roi!r}: one of {', '.join(_REFERENCE_LABELS)}")
-        radius = radius_mm or (LIVER_SPHERE_RADIUS_MM if roi == "liver"
-                               else SPLEEN_SPHERE_RADIUS_MM)
-        rows = self.table[self.table["roi"] == roi]
-        if not rows.empty:
-            label = int(rows["label"].iloc[0])         # the region's own label, whatever it is
-        else:
-            used = set(self.table["label"].astype(int))
-            preferred = _REFERENCE_LABELS[roi]
-            label = preferred if preferred not in used else next(
-                v for v in range(1, 65536) if v not in used)
-        self._checkpoint()
-        state = self._cur.state
-        state.labels[state.labels == label] = 0
-        ball = sphere_mask(state.labels.shape, self.images.spacing, center_zyx, radius)
-        ball &= state.labels == 0
-        if not ball.any():
-            self.undo()
-            raise ValueError(f"the {roi} sphere at {tuple(center_zyx)} has no free voxel")
-        state.labels[ball] = label
-        if not (state.table["roi"] == roi).any():
-            state.table = pd.concat([state.table, self._new_row(label, roi, "", "sphere")],
-                                    ignore_index=True).sort_values("label", kind="stable")
-            state.table = state.table.reset_index(drop=True)
-        stats = voi_stats(self.images.suv, ball, self.images.spacing)
-        return {"suv_mean": stats.suv_mean, "suv_sd": stats.suv_sd,
-                "volume_ml": stats.volume_ml}
-
-    def delete(self, lesion_id: str | None = None, roi: str | None = None) -> None:
-        """Delete a lesion's VOI (its read stays) or a reference region."""
-        table = self.table
-        rows = table[table["lesion_id"] == lesion_id] if lesion_id else table[table["roi"] == roi]
-        if rows.empty:
-            raise KeyError(f"no ROI for {lesion_id or roi} on {self.current}")
-        label = int(rows["label"].iloc[0])
-        self._checkpoint()
-        state = self._cur.state
-        state.labels[state.labels == label] = 0
-        state.table = table[table["label"] != label].reset_index(drop=True)
-
-    def set_labels(self, labels: np.ndarray, lesion_id: str | None = None) -> None:
-        """Take a label map edited in the viewer (brush, eraser) as the new state.
-
-        Parameters
-        ----------
-        labels : numpy.ndarray
-            The edited map (same shape).
-        lesion_id : str, optional
-            For a label painted that has no row yet: the lesion it draws (a manual VOI).
-        """
-        if labels.shape != self.labels.shape:
-            raise ValueError(f"edited labels {labels.shape} differ from {self.labels.shape}")
-        present = set(np.unique(labels).tolist()) - {0}
-        unknown = sorted(present - set(self.table["label"]))
-        changed = np.unique(np.concatenate([self.labels[labels != self.labels],
-                                            labels[labels != self.labels]]))
-        changed = set(changed.tolist()) - {0}
-        self._checkpoint()
-        state = self._cur.state
-        state.labels = labels.astype(np.uint16, copy=True)
-        for label in unknown:
-            lid = lesion_id or self.next_lesion_id()
-            state.table = pd.concat([state.table, self._new_row(label, "lesion", lid, "manual")],
-                                    ignore_index=True)
-            lesion_id = None
-        for label in set(state.table["label"]) - present:     # erased completely
-            state.table = state.table[state.table["label"] != label]
-        state.table = state.table.sort_values("label", kind="stable").reset_index(drop=True)
-        edited = state.table["label"].isin(changed) & state.table["roi"].eq("lesion")
-        state.table.loc[edited, "method"] = "manual"        # only the VOIs the brush touched
-
-    def free_label(self) -> int:
-        """The lowest label from 11 up that no ROI of the current scan uses (a new lesion)."""
-        used = set(self.table["label"].astype(int))
-        label = _FIRST_LESION_LABEL
-        while label in used:
-            label += 1
-        return label
+        return stored.table if stored is not None else empty_table()
 
     def set_read(self, lesion_id: str, **values: Any) -> None:
-        """Record the reader's call on a lesion: site, call, krenning, confidence, note."""
+        """Record the reader's call on a lesion.
+
+        Fields: site, call, krenning, confidence, note, and the diameters ``long_axis_mm`` and
+        ``short_axis_mm`` (mm, >= 0; the line tool) - each checked by
+        :func:`nethelpers.rois.validate_reads` before anything changes.
+        """
         unknown = set(values) - set(READ_COLUMNS[1:])
         if unknown:
             raise ValueError(f"unknown read field(s) {sorted(unknown)}; use "
@@ -506,175 +372,3 @@ class ReviewSession:
         reads = validate_reads(reads, source=f"read of {lesion_id}")
         self._checkpoint()
         self._cur.state.reads = reads
-
-    # -- numbers -----------------------------------------------------------------------------
-    def measure(self, label: int) -> dict[str, float]:
-        """SUVmax, SUVpeak, volume and T/B (liver, spleen, shell) of one ROI of this scan."""
-        table = self.table
-        keep = table[(table["label"] == label) | table["roi"].isin(["liver", "spleen"])]
-        rows = measure_rois(self.images.suv, self.labels, keep, self.images.spacing,
-                            self.options)
-        row = rows[rows["label"] == label].iloc[0]
-        return {k: float(row[k]) for k in ("suv_max", "suv_mean", "suv_peak", "volume_ml",
-                                           "tb_liver", "tb_spleen", "tb_shell")}
-
-    def lesion_table(self) -> pd.DataFrame:
-        """The widget's table: every lesion of the patient with its read and numbers here.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``lesion_id, label`` (0: no VOI on this scan), ``site, call, krenning,
-            confidence, note``, ``suv_max, suv_peak, volume_ml, tb_liver``, ``on_scan``.
-        """
-        ids = sorted(set(self.known_lesions()) | set(self.reads["lesion_id"]))
-        table = self.table.set_index("lesion_id")
-        reads = self.reads.set_index("lesion_id")
-        measured = (measure_rois(self.images.suv, self.labels, self.table, self.images.spacing,
-                                 self.options).set_index("label")
-                    if not self.table.empty else pd.DataFrame())        # one pass, all ROIs
-        rows = []
-        for lid in ids:
-            row: dict[str, Any] = {"lesion_id": lid, "label": 0}
-            row |= {c: (reads.at[lid, c] if lid in reads.index else "") for c in READ_COLUMNS[1:]}
-            if lid in table.index:
-                label = int(table.at[lid, "label"])
-                row["label"] = label
-                row |= {k: float(measured.at[label, k])
-                        for k in ("suv_max", "suv_peak", "volume_ml", "tb_liver")}
-            row["on_scan"] = lid in table.index
-            rows.append(row)
-        cols = ["lesion_id", "label", *READ_COLUMNS[1:], "suv_max", "suv_peak", "volume_ml",
-                "tb_liver", "on_scan"]
-        return pd.DataFrame(rows, columns=cols)
-
-    def lesion_centre(self, lesion_id: str) -> tuple[int, int, int]:
-        """The voxel ``(z, y, x)`` of a lesion's SUVmax on this scan (to jump to it)."""
-        rows = self.table[self.table["lesion_id"] == lesion_id]
-        if rows.empty:
-            raise KeyError(f"lesion {lesion_id} has no VOI on {self.current}")
-        stats = voi_stats(self.images.suv, self.labels == int(rows["label"].iloc[0]),
-                          self.images.spacing)
-        return stats.max_index
-
-    def markers(self) -> pd.DataFrame:
-        """Lesions recorded on the patient's other scans but not on this one.
-
-        Each is placed at the SUVmax of its VOI on the other scan, carried through patient
-        coordinates (mm) onto this scan's PET grid, for the reader to decide "seen / not seen"
-        here.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``lesion_id, from_scan, x_mm, y_mm, z_mm, z, y, x`` (continuous indices).
-        """
-        here = set(self.table["lesion_id"])
-        rows = []
-        for scan_id in self.jobs:
-            if scan_id == self.current:
-                continue
-            table = (self._scans[scan_id].state.table if scan_id in self._scans
-                     else self._stored_table(scan_id))
-            lesions = table[(table["roi"] == "lesion") & ~table["lesion_id"].isin(here)]
-            if lesions.empty:
-                continue
-            state = self._state_of(scan_id)
-            other, labels = state.images, state.state.labels
-            for rec in lesions.itertuples():
-                if any(r["lesion_id"] == rec.lesion_id for r in rows):
-                    continue
-                mask = labels == int(rec.label)
-                if not mask.any():
-                    continue
-                peak = voi_stats(other.suv, mask, other.spacing).max_index
-                point = other.pet.TransformContinuousIndexToPhysicalPoint(
-                    [float(v) for v in peak[::-1]])
-                idx = self.images.pet.TransformPhysicalPointToContinuousIndex(point)[::-1]
-                rows.append({"lesion_id": rec.lesion_id, "from_scan": scan_id,
-                             "x_mm": point[0], "y_mm": point[1], "z_mm": point[2],
-                             "z": idx[0], "y": idx[1], "x": idx[2]})
-        return pd.DataFrame(rows, columns=["lesion_id", "from_scan", "x_mm", "y_mm", "z_mm",
-                                           "z", "y", "x"])
-
-    # -- saving ------------------------------------------------------------------------------
-    def save(self, note: str = "") -> RoiVersion | None:
-        """Save the current scan's ROIs and reads as a new version (None if nothing changed).
-
-        Raises
-        ------
-        nethelpers.rois.RoiConflictError
-            Someone saved this scan since it was opened; nothing is lost: reload, or
-            :meth:`save_anyway` to keep both.
-        """
-        cur = self._cur
-        if not cur.dirty:
-            return None
-        return self._save(cur, note, cur.parent)
-
-    def save_anyway(self, note: str = "") -> RoiVersion:
-        """Save as the newest version even if someone saved in between (both are kept)."""
-        return self._save(self._cur, note or "saved over a newer version", None)
-
-    def _save(self, cur: _ScanState, note: str, parent: int | None) -> RoiVersion:
-        image = sitk.GetImageFromArray(cur.state.labels)
-        image.CopyInformation(cur.images.pet)
-        version = self.store.save(cur.images.job.scan_id, image, cur.state.table,
-                                  reader=self.reader, note=note, parent=parent,
-                                  reads=cur.state.reads, series_uid=cur.images.series_uid)
-        cur.version = version
-        cur.dirty = False
-        loaded = self.store.load(cur.images.job.scan_id, version.version)
-        cur.state.table = loaded.table.copy()            # times filled in by the store
-        return version
-
-    def save_all(self, note: str = "") -> list[RoiVersion]:
-        """Save every scan with unsaved edits (a conflict raises, as in :meth:`save`)."""
-        return [self._save(cur, note, cur.parent) for cur in self._scans.values() if cur.dirty]
-
-    def autosave(self, note: str = "autosave") -> tuple[list[RoiVersion], list[str]]:
-        """Save every edited scan that nobody else saved meanwhile.
-
-        Returns
-        -------
-        list of RoiVersion
-            The versions saved.
-        list of str
-            Scans skipped because of a conflict (they stay unsaved, for the reader to decide).
-        """
-        saved, conflicts = [], []
-        for scan_id, cur in self._scans.items():
-            if not cur.dirty:
-                continue
-            try:
-                saved.append(self._save(cur, note, cur.parent))
-            except RoiConflictError:
-                conflicts.append(scan_id)
-        return saved, conflicts
-
-    def restore(self, version: int) -> RoiVersion:
-        """Bring back an earlier version of the current scan (saved as the newest).
-
-        Raises
-        ------
-        nethelpers.rois.RoiConflictError
-            Someone saved the scan since it was opened: reload first.
-        """
-        scan_id = self.current
-        cur = self._cur
-        restored = self.store.restore(scan_id, version, reader=self.reader,
-                                      parent=cur.parent)
-        del self._scans[scan_id]
-        self.open_scan(scan_id)
-        return restored
-
-    def history(self) -> pd.DataFrame:
-        """Saved versions of the current scan."""
-        return self.store.history(self.current)
-
-
-def _empty_table() -> pd.DataFrame:
-    return pd.DataFrame({"label": pd.Series(dtype=int), "roi": pd.Series(dtype=str),
-                         "lesion_id": pd.Series(dtype=str), "method": pd.Series(dtype=str),
-                         "reader": pd.Series(dtype=str), "created": pd.Series(dtype=str)})
-

@@ -1,12 +1,14 @@
 """Review status of a study: which scans have saved ROIs, by whom, with what (notebook 02).
 
-One row per scan: the newest saved version of its ROIs in the ROI store, who saved it and
-when, how many lesion VOIs and which reference regions it holds, and how many lesions have a
-recorded call. Given the study's PET scans, the scans still waiting for a review are listed
-too, and ROIs saved under a scan ID that the scans table does not know are flagged: they are
-never measured. A scan whose saved ROIs cannot be read (a file changed since it was saved) is
-listed as failed with the reason, and the others go on: :func:`review_failures` makes the
-table of the scans that could not be reviewed, :func:`failures_note` its line of text.
+One row per scan: the newest saved version of its ROIs in the ROI store (of the reader
+asked for, as a rule the index-test reader; else the newest set of any reader, noted), whose
+set it is and when it was saved, how many lesion VOIs and which reference regions it holds,
+and how many lesions have a recorded call. Given the study's PET scans, the scans still
+waiting for a review are listed too, and ROIs saved under a scan ID that the scans table does
+not know are flagged: they are never measured. A scan whose saved ROIs cannot be read (a file
+changed since it was saved) is listed as failed with the reason, and the others go on:
+:func:`review_failures` makes the table of the scans that could not be reviewed,
+:func:`failures_note` its line of text.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from nethelpers.readiness import REVIEW_COMMAND
+from nethelpers.roichoice import roi_set_for
 from nethelpers.rois import RoiStore, RoiStoreError
 
 __all__ = ["FAILED_COLUMNS", "STATUS_COLUMNS", "failures_note", "review_counts",
@@ -50,11 +53,12 @@ def _study_calls(reads: pd.DataFrame | None) -> dict[str, set[str]]:
     return {str(scan): _called_lesions(part) for scan, part in reads.groupby("scan_id")}
 
 
-def _saved_row(store: RoiStore, scan_id: str,
-               study_calls: set[str] | None = None) -> dict[str, object]:
-    version = store.latest(scan_id)
-    rois = store.load(scan_id, version.version)
-    table = rois.table
+def _saved_row(store: RoiStore, scan_id: str, study_calls: set[str] | None = None,
+               reader: str | None = None) -> dict[str, object]:
+    rois, note = roi_set_for(store, scan_id, reader)
+    if rois is None or rois.version is None:           # removed since store.scans() listed it
+        raise RoiStoreError(f"{scan_id} in the ROI store: no saved ROIs any more")
+    version, table = rois.version, rois.table
     called = _called_lesions(rois.reads) | (study_calls or set())
     return {
         "scan_id": scan_id,
@@ -65,13 +69,15 @@ def _saved_row(store: RoiStore, scan_id: str,
         "lesion_vois": int((table["roi"] == "lesion").sum()),
         "references": ", ".join(sorted(table.loc[table["roi"] != "lesion", "roi"].astype(str))),
         "calls_recorded": len(called),
-        "note": "",
+        "note": note,
     }
 
 
-def _failed_row(store: RoiStore, scan_id: str, reason: str) -> dict[str, object]:
+def _failed_row(store: RoiStore, scan_id: str, reason: str,
+                reader: str | None = None) -> dict[str, object]:
     try:
-        newest = store.latest(scan_id)
+        newest = (reader is not None and store.latest(scan_id, reader=reader)) or \
+            store.latest(scan_id)
     except RoiStoreError:                       # its metadata cannot be read either
         newest = None
     row: dict[str, object] = {"scan_id": scan_id, "saved": True, "version": pd.NA,
@@ -92,7 +98,8 @@ def _redacted(text: str) -> str:
 def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None, *,
                   failed: dict[str, str] | None = None,
                   shown: Callable[[str], str] | None = None,
-                  reads: pd.DataFrame | None = None) -> pd.DataFrame:
+                  reads: pd.DataFrame | None = None,
+                  reader: str | None = None) -> pd.DataFrame:
     """Return the review status of every scan with saved ROIs (and of every study scan).
 
     Parameters
@@ -115,6 +122,10 @@ def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None, *,
         The calls of a study usually live there, not in the ROI store (whose ``reads.csv``
         holds only the calls saved from the viewer); without it, ``calls_recorded`` counts
         the store's calls only, which is 0 for a study whose reads come from its tables.
+    reader : str, optional
+        Whose ROI set each row shows (e.g. ``params.index_test.reader``); a scan that reader
+        drew nothing on shows the newest set of another reader, said in ``note``
+        (:func:`nethelpers.roichoice.roi_set_for`). Default: the newest set of any reader.
 
     Returns
     -------
@@ -133,12 +144,12 @@ def review_status(store: RoiStore, scan_ids: Iterable[str] | None = None, *,
     for scan_id in sorted(set(saved) | (known or set())):
         if scan_id in saved:
             try:
-                row = _saved_row(store, scan_id, calls.get(scan_id))
+                row = _saved_row(store, scan_id, calls.get(scan_id), reader)
             except RoiStoreError as exc:
                 if failed is None:
                     raise
                 failed[scan_id] = f"RoiStoreError: {(shown or _redacted)(str(exc))}"
-                row = _failed_row(store, scan_id, failed[scan_id])
+                row = _failed_row(store, scan_id, failed[scan_id], reader)
             if known is not None and scan_id not in known:
                 row["note"] = UNKNOWN_SCAN
         else:

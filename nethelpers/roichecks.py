@@ -61,7 +61,8 @@ def checksum_problem(folder: Path, meta: Mapping[str, Any], *, required: Sequenc
     return None
 
 
-def refusal(scan_id: str, version: int, earlier: Sequence[int], problem: str) -> str:
+def refusal(scan_id: str, version: int, earlier: Sequence[int], problem: str, *,
+            reader: str | None = None, folder: str | None = None) -> str:
     """The error of a version that fails its checksums: which one, what, and the fix.
 
     Parameters
@@ -74,20 +75,24 @@ def refusal(scan_id: str, version: int, earlier: Sequence[int], problem: str) ->
         The scan's versions saved before it.
     problem : str
         From :func:`checksum_problem`.
+    reader, folder : str, optional
+        The reader whose set it is and that set's folder (:mod:`nethelpers.roireaders`).
 
     Returns
     -------
     str
         One line; the folder is shown relative to the ROI store.
     """
-    folder = f"{scan_id}/v{version:06d}"
-    text = f"scan {scan_id}, ROI version {version} ({folder} in the ROI store): {problem}."
+    who = f", reader {reader}" if reader else ""
+    you = reader if reader else "<you>"
+    folder = f"{scan_id}/{folder + '/' if folder else ''}v{version:06d}"
+    text = f"scan {scan_id}{who}, ROI version {version} ({folder} in the ROI store): {problem}."
     backup = f"restore the folder {folder} from backup"
     if earlier:
         fix = (f"load an earlier version ({', '.join(map(str, earlier))}) or make it the "
                f"newest again: nethelpers rois restore {scan_id} {earlier[-1]} -f "
-               f"<parameters.yaml> --reader <you>; or {backup}")
+               f"<parameters.yaml> --reader {you}; or {backup}")
     else:
         fix = (f"{backup}, or draw the ROIs again (nethelpers review) or re-import them "
-               f"(nethelpers rois import {scan_id} <file> -f <parameters.yaml> --reader <you>)")
+               f"(nethelpers rois import {scan_id} <file> -f <parameters.yaml> --reader {you})")
     return f"{text} Fix: {fix}"

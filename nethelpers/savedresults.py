@@ -42,20 +42,24 @@ LOCK_NAME = "quantify"
 """The output folder's lock is ``.quantify.lock``."""
 
 
-def inputs_fingerprint(params: Any) -> dict[str, Any]:
+def inputs_fingerprint(params: Any, reader: str | None = None) -> dict[str, Any]:
     """What a cohort quantification depends on: its parameters and the study's files.
 
     Parameters
     ----------
     params : nethelpers.config.Params
         Validated parameters.
+    reader : str, optional
+        Whose ROI sets were measured (default ``index_test.reader``): a set measured for
+        another reader is never reused.
 
     Returns
     -------
     dict
         A digest of nethelpers' source code, the ``quantify`` options (without output
         folder, workers, scheduler and lock timeout), the ``scores`` rules, and
-        :func:`nethelpers.files.study_fingerprint` of the study (without the reads table).
+        :func:`nethelpers.files.study_fingerprint` of the study (without the reads table),
+        and the reader whose ROI sets are measured.
         Saved in quantify.json; :func:`load_results` reuses saved tables only when it is
         unchanged. The DICOM tree is fingerprinted from its listing (names, sizes, mtimes):
         a header edited in place to the same size with its mtime restored goes unnoticed.
@@ -67,7 +71,8 @@ def inputs_fingerprint(params: Any) -> dict[str, Any]:
     study = study_fingerprint(params.study)
     study["tables"].pop("reads", None)  # the readers' calls are not measured
     return {"code": _code_digest(), "quantify": options,
-            "scores": params.scores.model_dump(mode="json"), "study": study}
+            "scores": params.scores.model_dump(mode="json"), "study": study,
+            "reader": reader or params.index_test.reader}
 
 
 def _code_digest() -> str:

@@ -269,6 +269,9 @@ READS = Table(
         Column("sstr_uptake", "int", low=0, high=4),
         Column("anatomic_correlate", "code", codes=ANATOMIC_CORRELATES),
         Column("site_typical", "bool"),
+        # the reader's long and short axis (the review's ruler); optional
+        Column("long_axis_mm", "float", low=0, high=1000, unit="mm"),
+        Column("short_axis_mm", "float", low=0, high=1000, unit="mm"),
     ),
     references=(("scan_id", "scans"), ("lesion_id", "lesions")),
 )

@@ -165,6 +165,11 @@ class GrowResult:
     threshold: float
     touches_bound: bool
 
+    @property
+    def contrast(self) -> float:
+        """Peak over local background, ``suv_max / background`` (inf without a background)."""
+        return self.suv_max / self.background if self.background > 0 else float("inf")
+
 
 def _climb(smooth: np.ndarray, start: np.ndarray, sp: np.ndarray, limit_mm: float,
            allowed: np.ndarray | None) -> np.ndarray:
@@ -187,7 +192,8 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
                     fraction: float = 0.5, background: bool = True,
                     background_shell_mm: tuple[float, float] = (20.0, 30.0),
                     search_mm: float = 10.0, max_radius_mm: float = 60.0,
-                    exclude: np.ndarray | None = None) -> GrowResult:
+                    exclude: np.ndarray | None = None,
+                    min_contrast: float | None = None) -> GrowResult:
     """A lesion VOI from one click: a threshold between the local background and SUVmax.
 
     1. **Peak.** From the click, climb the image smoothed with a 1-voxel Gaussian to its
@@ -198,6 +204,11 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
     3. **VOI.** Every voxel ``>= background + fraction × (SUVmax − background)`` connected to
        the peak (26-connectivity), within ``max_radius_mm`` of it and not in ``exclude``.
        With ``background=False`` the cut is ``fraction × SUVmax`` (e.g. 41 %, EANM's MTV).
+
+    With ``min_contrast`` a click whose peak is below ``min_contrast ×`` the local background
+    is refused: a click in normal tissue (liver, muscle) finds a noise maximum, and growing
+    it gives a "lesion" of normal tissue (the review's ``review.min_contrast``, 1.5, was
+    chosen on the demo: see :class:`nethelpers.configreview.ReviewConfig`).
 
     On the demo's lesions (blur and noise, 122 clicks at the true centres of 24 scans) the
     default refuses 4 (colder than their background) and leaks to the bound for 17 % of the
@@ -225,6 +236,9 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
         The VOI never extends further than this from the peak.
     exclude : numpy.ndarray, optional
         Boolean mask of voxels the VOI may not take (other VOIs).
+    min_contrast : float, optional
+        Refuse a peak below this multiple of the local background (with ``background``);
+        default None: only a peak not above the background is refused.
 
     Returns
     -------
@@ -235,7 +249,7 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
     ------
     ValueError
         Click outside the volume or inside ``exclude``, bad ``fraction``, or no focal
-        uptake (the peak is not above the background).
+        uptake (the peak is not above the background, or below ``min_contrast`` times it).
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must lie in (0, 1); got {fraction}")
@@ -273,6 +287,14 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
     if not top > bg:
         raise ValueError(f"no focal uptake at the click {tuple(int(v) for v in seed)}: its "
                          f"peak SUV {top:.3g} is not above the local background {bg:.3g}")
+    if min_contrast is not None and background and top < min_contrast * bg:
+        raise ValueError(
+            f"no lesion to grow at the click {tuple(int(v) for v in seed)}: its peak SUV "
+            f"{top:.3g} is {top / bg:.2f}× the local background {bg:.3g} (median SUV "
+            f"{inner:g}-{outer:g} mm around the peak), below the minimum contrast "
+            f"{min_contrast:g} (review.min_contrast). Normal tissue has no lesion to grow; "
+            "for a faint lesion, draw its VOI by hand with the brush, or lower "
+            "review.min_contrast in the parameters")
     threshold = bg + fraction * (top - bg)
     candidate = (crop >= threshold) & (dist2 <= max_radius_mm**2)
     if free is not None:

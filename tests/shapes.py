@@ -65,7 +65,8 @@ def _drop_liver(rois: Path) -> int:
         image = sitk.GetImageFromArray(labels)
         image.CopyInformation(current.labels)
         store.save(scan_id, image, current.table[~liver].reset_index(drop=True),
-                   reader="test", note="liver VOI removed (study shape no_liver)",
+                   reader=current.version.reader, saved_by="test",
+                   note="liver VOI removed (study shape no_liver)",
                    parent=current.version.version, reads=current.reads)
         changed += 1
     return changed

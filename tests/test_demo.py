@@ -109,8 +109,11 @@ def test_flip_flop_by_grade():
 def test_reads_cover_every_scan_lesion_reader(demo_study):
     t = _tables(demo_study)
     reads, lesions, scans = t["reads"], t["lesions"], t["scans"]
-    expected = sum(2 * (lesions.patient_id == pid).sum() for pid in scans.patient_id)
+    # readers R1 and R2 and their consensus read every lesion of every scan of the patient
+    expected = sum(3 * (lesions.patient_id == pid).sum() for pid in scans.patient_id)
     assert len(reads) == expected
+    assert reads.groupby("reader").size().to_dict() == {r: expected // 3
+                                                        for r in ("R1", "R2", "consensus")}
     assert set(reads.call) <= {"positive", "negative", "equivocal"}
     merged = reads.merge(lesions[["lesion_id", "malignant"]], on="lesion_id")
     fp = merged[(merged.call == "positive") & ~merged.malignant]

@@ -72,7 +72,11 @@ def test_too_few_pairs_keep_their_row_with_a_note(cohort):
 
 def test_accuracy_by_reader_counts_each_readers_calls(cohort, demo_study):
     acc = interreader.accuracy_by_reader(cohort, interreader.readers_of(cohort), "negative")
-    assert set(acc["reader"]) == {"R1", "R2"} and set(acc["unit"]) == {"patient", "lesion"}
+    # the two readers and their consensus (last), each checked against the CSV files below
+    assert interreader.readers_of(cohort) == ["R1", "R2", "consensus"]
+    assert interreader.independent_readers(cohort) == ["R1", "R2"]
+    assert set(acc["reader"]) == {"R1", "R2", "consensus"}
+    assert set(acc["unit"]) == {"patient", "lesion"}
     reads = pd.read_csv(demo_study / "reads" / "reads.csv")
     truth = pd.read_csv(demo_study / "truth" / "lesions.csv")[["lesion_id", "malignant"]]
     scans = pd.read_csv(demo_study / "clinical" / "scans.csv")[["scan_id", "tracer",
@@ -84,6 +88,7 @@ def test_accuracy_by_reader_counts_each_readers_calls(cohort, demo_study):
                 & (r["modality"] == row.modality) & r["malignant"]]
         assert (row.numerator, row.denominator) == ((sub["call"] == "positive").sum(),
                                                     len(sub))
+    assert set(lesion["reader"]) == {"R1", "R2", "consensus"}
     assert lesion["cluster_method"].notna().all()
 
 

@@ -215,10 +215,11 @@ def test_rois_import_takes_rtstruct_seg_and_label_images(scan, tmp_path, capsys)
     sitk.WriteImage(scan["rois"].labels, str(nifti))
     store = RoiStore(root / "rois")
     for n, path in enumerate((rtstruct, scan["seg"], nifti), start=2):
-        assert main(["rois", "import", SCAN, str(path), "--reader", "AB", "-f",
-                     str(params)]) == 0
+        assert main(["rois", "import", SCAN, str(path), "--reader", "R1", "--by", "AB", "-f",
+                     str(params)]) == 0                 # into the demo reader R1's set
         version = store.load(SCAN)
         assert version.version.version == n
+        assert (version.version.reader, version.version.saved_by) == ("R1", "AB")
         np.testing.assert_array_equal(version.array, sitk.GetArrayViewFromImage(
             scan["rois"].labels))
     assert "RTSTRUCT" in store.load(SCAN, 2).version.note

@@ -212,3 +212,32 @@ def test_provenance_fingerprints_the_demo_inputs(demo_study, demo_report):
     # what notebooks 04-05 reuse was measured from these inputs (the reads do not matter)
     inputs["tables"].pop("reads")
     assert quantified["inputs"]["study"] == inputs
+
+
+def test_both_readers_and_the_consensus_have_their_accuracy_in_the_report(demo_study,
+                                                                           demo_report):
+    """Issue 17: two independent readers and their adjudicated consensus, each with its
+    accuracy; the consensus never enters the inter-reader agreement (it is made from them)."""
+    tables = demo_report["out"] / "tables"
+    by_reader = pd.read_csv(tables / "accuracy_by_reader.csv")
+    assert {"R1", "R2", "consensus"} <= set(by_reader["reader"])
+    # the consensus's patient-level sensitivity on DOTATATE PET/CT, counted by hand
+    reads = pd.read_csv(demo_study / "reads" / "reads.csv", dtype=str)
+    lesions = pd.read_csv(demo_study / "truth" / "lesions.csv", dtype=str)
+    scans = pd.read_csv(demo_study / "clinical" / "scans.csv", dtype=str)
+    patients = pd.read_csv(demo_study / "clinical" / "patients.csv", dtype=str)
+    ours = reads[reads["reader"] == "consensus"].merge(scans[["scan_id", "patient_id",
+                                                             "tracer", "modality"]])
+    ours = ours[(ours["tracer"] == "DOTATATE") & (ours["modality"] == "PET/CT")]
+    positive = set(ours.loc[ours["call"] == "positive", "patient_id"])
+    scanned = set(scans.loc[(scans["tracer"] == "DOTATATE") & (scans["modality"] == "PET/CT"),
+                            "patient_id"])
+    diseased = set(patients.loc[patients["disease_present"] == "True", "patient_id"]) & scanned
+    assert len(lesions) and diseased                     # the demo has disease to find
+    row = by_reader[(by_reader["reader"] == "consensus") & (by_reader["unit"] == "patient")
+                    & (by_reader["tracer"] == "DOTATATE") & (by_reader["modality"] == "PET/CT")
+                    & (by_reader["measure"] == "sensitivity")].iloc[0]
+    assert (int(row["numerator"]), int(row["denominator"])) == (
+        len(diseased & positive), len(diseased))
+    agreement = pd.read_csv(tables / "interreader_agreement.csv", dtype=str)
+    assert not agreement.apply(lambda col: col.str.contains("consensus", na=False)).any().any()

@@ -31,7 +31,7 @@ def broken_study(ideal_study, tmp_path_factory):
     gone = scans.iloc[1]                                   # its PET folder is deleted
     changed = scans[scans["patient_id"] != gone["patient_id"]].iloc[0]
     shutil.rmtree(root / gone["pet_dir"])
-    version = root / "rois" / changed["scan_id"] / "v000001"
+    version = root / "rois" / changed["scan_id"] / "R1" / "v000001"     # the demo reader
     image = sitk.ReadImage(str(version / "labels.nrrd"))
     labels = sitk.GetArrayFromImage(image)
     labels[labels == labels.max()] = 0                     # a lesion erased by hand
@@ -108,7 +108,7 @@ def test_review_status_lists_an_unreadable_version_as_failed_and_goes_on(tmp_pat
         store.save(scan, sitk.GetImageFromArray(arr), table, reader="R1")
     edited = arr.copy()
     edited[1] = 0                                           # the lesion erased by hand
-    sitk.WriteImage(sitk.GetImageFromArray(edited), str(store.root / "S2/v000001/labels.nrrd"))
+    sitk.WriteImage(sitk.GetImageFromArray(edited), str(store.root / "S2/R1/v000001/labels.nrrd"))
     with pytest.raises(RoiStoreError):                       # not asked to list failures
         review_status(store, ["S1", "S2", "S3"])
     failed: dict[str, str] = {}

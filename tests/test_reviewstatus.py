@@ -37,14 +37,15 @@ def test_review_status_of_saved_waiting_and_unknown_scans(tmp_path):
     store.save("S1", _labels(1, 2, 10, 11), _table("R1", 2), reader="R1",
                reads=pd.DataFrame({"lesion_id": ["P1-L0", "P1-L1"],
                                    "call": ["positive", ""]}))
-    store.save("S1", _labels(1, 2, 10), _table("R2", 1), reader="R2", parent=1)
+    store.save("S1", _labels(1, 2, 10), _table("R1", 1), reader="R1", parent=1, saved_by="R2")
     store.save("ZZ", _labels(1), _table("R1", 0).iloc[:1], reader="R1")
     out = review_status(store, ["S1", "S2"])
     assert list(out.columns) == list(STATUS_COLUMNS)
     assert out["scan_id"].tolist() == ["S1", "S2", "ZZ"]
     s1, s2, zz = (out.iloc[i] for i in range(3))
-    # S1: the newest version (2, by R2) with one lesion; its reads were not carried over
-    assert (s1["saved"], s1["version"], s1["reader"]) == (True, 2, "R2")
+    # S1: the newest version (2, of R1's set, saved by R2) with one lesion; its reads were not
+    # carried over
+    assert (s1["saved"], s1["version"], s1["reader"]) == (True, 2, "R1")
     assert (s1["lesion_vois"], s1["references"], s1["calls_recorded"]) == (1, "liver, spleen", 0)
     assert s1["note"] == ""
     assert (s2["saved"], s2["lesion_vois"]) == (False, 0) and pd.isna(s2["version"])
@@ -54,6 +55,26 @@ def test_review_status_of_saved_waiting_and_unknown_scans(tmp_path):
     assert first.loc["S1", "version"] == 2
     only = review_status(store)                       # without the study's scans: no flags
     assert only["scan_id"].tolist() == ["S1", "ZZ"] and (only["note"] == "").all()
+
+
+def test_review_status_shows_the_readers_set_and_says_when_it_falls_back(tmp_path):
+    store = RoiStore(tmp_path / "rois")
+    store.save("S1", _labels(1, 2, 10, 11), _table("R1", 2), reader="R1",
+               saved_at="2025-01-09T10:00:00+00:00")
+    store.save("S1", _labels(1, 10), _table("R2", 1).iloc[[0, 2]], reader="R2",
+               saved_at="2025-01-09T11:00:00+00:00")                               # newer
+    store.save("S2", _labels(1, 10), _table("R2", 1).iloc[[0, 2]], reader="R2")
+    # no reader named: the first reader's set by name, though R2 saved later (a fixed choice)
+    first = review_status(store).set_index("scan_id")
+    assert first.loc["S1", ["reader", "lesion_vois", "references"]].tolist() == [
+        "R1", 2, "liver, spleen"]
+    r1 = review_status(store, ["S1", "S2"], reader="R1").set_index("scan_id")
+    assert r1.loc["S1", ["version", "reader", "lesion_vois", "note"]].tolist() == [
+        1, "R1", 2, ""]
+    assert r1.loc["S2", "reader"] == "R2"          # R1 drew nothing on S2: R2's set, stated
+    assert r1.loc["S2", "note"] == ("reader R1 drew no ROIs on this scan; used reader R2's "
+                                    "newest set (v1)")
+    assert review_counts(r1) == {"Scans with saved ROIs": 2, "Lesion VOIs": 3}
 
 
 def test_review_counts_count_the_study_scans_only(tmp_path):

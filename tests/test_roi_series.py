@@ -40,9 +40,10 @@ def _header_uid(study: Path, scan_id: str) -> str:
     return str(pydicom.dcmread(first, stop_before_pixels=True).SeriesInstanceUID)
 
 
-def _drop_series_key(store: Path, scan_id: str, version: int = 1) -> None:
-    """Make a version look like one saved before series UIDs were recorded."""
-    path = store / scan_id / f"v{version:06d}" / "meta.json"
+def _drop_series_key(store: Path, scan_id: str, version: int = 1, reader: str = "R1") -> None:
+    """Make a version (of the demo reader R1's set) look like one saved before series UIDs
+    were recorded."""
+    path = store / scan_id / reader / f"v{version:06d}" / "meta.json"
     meta = json.loads(path.read_text())
     del meta["series_uid"]
     path.write_text(json.dumps(meta, indent=1))
@@ -138,13 +139,13 @@ def test_restore_keeps_the_series_of_the_version_restored(tmp_path):
     store.save(HOME, image, table, reader="R1", series_uid="4.5.6")
     store.save(HOME, image, table, reader="R1")                     # no UID given
     assert [v.series_uid for v in store.versions(HOME)] == ["1.2.3", "4.5.6", None]
-    restored = store.restore(HOME, 1, reader="R2")
+    restored = store.restore(HOME, 1, reader="R1", saved_by="R2")
     assert restored.series_uid == "1.2.3" and restored.restored_from == 1
     assert json.loads((restored.path / "meta.json").read_text())["series_uid"] == "1.2.3"
-    assert store.restore(HOME, 3, reader="R2").series_uid is None
+    assert store.restore(HOME, 3, reader="R1", saved_by="R2").series_uid is None
     _drop_series_key(tmp_path, HOME, 2)                              # an old-format version
     assert store.load(HOME, 2).version.series_uid is None
-    assert store.restore(HOME, 2, reader="R2").series_uid is None
+    assert store.restore(HOME, 2, reader="R1", saved_by="R2").series_uid is None
 
 
 def test_cli_import_and_restore_record_the_pet_series(params, ideal_study, tmp_path, capsys):
@@ -156,12 +157,12 @@ def test_cli_import_and_restore_record_the_pet_series(params, ideal_study, tmp_p
     assert main(["rois", "export-seg", HOME, *f, "-o", str(tmp_path / "seg") + "/"]) == 0
     seg = next((tmp_path / "seg").glob("*.dcm"))
     _drop_series_key(Path(params.study.rois), HOME)                 # v1: saved before
-    assert main(["rois", "import-seg", HOME, str(seg), "--reader", "AB", *f]) == 0
+    assert main(["rois", "import-seg", HOME, str(seg), "--reader", "R1", "--by", "AB", *f]) == 0
     store = RoiStore(params.study.rois)
     assert store.latest(HOME).version == 2 and store.latest(HOME).series_uid == uid
-    assert main(["rois", "restore", HOME, "2", "--reader", "CD", *f]) == 0
+    assert main(["rois", "restore", HOME, "2", "--reader", "R1", "--by", "CD", *f]) == 0
     assert store.latest(HOME).version == 3 and store.latest(HOME).series_uid == uid
-    assert main(["rois", "restore", HOME, "1", "--reader", "CD", *f]) == 0
+    assert main(["rois", "restore", HOME, "1", "--reader", "R1", "--by", "CD", *f]) == 0
     assert store.latest(HOME).series_uid is None
     capsys.readouterr()
 
@@ -169,7 +170,7 @@ def test_cli_import_and_restore_record_the_pet_series(params, ideal_study, tmp_p
 def test_review_session_saves_the_loaded_pets_series(params, ideal_study):
     from nethelpers.review import ReviewSession
 
-    s = ReviewSession(params, "P001", "AB", scan_id=HOME)
+    s = ReviewSession(params, "P001", "R1", scan_id=HOME)          # the demo's reader
     uid = _header_uid(ideal_study, HOME)
     assert s.images.series_uid == uid and not s.warnings
     lesion = s.table.loc[s.table.roi == "lesion", "lesion_id"].iloc[0]
@@ -184,15 +185,19 @@ def test_review_session_does_not_show_rois_of_another_series(params, ideal_study
     a save cannot relabel another PET's ROIs as drawn on this one."""
     from nethelpers.review import ReviewSession
 
-    path = Path(params.study.rois) / HOME / "v000001" / "meta.json"
+    path = Path(params.study.rois) / HOME / "R1" / "v000001" / "meta.json"
     meta = json.loads(path.read_text())
     meta["series_uid"] = _header_uid(ideal_study, "P002-DOTATATE-PETCT")
     path.write_text(json.dumps(meta))
-    s = ReviewSession(params, "P001", "AB", scan_id=HOME)
+    s = ReviewSession(params, "P001", "R1", scan_id=HOME)
     assert int(s.labels.max()) == 0 and s.table.empty and s.reads.empty
     assert s.version.version == 1 and not s.dirty
     assert len(s.warnings) == 1 and "RoiSeriesError" not in s.warnings[0]
-    assert meta["series_uid"] in s.warnings[0] and FIX in s.warnings[0]
+    # the session's warnings pass the study's pseudonymiser: UIDs shown as <uid>, as in the
+    # report (the scan and the version name the series well enough to fix it)
+    assert s.warnings[0].startswith(f"scan {HOME}: ROI version v1 was drawn on PET series "
+                                    "<uid>, but the PET loaded for this scan is series <uid>")
+    assert meta["series_uid"] not in s.warnings[0] and FIX in s.warnings[0]
     assert s.save() is None                                     # nothing to save
 
 

@@ -144,32 +144,34 @@ def test_every_save_is_kept_and_any_version_restores(tmp_path):
     first = _image(_boxes())
     store.save(SCAN, first, _table(), reader="R1")
     second = _image({1: _boxes()[1]})
-    store.save(SCAN, second, _table().iloc[:1], reader="R2", parent=1, note="lesion removed")
+    store.save(SCAN, second, _table().iloc[:1], reader="R1", parent=1, note="lesion removed",
+               saved_by="R2")
     assert [v.version for v in store.versions(SCAN)] == [1, 2]
     assert store.load(SCAN).table["label"].tolist() == [1]
-    restored = store.restore(SCAN, 1, reader="R3")
+    restored = store.restore(SCAN, 1, reader="R1", saved_by="R3")
     assert (restored.version, restored.restored_from, restored.note) == (3, 1, "restored v1")
     np.testing.assert_array_equal(store.load(SCAN).array, sitk.GetArrayFromImage(first))
     np.testing.assert_array_equal(store.load(SCAN, 2).array, sitk.GetArrayFromImage(second))
     hist = store.history(SCAN)
-    assert hist["reader"].tolist() == ["R1", "R2", "R3"]
+    assert hist["reader"].tolist() == ["R1", "R1", "R1"]        # one reader's set ...
+    assert hist["saved_by"].tolist() == ["", "R2", "R3"]        # ... who saved is kept
     assert hist["parent"].tolist()[1] == 1 and pd.isna(hist["parent"].iloc[0])
     assert hist["restored_from"].iloc[2] == 1
     assert store.scans() == [SCAN]
 
 
 def test_conflicting_edit_is_refused_not_lost(tmp_path):
-    store = RoiStore(tmp_path)
+    store = RoiStore(tmp_path)                  # one reader, two workstations
     store.save(SCAN, _image(_boxes()), _table(), reader="R1", parent=0)
-    store.save(SCAN, _image(_boxes()), _table("R2"), reader="R2", parent=1)
+    store.save(SCAN, _image(_boxes()), _table(), reader="R1", parent=1, saved_by="R1b")
     with pytest.raises(RoiConflictError, match="started from version 1, but version 2 was "
-                                               "saved since by R2"):
-        store.save(SCAN, _image(_boxes()), _table("R3"), reader="R3", parent=1)
+                                               "saved since by R1b"):
+        store.save(SCAN, _image(_boxes()), _table(), reader="R1", parent=1)
     with pytest.raises(RoiConflictError, match="started from version 0"):
-        store.save(SCAN, _image(_boxes()), _table("R3"), reader="R3", parent=0)
-    assert store.latest(SCAN).version == 2
+        store.save(SCAN, _image(_boxes()), _table(), reader="R1", parent=0)
+    assert store.latest(SCAN, reader="R1").version == 2
     # without a parent the save simply becomes the newest
-    assert store.save(SCAN, _image(_boxes()), _table("R3"), reader="R3").version == 3
+    assert store.save(SCAN, _image(_boxes()), _table(), reader="R1").version == 3
 
 
 def test_load_errors_name_the_fix(tmp_path):
@@ -184,7 +186,7 @@ def test_load_errors_name_the_fix(tmp_path):
     with pytest.raises(RoiStoreError, match="name the reader"):
         store.save(SCAN, _image(_boxes()), _table(), reader=" ")
     # a changed file is detected by its checksum
-    table = tmp_path / SCAN / "v000001" / "rois.csv"
+    table = tmp_path / SCAN / "R1" / "v000001" / "rois.csv"
     table.write_text(table.read_text().replace("P001-L01", "P001-L02"))
     with pytest.raises(RoiStoreError, match="checksum mismatch"):
         store.load(SCAN)
@@ -207,7 +209,7 @@ _CRASH = textwrap.dedent("""
     import os, signal, sys
     import numpy as np, SimpleITK as sitk
     sys.path.insert(0, {root!r})
-    import nethelpers.rois as rois
+    import nethelpers.roistore as rois
     from tests.test_rois import _image, _table, _boxes
     where = sys.argv[1]
     def die(*a, **k):
@@ -236,12 +238,15 @@ def test_a_process_killed_mid_save_leaves_the_last_version_intact(tmp_path, wher
     proc = subprocess.run([sys.executable, str(script), where, str(tmp_path)],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == -9, proc.stderr
-    staged = [d.name for d in (tmp_path / SCAN).iterdir() if d.name.startswith(".staging-")]
+    staged = [d.name for d in (tmp_path / SCAN / "crasher").iterdir()
+              if d.name.startswith(".staging-")]
     assert len(staged) == 1                     # the torn save is left aside ...
     assert [v.version for v in store.versions(SCAN)] == [1]
+    assert store.readers(SCAN) == ["R1"]         # the crasher's set holds no version
     rois = store.load(SCAN)                      # ... the last good version loads
     assert rois.table["label"].tolist() == [1, 11]
-    assert store.save(SCAN, _image(_boxes()), _table(), reader="R2").version == 2
+    assert store.save(SCAN, _image(_boxes()), _table(), reader="crasher").version == 1
+    assert store.save(SCAN, _image(_boxes()), _table(), reader="R1").version == 2
 
 
 def _save_many(args):
@@ -253,7 +258,7 @@ def _save_many(args):
         img = _image({label: (slice(0, 1 + writer % 5), slice(0, 3), slice(0, 3))})
         table = table_from_rows([{"label": label, "roi": "lesion", "lesion_id": f"W{writer}",
                                   "method": "manual", "reader": f"W{writer}"}])
-        numbers.append(store.save(SCAN, img, table, reader=f"W{writer}").version)
+        numbers.append(store.save(SCAN, img, table, reader="R1", saved_by=f"W{writer}").version)
     return numbers
 
 
@@ -266,18 +271,18 @@ def test_concurrent_saves_never_collide(tmp_path):
     store = RoiStore(tmp_path)
     for v in store.versions(SCAN):
         rois = store.load(SCAN, v.version)       # checksums hold for every version
-        writer = int(v.reader[1:])
-        assert rois.table["reader"].tolist() == [v.reader]
+        writer = int(v.saved_by[1:])
+        assert rois.table["reader"].tolist() == [v.saved_by]
         assert set(np.unique(rois.array)) == {0, 100 + writer}
         assert int((rois.array > 0).sum()) == (1 + writer % 5) * 9
-    assert not [d for d in (tmp_path / SCAN).iterdir() if d.name.startswith(".staging-")]
+    assert not [d for d in (tmp_path / SCAN / "R1").iterdir() if d.name.startswith(".staging-")]
 
 
 def _save_from_parent(args):
     root, writer = args
     try:
-        RoiStore(root).save(SCAN, _image(_boxes()), _table(f"W{writer}"), reader=f"W{writer}",
-                            parent=1)
+        RoiStore(root).save(SCAN, _image(_boxes()), _table(f"W{writer}"), reader="R1",
+                            parent=1, saved_by=f"W{writer}")
         return "saved"
     except RoiConflictError:
         return "conflict"
@@ -294,9 +299,9 @@ def test_simultaneous_edits_of_one_version_keep_exactly_one(tmp_path):
 def test_stale_staging_folders_are_cleaned(tmp_path):
     store = RoiStore(tmp_path)
     store.save(SCAN, _image(_boxes()), _table(), reader="R1")
-    old = tmp_path / SCAN / ".staging-host-1-old"
+    old = tmp_path / SCAN / "R1" / ".staging-host-1-old"
     old.mkdir()
-    fresh = tmp_path / SCAN / ".staging-host-2-new"
+    fresh = tmp_path / SCAN / "R1" / ".staging-host-2-new"
     fresh.mkdir()
     os.utime(old, (0, 0))
     store.save(SCAN, _image(_boxes()), _table(), reader="R1")
@@ -331,18 +336,19 @@ def test_cli_history_restore_and_dicom_seg_round_trip(demo_study, tmp_path, caps
     f = ["-f", str(params)]
     assert main(["rois", "export-seg", scan, *f, "-o", str(tmp_path / "seg") + "/"]) == 0
     seg = next((tmp_path / "seg").glob("*.dcm"))
-    assert main(["rois", "import-seg", scan, str(seg), "--reader", "AB", *f]) == 0
+    assert main(["rois", "import-seg", scan, str(seg), "--reader", "R1", "--by", "AB", *f]) == 0
     store = RoiStore(tmp_path / "rois")
     v1, v2 = store.load(scan, 1), store.load(scan, 2)
     np.testing.assert_array_equal(v1.array, v2.array)
     pd.testing.assert_frame_equal(v1.table, v2.table)
-    assert v2.version.reader == "AB" and v2.version.note == f"imported from SEG {seg.name}"
-    assert main(["rois", "restore", scan, "1", "--reader", "CD", *f]) == 0
+    assert (v2.version.reader, v2.version.saved_by) == ("R1", "AB")
+    assert v2.version.note == f"imported from SEG {seg.name}"
+    assert main(["rois", "restore", scan, "1", "--reader", "R1", "--by", "CD", *f]) == 0
     capsys.readouterr()
     assert main(["rois", "history", scan, *f]) == 0
     out = capsys.readouterr().out
     assert "restored v1" in out and "AB" in out and "CD" in out
-    assert main(["rois", "restore", scan, "9", "--reader", "CD", *f]) == 2
+    assert main(["rois", "restore", scan, "9", "--reader", "R1", *f]) == 2
     assert "no version 9" in capsys.readouterr().err
 
 
@@ -355,10 +361,11 @@ def test_reads_are_saved_validated_and_restored_with_the_version(tmp_path):
     store.save(SCAN, _image(_boxes()), _table(), reader="R1", reads=reads)
     back = store.load(SCAN)
     assert list(back.reads.columns) == list(READ_COLUMNS)
-    assert back.reads.iloc[0].tolist() == ["P001-L01", "liver", "positive", "3", "4", ""]
-    store.save(SCAN, _image(_boxes()), _table(), reader="R2")        # a save without reads
+    assert back.reads.iloc[0].tolist() == ["P001-L01", "liver", "positive", "3", "4", "",
+                                           "", ""]                  # no long/short axis
+    store.save(SCAN, _image(_boxes()), _table(), reader="R1")        # a save without reads
     assert store.load(SCAN).reads.empty
-    store.restore(SCAN, 1, reader="R3")
+    store.restore(SCAN, 1, reader="R1", saved_by="R3")
     assert store.load(SCAN).reads["call"].tolist() == ["positive"]
     for change, message in (({"call": ["maybe"]}, "column call has ['maybe']"),
                             ({"krenning": [7]}, "column krenning has ['7']"),
@@ -369,7 +376,7 @@ def test_reads_are_saved_validated_and_restored_with_the_version(tmp_path):
     with pytest.raises(RoiStoreError, match="more than one read"):
         validate_reads(pd.concat([reads, reads]))
     # a changed reads file fails its checksum like the others
-    path = tmp_path / SCAN / "v000001" / "reads.csv"
+    path = tmp_path / SCAN / "R1" / "v000001" / "reads.csv"
     path.write_text(path.read_text().replace("positive", "negative"))
     with pytest.raises(RoiStoreError, match="checksum mismatch"):
         store.load(SCAN, 1)

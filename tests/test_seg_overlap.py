@@ -232,11 +232,13 @@ def test_cli_refuses_in_one_line_then_imports_with_the_policy(demo, tmp_path, ca
     assert err.count("\n") == 1 and "Traceback" not in err and str(demo.out) not in err
     assert "segment 1 'P001-L01'" in err and "segment 6 'Liver'" in err
     store = RoiStore(tmp_path / "rois")
-    assert store.latest(demo.scan).version == 1                # nothing saved
+    assert store.latest(demo.scan).version == 1                # nothing saved ...
+    assert store.readers(demo.scan) == ["R1"]                  # ... R2 has no set yet
 
     assert main([*args, "--overlap", "lesions-win"]) == 0
-    saved = store.load(demo.scan)
-    assert saved.version.version == 2 and saved.version.reader == "R2"
+    saved = store.load(demo.scan)                              # the newest set: R2's own
+    assert saved.version.version == 1 and saved.version.reader == "R2"
+    assert store.latest(demo.scan, reader="R1").version == 1   # R1's set untouched
     assert set(saved.table["reader"]) == {"R2"}
     assert "'Workstation Reader'" in saved.version.note and "gave" in saved.version.note
     (lesion, liver), n = next(iter(seen.shared.items()))

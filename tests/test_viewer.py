@@ -46,10 +46,11 @@ def truth(ideal_study):
 def open_patient(make_napari_viewer, params):
     from nethelpers.viewer.app import open_review
 
-    def factory(show=False, patient=PATIENT, **kwargs):
+    def factory(show=False, patient=PATIENT, reading_views=False, **kwargs):
+        # the dock alone: the reading views beside it are tested in test_reading_session
         viewer = make_napari_viewer(show=show)
-        _, widget = open_review(params, patient, reader="tester", viewer=viewer,
-                                autosave_s=0, **kwargs)
+        _, widget = open_review(params, patient, reader="R1", viewer=viewer, autosave_s=0,
+                                reading_views=reading_views, **kwargs)
         widget.ask_close = _never("ask_close")
         widget.ask_conflict = _never("ask_conflict")
         widget.ask_confirm = _never("ask_confirm")
@@ -206,7 +207,7 @@ def test_click_to_voi_matches_quantify(open_patient, truth, qtbot):
     event.type = "mouse_release"
     mouse_release_callbacks(viewer, event)
     assert w.pending is None
-    new = f"{PATIENT}-L06"                                 # a new lesion_id
+    new = f"{PATIENT}-R1-L01"                              # a new lesion_id, R1's own
     row = s.table[s.table["lesion_id"] == new].iloc[0]
     assert row["method"] == "click-grow"
     assert (w.layers.rois.data == row["label"]).sum() > 0  # drawn at once
@@ -366,7 +367,7 @@ def test_save_reload_restore_and_conflict(open_patient, params):
         "L01 was not a lesion"
     assert w.version_combo.count() == 2 and w.restore_button.isEnabled()
 
-    other = ReviewSession(params, PATIENT, "someone else", scan_id=scan)   # a new session
+    other = ReviewSession(params, PATIENT, "R1", scan_id=scan)   # a 2nd session
     assert not (other.table["lesion_id"] == f"{PATIENT}-L01").any()
     store = RoiStore(params.study.rois)
 
@@ -479,7 +480,9 @@ def test_npe2_manifest_and_launcher(make_napari_viewer, params, tmp_path):
     docked = viewer.window._qt_window.findChildren(ReviewWidget)
     assert len(docked) == 1 and docked[0].session.current == f"{PATIENT}-FDG-PETCT"
     assert docked[0].session.reader == "launcher test"
-    assert tuple(docked[0].layers.pet.contrast_limits) == (0, 7)          # FDG window
+    # FDG window 1-7: fused over the CT, transparent up to review.display.suv_lower
+    assert tuple(docked[0].layers.pet.contrast_limits) == (1.0, 7.0)
+    assert docked[0].reading is not None and docked[0].reading.mip.pet is not None
     docked[0].shutdown()
 
 
@@ -529,3 +532,131 @@ def test_review_fixes_brush_follows_selection_3d_clicks_refused_close_asks(open_
     w.ask_close = lambda scans: asked.append(list(scans)) or "cancel"
     viewer.window._qt_window.close()
     assert asked == [[s.current]] and s.dirty
+
+
+# -- robust and quick (issue 17) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def damaged_params(ideal_study, tmp_path):
+    """P001's FDG PET with one slice deleted (a copy) and P001's PET/MR ROI set damaged."""
+    root = tmp_path / "study"
+    root.mkdir()
+    for entry in ideal_study.iterdir():
+        if entry.name not in ("clinical", "rois"):
+            (root / entry.name).symlink_to(entry)
+    shutil.copytree(ideal_study / "clinical", root / "clinical")
+    shutil.copytree(ideal_study / "rois", root / "rois")
+    scans = pd.read_csv(root / "clinical" / "scans.csv")
+    row = scans["scan_id"] == f"{PATIENT}-FDG-PETCT"
+    broken = root / "broken" / "PT"
+    shutil.copytree(ideal_study / scans.loc[row, "pet_dir"].iloc[0], broken)
+    files = sorted(broken.iterdir())
+    files[len(files) // 2].unlink()                        # one slice lost
+    scans.loc[row, "pet_dir"] = "broken/PT"
+    scans.to_csv(root / "clinical" / "scans.csv", index=False)
+    labels = sorted((root / "rois" / f"{PATIENT}-DOTATATE-PETMR").rglob("labels.nrrd"))[-1]
+    labels.write_bytes(labels.read_bytes()[:-200] + bytes(200))   # fails its checksum
+    return params_from_dict({"study": {"name": "t", "data_root": str(root)}})
+
+
+def test_failed_load_keeps_the_session_working(make_napari_viewer, damaged_params, truth,
+                                               qtbot):
+    from qtpy.QtCore import Qt
+
+    from nethelpers.viewer.app import open_review
+
+    viewer = make_napari_viewer(show=False)
+    _, w = open_review(damaged_params, PATIENT, reader="R1", viewer=viewer, autosave_s=0)
+    w.ask_close = w.ask_conflict = w.ask_confirm = _never("dialog")
+    s = w.session
+    first, bad = s.current, f"{PATIENT}-FDG-PETCT"
+    # a damaged ROI set of another scan is stated in the dock (session.warnings)
+    assert s.warnings and any(f"{PATIENT}-DOTATATE-PETMR" in x for x in s.warnings)
+    assert f"{PATIENT}-DOTATATE-PETMR" in w.warnings_label.text()
+    pet_before = w.layers.pet
+    shown = np.array(pet_before.data, copy=True)
+
+    w.scan_combo.setCurrentIndex(s.scan_ids.index(bad))   # the reader picks the bad scan
+    assert s.current == first
+    assert w.scan_combo.currentData() == first
+    assert bad in w.problem.text() and "could not be opened" in w.problem.text()
+    assert str(damaged_params.study.data_root) not in w.problem.text()
+    assert w.layers.pet is pet_before and pet_before.visible
+    np.testing.assert_array_equal(pet_before.data, shown)
+    np.testing.assert_array_equal(
+        pet_before.data, sitk.GetArrayViewFromImage(s.images.pet))      # the session's scan
+    assert [lay.metadata["scan_id"] for lay in viewer.layers
+            if lay.metadata.get("role") == "pet"] == [first]
+
+    # the next click, Delete and Ctrl+S work
+    lesion = f"{PATIENT}-L02"
+    w.select_lesion(lesion, jump=False)
+    _key(qtbot, viewer, Qt.Key.Key_Delete)
+    assert not (s.table["lesion_id"] == lesion).any()
+    _key(qtbot, viewer, Qt.Key.Key_A)
+    voi = w.handle_click(_world(_truth_row(truth, first, lesion)))
+    assert voi is not None and voi.lesion_id != lesion
+    _key(qtbot, viewer, Qt.Key.Key_S, ctrl=True)
+    assert not s.dirty and s.history()["version"].iloc[-1] == 2
+    assert w.select_scan(bad) is False and s.current == first  # again: same end state
+    w.shutdown()
+
+
+def test_switch_back_uses_kept_layers_fast(open_patient):
+    import time
+
+    from qtpy.QtWidgets import QApplication
+
+    viewer, w = open_patient(show=True)
+    s = w.session
+    app = QApplication.instance()
+    first, other = s.scan_ids[0], s.scan_ids[1]
+    t0 = time.perf_counter()
+    w.select_scan(other)                                   # first open: read and add
+    app.processEvents()
+    t_first = time.perf_counter() - t0
+    kept = {sid: layers.pet for sid, layers in w.scan_layers.items()}
+    times = []
+    for sid in (first, other, first):
+        t0 = time.perf_counter()
+        w.select_scan(sid)
+        app.processEvents()
+        times.append(time.perf_counter() - t0)
+        assert s.current == sid and w.layers.pet is kept[sid] and w.layers.pet.visible
+        np.testing.assert_array_equal(w.layers.rois.data, s.labels)
+        hidden = [lay for lay in viewer.layers if lay.metadata.get("scan_id") != sid
+                  and lay.metadata.get("role") == "pet"]
+        assert hidden and not any(lay.visible for lay in hidden)
+    # measured here: first open 0.7-0.9 s, switch back 0.10-0.16 s (2-core VM under Xvfb)
+    # (one of three took 0.38 s once in a full run, a garbage collection of earlier tests'
+    # viewers: the median holds the goal, the ratio to the first open the worst)
+    assert sorted(times)[1] < 0.3, (times, t_first)
+    assert max(times) < 0.75 * t_first, (times, t_first)
+
+
+def test_click_refused_below_min_contrast_shown_in_dock(open_patient, truth):
+    viewer, w = open_patient()
+    s = w.session
+    assert s.params.review.min_contrast == 1.5             # the one default
+    lesion = f"{PATIENT}-L02"
+    w.select_lesion(lesion, jump=False)
+    w.delete_selected()
+    before = len(s.table)
+    s.params.review.min_contrast = 50.0                    # above any demo lesion
+    w.start("add")
+    assert w.handle_click(_world(_truth_row(truth, s.current, lesion))) is None
+    assert len(s.table) == before
+    text = w.messages[-1]
+    assert "review.min_contrast" in text and "brush" in text and "50" in text
+    s.params.review.min_contrast = 1.5
+    w.start("add")
+    assert w.handle_click(_world(_truth_row(truth, s.current, lesion))) is not None
+
+
+def test_viewer_modules_are_small():
+    folder = ROOT / "nethelpers" / "viewer"
+    sizes = {p.relative_to(folder).as_posix(): len(p.read_text().splitlines())
+             for p in folder.rglob("*.py")}
+    assert "_qt/dock.py" in sizes and sizes["widget.py"] < 60
+    assert {k: v for k, v in sizes.items() if v >= 400} == {}

@@ -161,3 +161,59 @@ def test_shell_arguments_are_checked():
     with pytest.raises(ValueError, match="width_mm > 0"):
         shell_mask(labels, 1, (1, 1, 1), width_mm=0)
     assert not shell_mask(labels, 1, (1, 1, 1)).any()      # empty VOI: empty shell
+
+
+def test_click_in_normal_liver_refused_at_lesions_accepted(demo_study):
+    """review.min_contrast on a blurred, noisy demo scan: the generator's own tissue map gives
+    the normal liver; truth positions and true SUVs give the lesions."""
+    import pandas as pd
+    from scipy import ndimage
+
+    from nethelpers.configreview import ReviewConfig
+    from nethelpers.demo.anatomy import LESION_LABEL0, Tissue, paint
+    from nethelpers.demo.cohort_sim import simulate_patient
+    from nethelpers.demo.imaging import scan_grid
+
+    scan_id, min_contrast = "P002-DOTATATE-PETCT", ReviewConfig().min_contrast
+    assert min_contrast == 1.5
+    scans = pd.read_csv(demo_study / "clinical" / "scans.csv").set_index("scan_id")
+    reader = sitk.ImageSeriesReader()                 # an independent reader, not ours
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(
+        str(demo_study / scans.at[scan_id, "pet_dir"])))
+    reader.SetOutputPixelType(sitk.sitkFloat32)
+    pet = reader.Execute()
+    truth = pd.read_csv(demo_study / "truth" / "scans.csv").set_index("scan_id")
+    suv = sitk.GetArrayFromImage(pet) * np.float32(truth.at[scan_id, "suv_bw_factor_g_per_bq"])
+    spacing = pet.GetSpacing()
+
+    patient = simulate_patient(1, 0)
+    scan = next(s for s in patient.scans if s.scan_id == scan_id)
+    tissue = paint(scan_grid(patient, scan, "PT"), scan.pose, patient.anatomy)
+    assert tissue.shape == suv.shape
+    far = ndimage.distance_transform_edt(tissue < LESION_LABEL0, sampling=spacing[::-1]) > 30
+    inside = ndimage.distance_transform_edt(tissue == Tissue.LIVER, sampling=spacing[::-1]) > 10
+    points = np.argwhere(inside & far)
+    picks = points[np.random.default_rng(0).choice(len(points), 20, replace=False)]
+    refused = 0
+    for idx in picks:
+        grow_from_click(suv, idx, spacing)            # today's click: a "lesion" of liver
+        try:
+            grow_from_click(suv, idx, spacing, min_contrast=min_contrast)
+        except ValueError as exc:
+            refused += 1
+            assert "review.min_contrast" in str(exc) and "brush" in str(exc)
+            assert f"{min_contrast:g}" in str(exc)
+    assert refused >= 18, refused                      # measured: 18 of 20 (noise peaks)
+
+    lesions = pd.read_csv(demo_study / "truth" / "lesions.csv").set_index("lesion_id")
+    positions = pd.read_csv(demo_study / "truth" / "lesion_positions.csv")
+    hot = 0
+    for row in positions[positions["scan_id"] == scan_id].itertuples():
+        if lesions.at[row.lesion_id, "true_suv_dotatate"] < 1.5 * truth.at[scan_id,
+                                                                          "true_suv_liver"]:
+            continue                                    # fainter than 1.5x liver: may go
+        hot += 1
+        idx = pet.TransformPhysicalPointToIndex((row.x_mm, row.y_mm, row.z_mm))[::-1]
+        grown = grow_from_click(suv, idx, spacing, min_contrast=min_contrast)
+        assert grown.contrast >= min_contrast and grown.mask[idx]
+    assert hot == 8                                   # P002's lesions hotter than 1.5x liver

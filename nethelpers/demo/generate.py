@@ -4,8 +4,9 @@ Layout of the output folder::
 
     dicom/<patient_id>/<scan_id>/PT|CT|MR/*.dcm   one folder per series
     clinical/patients.csv  clinical/scans.csv      what a real study also has
-    reads/reads.csv                                 simulated readers R1 and R2
-    rois/<scan_id>/v000001/                         reader R1's VOIs on the PET grid, saved
+    reads/reads.csv                                 simulated readers R1 and R2, and their
+                                                    consensus (simulated adjudicator "ADJ")
+    rois/<scan_id>/R1/v000001/                      reader R1's VOIs on the PET grid, saved
                                                     through the ROI store (nethelpers.rois)
     truth/lesions.csv  truth/scans.csv  truth/lesion_positions.csv
     demo.json                                       parameters; written last (= complete)
@@ -33,13 +34,13 @@ from nethelpers import __version__
 from nethelpers.demo.anatomy import Tissue
 from nethelpers.demo.cohort_sim import Patient, Scan, simulate_patient
 from nethelpers.demo.imaging import ImagingOptions, write_scan
-from nethelpers.demo.readers import reader_rois, simulate_reads
+from nethelpers.demo.readers import consensus_rows, reader_rois, simulate_reads
 from nethelpers.rois import RoiStore
 
 MARKER = "demo.json"
 
 #: Bump when the generator's output changes, so `--if-missing` replaces older studies.
-DEMO_FORMAT = 6
+DEMO_FORMAT = 7
 
 
 def _scan_task(args: tuple) -> dict:
@@ -55,7 +56,8 @@ def _scan_task(args: tuple) -> dict:
         scan.scan_id, grid.to_sitk(labels), table, reader="R1",
         note="demo generator: reader R1's VOIs", saved_at=str(table["created"].iloc[0]),
         series_uid=info["pet_series_uid"])
-    info["reads"] = simulate_reads(p, scan, np.random.default_rng([seed, index, 300, k]))
+    reads = simulate_reads(p, scan, np.random.default_rng([seed, index, 300, k]))
+    info["reads"] = reads + consensus_rows(reads, np.random.default_rng([seed, index, 400, k]))
     info["positions"] = [
         dict(zip(("x_mm", "y_mm", "z_mm"), np.round(scan.pose.to_patient(les.center), 3),
                  strict=True),

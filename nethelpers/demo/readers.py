@@ -254,3 +254,34 @@ def reader_rois(p: Patient, scan: Scan, grid: Grid, rng: np.random.Generator
          "reader": "R1", "created": created}
         for label, roi, lesion_id, _, _ in spheres])
     return labels, table
+
+
+#: The simulated adjudicator of the demo's consensus.
+ADJUDICATOR = "ADJ"
+
+
+def consensus_rows(reads: list[dict], rng: np.random.Generator) -> list[dict]:
+    """The consensus of R1 and R2 on one scan (:func:`nethelpers.consensus.make_consensus`).
+
+    Where they disagree, the simulated adjudicator :data:`ADJUDICATOR` takes the call (and
+    Krenning score) of the more confident reader, a coin flip on a tie (deterministic from
+    ``rng``, drawn only for ties).
+    """
+    from nethelpers.consensus import make_consensus
+
+    frame = pd.DataFrame(reads)
+    first = make_consensus(frame, list(READERS))
+    decisions = {}
+    for row in first.unresolved.itertuples(index=False):
+        mine = frame[(frame["scan_id"] == row.scan_id) & (frame["lesion_id"] == row.lesion_id)]
+        conf = mine.set_index("reader")["confidence"].astype(int)
+        best = conf[conf == conf.max()].index.tolist()
+        pick = best[0] if len(best) == 1 else best[int(rng.integers(len(best)))]
+        chosen = mine[mine["reader"] == pick].iloc[0]
+        decisions[(row.scan_id, row.lesion_id)] = {"call": chosen["call"],
+                                                   "krenning": chosen["krenning"]}
+    out = make_consensus(frame, list(READERS), decisions=decisions, adjudicator=ADJUDICATOR)
+    rows = out.reads.drop(columns=["basis", "adjudicator"]).to_dict("records")
+    for row in rows:                       # numbers as the readers' rows carry them
+        row["confidence"] = int(row["confidence"]) if row["confidence"] != "" else ""
+    return rows

@@ -5,19 +5,18 @@
 - :mod:`~nethelpers.plots.stats`: ROC curves, forest plots, Bland-Altman, paired plots.
 """
 
-from nethelpers.plots.flow import index_test_flow, participant_flow
-from nethelpers.plots.stats import (
-    RocCurve,
-    bland_altman_plot,
-    forest_plot,
-    paired_plot,
-    roc_curve,
-    roc_plot,
-    stacked_bar,
-    strip_plot,
-    uptake_scatter,
-)
-from nethelpers.plots.style import OKABE_ITO, STYLE, figure_style
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+#: public name -> submodule; imported on first use, so ``nethelpers.plots.style`` (the SUV
+#: windows the napari review needs) does not pull in matplotlib's figures (0.5 s)
+_WHERE = {"index_test_flow": "flow", "participant_flow": "flow", "RocCurve": "stats",
+          "bland_altman_plot": "stats", "forest_plot": "stats", "paired_plot": "stats",
+          "roc_curve": "stats", "roc_plot": "stats", "stacked_bar": "stats",
+          "strip_plot": "stats", "uptake_scatter": "stats", "OKABE_ITO": "style",
+          "STYLE": "style", "figure_style": "style"}
 
 __all__ = [
     "OKABE_ITO",
@@ -35,3 +34,9 @@ __all__ = [
     "strip_plot",
     "uptake_scatter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"nethelpers.plots.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -249,7 +249,7 @@ def _anatomy_kind(modality: str) -> str:
     return "MR" if "MR" in str(modality).upper().split("/")[-1] else "CT"
 
 
-def scan_images(job: Any, store: Any, norm: str = "bw"
+def scan_images(job: Any, store: Any, norm: str = "bw", reader: str | None = None
                 ) -> tuple[sitk.Image, np.ndarray, pd.DataFrame, sitk.Image | None, str]:
     """The SUV image of a scan, its newest saved ROIs on the PET grid and its CT or MR.
 
@@ -261,6 +261,10 @@ def scan_images(job: Any, store: Any, norm: str = "bw"
         The ROI store (a scan without saved ROIs gets an empty label map).
     norm : str
         SUV normalisation.
+    reader : str, optional
+        Whose ROI set (``index_test.reader``); a scan that reader drew nothing on shows the
+        newest set of another reader (:func:`nethelpers.roichoice.roi_set_for`); None: the
+        newest set of any reader.
 
     Returns
     -------
@@ -274,6 +278,7 @@ def scan_images(job: Any, store: Any, norm: str = "bw"
         The saved ROIs were drawn on another PET series than the one loaded for the scan.
     """
     from nethelpers.dicom.volume import load_ct, load_mr, load_pet_series
+    from nethelpers.roichoice import roi_set_for
     from nethelpers.roiseries import check_roi_series, series_uid_of
     from nethelpers.scanmeasures import labels_on
 
@@ -281,8 +286,8 @@ def scan_images(job: Any, store: Any, norm: str = "bw"
     pet = loaded.image
     labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
     table = pd.DataFrame(columns=["label", "roi", "lesion_id"])
-    if store.latest(job.scan_id) is not None:
-        rois = store.load(job.scan_id)
+    rois, _ = roi_set_for(store, job.scan_id, reader)
+    if rois is not None:
         check_roi_series(rois.version, series_uid_of(loaded.headers))  # raises: another PET
         labels, table = labels_on(pet, rois.labels, rois.table)[0], rois.table
     kind = _anatomy_kind(job.modality)
@@ -292,8 +297,8 @@ def scan_images(job: Any, store: Any, norm: str = "bw"
     return pet, labels, table, anatomy, kind
 
 
-def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 12
-                 ) -> tuple[Figure, Figure]:
+def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 12,
+                 reader: str | None = None) -> tuple[Figure, Figure]:
     """The lesion gallery and the MIP of one PET scan with its newest saved ROIs.
 
     Parameters
@@ -307,6 +312,8 @@ def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 1
         SUV normalisation (``quantify.norm``).
     max_lesions : int
         Lesions in the gallery (largest SUVmax first).
+    reader : str, optional
+        Whose ROI set (:func:`scan_images`).
 
     Returns
     -------
@@ -318,7 +325,7 @@ def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 1
     nethelpers.roiseries.RoiSeriesError
         The saved ROIs were drawn on another PET series than the one loaded for the scan.
     """
-    pet, labels, table, anatomy, kind = scan_images(job, store, norm)
+    pet, labels, table, anatomy, kind = scan_images(job, store, norm, reader)
     title = f"{job.scan_id} ({job.tracer} {job.modality})"
     gallery = lesion_gallery(pet, labels, table, anatomy=anatomy, anatomy_kind=kind,
                              tracer=job.tracer, title=title, max_lesions=max_lesions)
@@ -386,7 +393,8 @@ def study_gallery(params: Any, patient_ids: Sequence[str] | None = None, *,
             continue
         try:
             gallery, mip = scan_figures(job, store, params.quantify.norm,
-                                        max_lesions=max_lesions)
+                                        max_lesions=max_lesions,
+                                        reader=params.index_test.reader)
         except Exception as exc:  # noqa: BLE001 - one unreadable scan must not stop the rest
             if skipped is None:
                 raise

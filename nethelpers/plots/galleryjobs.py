@@ -133,9 +133,10 @@ def _draw_scan(task: tuple) -> tuple[str, list[tuple[str, bytes, str]], tuple | 
     from nethelpers.reportdir import alt_text
     from nethelpers.rois import RoiStore
 
-    job, rois, norm, max_lesions, dpi = task
+    job, rois, norm, max_lesions, dpi, reader = task
     try:
-        gallery, mip = scan_figures(job, RoiStore(rois), norm, max_lesions=max_lesions)
+        gallery, mip = scan_figures(job, RoiStore(rois), norm, max_lesions=max_lesions,
+                                    reader=reader)
         out = []
         for name, fig in ((f"gallery_{job.scan_id}", gallery), (f"mip_{job.scan_id}", mip)):
             out.append((name, _png(fig, dpi), alt_text(fig, name)))
@@ -214,7 +215,8 @@ def render_study_gallery(params: Any, figures_dir: str | Path, *,
         if job.problem:
             result.failed[job.scan_id] = shown(job.problem)
             continue
-        todo.append((job, str(params.study.rois), params.quantify.norm, max_lesions, dpi))
+        todo.append((job, str(params.study.rois), params.quantify.norm, max_lesions, dpi,
+                     params.index_test.reader))
     folder = Path(figures_dir)
     folder.mkdir(parents=True, exist_ok=True)
     count = _workers(params, workers, len(todo))
@@ -246,9 +248,9 @@ def _cut_tiles(task: tuple) -> list[tuple[int, dict | None, tuple | None]]:
     from nethelpers.plots.style import suv_window
     from nethelpers.rois import RoiStore
 
-    job, rois, norm, wanted, half_width_mm = task
+    job, rois, norm, wanted, half_width_mm, reader = task
     try:
-        pet, labels, table, anatomy, kind = scan_images(job, RoiStore(rois), norm)
+        pet, labels, table, anatomy, kind = scan_images(job, RoiStore(rois), norm, reader)
     except Exception as exc:  # noqa: BLE001 - one unreadable scan must not stop the rest
         return [(i, None, failure_parts(exc)) for i, _ in wanted]
     suv = sitk.GetArrayViewFromImage(pet)
@@ -334,8 +336,8 @@ def lesion_tiles(params: Any, lesions: Sequence[tuple[str, str]],
                            else f"{scan_id} is not a PET scan of the scans table")
         else:
             wanted.setdefault(scan_id, []).append((i, lesion_id))
-    tasks = [(by_id[s], str(params.study.rois), params.quantify.norm, w, half_width_mm)
-             for s, w in sorted(wanted.items())]
+    tasks = [(by_id[s], str(params.study.rois), params.quantify.norm, w, half_width_mm,
+              params.index_test.reader) for s, w in sorted(wanted.items())]
     for result in run_scans(_cut_tiles, tasks, _workers(params, workers, len(tasks)),
                             progress=progress, desc="lesion tiles"):
         for i, tile, failure in result:

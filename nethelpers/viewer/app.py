@@ -98,7 +98,8 @@ def patients_of(params: Any) -> list[str]:
 
 def open_review(params: Any, patient_id: str | None = None, *, scan_id: str | None = None,
                 reader: str | None = None, viewer: Any | None = None, show: bool = True,
-                autosave_s: float = 180.0) -> tuple[Any, Any]:
+                autosave_s: float = 180.0, reading_views: bool = True,
+                adjudicate: bool = False) -> tuple[Any, Any]:
     """Open a patient's review: the scans in a napari viewer and the review dock widget.
 
     Parameters
@@ -117,6 +118,12 @@ def open_review(params: Any, patient_id: str | None = None, *, scan_id: str | No
         Show a new viewer's window.
     autosave_s : float
         Autosave interval (0: off).
+    reading_views : bool
+        Dock the reading views beside the canvas: PET MIP, coronal and sagittal views with a
+        linked crosshair, another scan registered beside, the axis ruler
+        (:mod:`nethelpers.viewer._qt.reading`).
+    adjudicate : bool
+        Open as the adjudicator of the consensus read (sees every reader's calls).
 
     Returns
     -------
@@ -138,12 +145,19 @@ def open_review(params: Any, patient_id: str | None = None, *, scan_id: str | No
     check_study_data(params)
     if not patient_id:
         patient_id = patients_of(params)[0]
-    session = ReviewSession(params, patient_id, reader or default_reader(), scan_id=scan_id)
+    from nethelpers.registrationstore import point_map_for
+
+    session = ReviewSession(params, patient_id, reader or default_reader(), scan_id=scan_id,
+                            **({"adjudicate": True} if adjudicate else {}))
+    # markers of the other scans land on the lesion: carried through the registration
+    session.point_map = point_map_for(params, session.images_of, session.warnings.append)
     if viewer is None:
         viewer = napari.Viewer(show=show, title=f"NET review · {patient_id}")
     widget = ReviewWidget(viewer, session, autosave_s=autosave_s)
-    viewer.window.add_dock_widget(widget, name=f"Lesion review {patient_id}", area="right",
-                                  add_vertical_stretch=False)
+    widget.dock_widget = viewer.window.add_dock_widget(
+        widget, name=f"Lesion review {patient_id}", area="right", add_vertical_stretch=False)
+    if reading_views:
+        widget.attach_reading_views()
     return viewer, widget
 
 
@@ -157,7 +171,8 @@ def _ask_yes_no(question: str) -> bool:
 
 
 def run_review(params_path: str | Path, patient_id: str, *, scan_id: str | None = None,
-               reader: str | None = None, autosave_s: float = 180.0) -> int:
+               reader: str | None = None, autosave_s: float = 180.0,
+               adjudicate: bool = False) -> int:
     """``nethelpers review``: open the review and run napari's event loop (exit code)."""
     from nethelpers.config import ParamsError, load_params
 
@@ -178,7 +193,7 @@ def run_review(params_path: str | Path, patient_id: str, *, scan_id: str | None 
 
     try:
         viewer, widget = open_review(params, patient_id, scan_id=scan_id, reader=reader,
-                                     autosave_s=autosave_s)
+                                     autosave_s=autosave_s, adjudicate=adjudicate)
     except (KeyError, ValueError) as exc:
         print(f"review: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2

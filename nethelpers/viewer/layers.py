@@ -194,10 +194,25 @@ class ScanLayers:
     pet: Any
     rois: Any
     markers: Any
+    hidden_visibility: list[bool] | None = None
 
     def all(self) -> list[Any]:
         """The layers, bottom to top (anatomy left out when there is none)."""
         return [x for x in (self.anatomy, self.pet, self.rois, self.markers) if x is not None]
+
+    def set_shown(self, shown: bool) -> None:
+        """Hide the scan's layers (remembering which were visible) or show them again."""
+        layers = self.all()
+        if not shown:
+            if self.hidden_visibility is None:
+                self.hidden_visibility = [lay.visible for lay in layers]
+            for lay in layers:
+                lay.visible = False
+            return
+        visible = self.hidden_visibility or [True] * len(layers)
+        for lay, vis in zip(layers, visible, strict=True):
+            lay.visible = vis
+        self.hidden_visibility = None
 
     def set_markers(self, markers: pd.DataFrame | None) -> None:
         """Show these markers (``lesion_id, z, y, x``: continuous PET indices)."""

@@ -132,7 +132,7 @@ def write_variants(study: str | Path, out: str | Path | None = None) -> Path:
         base)
     add("enhanced/enhanced-pet", write_enhanced_pet(pet, out / "enhanced" / "enhanced"), base)
 
-    rois = RoiStore(root / "rois").load(base["scan_id"])
+    rois = RoiStore(root / "rois").load(base["scan_id"], reader="R1")   # the generator's
     add("seg", export_seg(rois.labels, rois.table, pet, out / "contours" / "seg.dcm"), base)
     add("rtstruct/on-pet", write_rtstruct(rois.labels, rois.table, pet,
                                           out / "contours" / "rtstruct-pet.dcm"), base)
