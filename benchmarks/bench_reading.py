@@ -83,9 +83,21 @@ def main() -> int:
         paint.append(time.perf_counter() - t0)
     anchor = statistics.median(_anchor(Path(s.jobs[first].pet)) for _ in range(3))
     w.shutdown()
+    # as `nethelpers review` opens: the axial view first, the reading views after its paint
+    second = napari.Viewer(show=True)
+    t0 = time.perf_counter()
+    _, w2 = open_review(params, args.patient, reader="bench2", viewer=second, autosave_s=0,
+                        reading_views="deferred")
+    t_deferred = time.perf_counter() - t0                  # the dock and the axial layers
+    while w2.reading is None:
+        QApplication.processEvents()
+    t_all = time.perf_counter() - t0
+    w2.shutdown()
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"imports {t_imports:.2f} s, napari.Viewer {t_viewer:.2f} s")
     print(f"open_review with the reading views {t_open:.2f} s, first paint {t_paint:.2f} s")
+    print(f"deferred views (a second patient view, imports done): axial view and dock "
+          f"{t_deferred:.2f} s, every view drawn {t_all:.2f} s")
     print(f"beside {mr[0] if mr else '-'} ({'shown' if shown else 'none'}): {t_beside:.2f} s")
     print(f"first open of {others[0]}: {t_first_switch:.2f} s")
     print(f"switch back: code median {statistics.median(code) * 1000:.0f} ms (max "

@@ -162,7 +162,10 @@ def test_switching_back_to_a_scan_is_quick_with_the_reading_views(make_napari_vi
 
     viewer = make_napari_viewer(show=True)
     _, w = open_review(params, PATIENT, scan_id=PETCT, reader="R1", viewer=viewer,
-                       autosave_s=0)
+                       autosave_s=0, reading_views="deferred")      # as the command opens
+    assert w.reading is None and w.layers.pet.visible               # the axial view first
+    qtbot.waitUntil(lambda: w.reading is not None, timeout=10000)
+    assert w.reading.mip.pet.metadata["scan_id"] == PETCT
     assert w.show_beside(PETMR)
     fdg = "P001-FDG-PETCT"
     t0 = time.perf_counter()
