@@ -64,7 +64,7 @@ def independent_readers(cohort: Cohort, consensus: str = "consensus") -> list[st
     Agreement (kappa, ICC) is measured between these only: the consensus is made from them,
     so its agreement with any of them is inflated by construction.
     """
-    return [r for r in readers_of(cohort, consensus) if r != consensus]
+    return [r for r in readers_of(cohort, consensus) if r.casefold() != consensus.casefold()]
 
 
 def reader_pairs(cohort: Cohort, reader_a: str, reader_b: str, *,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,6 +68,13 @@ def reader_folder(reader: str) -> str:
     name = str(reader).strip()
     if not name:
         raise RoiStoreError("name the reader (reader=...): each reader keeps their own ROI set")
+    if unicodedata.normalize("NFKC", name) != name or any(
+            unicodedata.category(c) == "Cf" for c in name):
+        plain = "".join(c for c in unicodedata.normalize("NFKC", name)
+                        if unicodedata.category(c) != "Cf")
+        raise RoiStoreError(f"reader name {name!r} holds invisible or compatibility characters "
+                            f"(a copy-paste?): it would open a second set for the same "
+                            f"reader; type it plainly, e.g. {plain!r}")
     if len(name) > MAX_READER_LENGTH or name.startswith(".") or VERSION_DIR.match(name) or any(
             ord(c) < 32 for c in name):
         raise RoiStoreError(f"reader name {name[:MAX_READER_LENGTH]!r}: use up to "

@@ -52,6 +52,11 @@ def test_each_reader_keeps_a_blinded_set_and_names_become_safe_folders(tmp_path)
             reader_folder(bad)
     with pytest.raises(RoiStoreError, match="differs only in case"):
         store.save(SCAN, _labels(), _table("r1"), reader="r1")
+    # a zero-width space or full-width letters would open a second set for the same reader
+    for twin, plain in (("R1\u200b", "R1"), ("\uff32\uff21", "RA")):
+        with pytest.raises(RoiStoreError, match=f"e.g. '{plain}'"):
+            reader_folder(twin)
+    assert reader_folder("Dr Émile") == "Dr%20%C3%89mile"            # plain accents are fine
 
 
 def _legacy_store(root) -> dict[str, bytes]:
