@@ -152,7 +152,10 @@ def make_consensus(reads: pd.DataFrame, readers: Sequence[str], *,
     dis = pd.DataFrame(disagreements, columns=[*key, *(f"{f}_{r}" for f in fields
                                                       for r in readers)])
     decided = set(map(tuple, out.loc[out["basis"] == "adjudicated", key].to_numpy().tolist()))
-    unresolved = dis[[tuple(v) not in decided for v in dis[key].to_numpy().tolist()]]
+    # a boolean Series, never a bare list: an empty list would select no *columns*
+    open_ = pd.Series([tuple(v) not in decided for v in dis[key].to_numpy().tolist()],
+                      index=dis.index, dtype=bool)
+    unresolved = dis.loc[open_]
     return Consensus(out, dis, unresolved.reset_index(drop=True),
                      str(adjudicator) if decided else "")
 

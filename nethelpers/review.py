@@ -293,9 +293,20 @@ class ReviewSession(SavingMixin, EditingMixin, MarkersMixin, NumbersMixin):
 
     @property
     def reader_tag(self) -> str:
-        """The reader in new lesion IDs: letters and digits of the set's reader, upper case."""
-        tag = re.sub(r"[^A-Za-z0-9]", "", self.set_reader).upper()
-        return tag or "R"
+        """The reader in new lesion IDs, never shared by two names.
+
+        The set's reader name when it is plain letters and digits (``AB``), else its ASCII
+        letters and digits with a short hash of the exact name (``JOS-1f3a`` for José,
+        ``AB-77c2`` for A.B.).
+        """
+        import hashlib
+
+        name = self.set_reader
+        tag = re.sub(r"[^A-Za-z0-9]", "", name).upper()
+        if tag == name.upper() and tag:
+            return tag
+        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:4]
+        return f"{tag}-{digest}" if tag else f"R-{digest}"
 
     def known_lesions(self, include_reference: bool = False) -> list[str]:
         """Lesion IDs with a VOI on any scan of the patient (saved or in this session).

@@ -207,11 +207,30 @@ class MarkersMixin:
         if self.set_reader != self.consensus_reader:
             raise PermissionError(f"reader {self.reader} reads blinded to the other readers; "
                                   "open the session with adjudicate=True to see their calls")
-        readers = [r for r in self.store.readers(self.current) if r != self.consensus_reader]
+        readers = [r for r in self.store.readers(self.current)
+                   if r.casefold() != self.consensus_reader.casefold()]
+        readers = [r for r in readers if self._independent(r)]
         wide, warnings = readers_side_by_side(self.store, self.current, readers)
         for text in warnings:
             self._warn(text)
         return wide
+
+    def _independent(self, reader: str) -> bool:
+        """Whether a reader's newest set on this scan is their own read.
+
+        Not a set migrated from the single-set store, whose calls were shared; a warning
+        when it is.
+        """
+        from nethelpers.roisaving import STORE_FORMAT
+        from nethelpers.storereads import _store_format
+
+        newest = self.store.latest(self.current, reader=reader)
+        if newest is None or _store_format(newest.path) >= STORE_FORMAT:
+            return True
+        self._warn(f"{self.current}: {reader}'s calls come from the single-set store (shared "
+                   "by every reader then), not an independent read: left out of the "
+                   f"adjudication until {reader} saves again")
+        return False
 
     def adopt_agreements(self) -> tuple[list[str], list[str]]:
         """The adjudicator's start on a scan: the readers' agreed calls enter the consensus.

@@ -279,3 +279,13 @@ def test_quantify_measures_the_readers_set_and_says_when_it_falls_back(ideal_stu
     # saved results of one reader are never reused for another
     assert inputs_fingerprint(params)["reader"] == params.index_test.reader == "R1"
     assert inputs_fingerprint(params, "R2")["reader"] == "R2"
+
+
+def test_full_agreement_leaves_nothing_unresolved():
+    """Readers who agree on every lesion: every call adopted, an empty (not columnless)
+    list of what is left to decide."""
+    agree = READS[READS["lesion_id"].isin(["L1", "L4"])]
+    done = make_consensus(agree, ["R1", "R2"])
+    assert sorted(done.reads["lesion_id"]) == ["L1", "L4"]
+    assert set(done.reads["basis"]) == {"agreement"}
+    assert done.unresolved.empty and "lesion_id" in done.unresolved.columns

@@ -79,7 +79,8 @@ def test_new_lesions_get_new_ids_and_references_move(params, demo_study):
     assert new_id not in known and new_id.startswith(s.patient_id + "-R1-L")
     # blinded readers never share a new ID by chance (the consensus pairs lesions by ID)
     other = ReviewSession(params, _patient(demo_study), "R 2")
-    assert other.next_lesion_id() == f"{s.patient_id}-R2-L01" != s.next_lesion_id()
+    assert re.fullmatch(rf"{s.patient_id}-R2-[0-9a-f]{{4}}-L01", other.next_lesion_id())
+    assert other.next_lesion_id() != s.next_lesion_id()
     liver_before = int((s.labels == 1).sum())
     centre = np.argwhere(s.labels == 1).mean(axis=0)
     stats = s.place_reference("liver", tuple(centre + [0, 0, 1]))
@@ -520,3 +521,24 @@ def test_a_lesion_whose_first_scan_cannot_be_mapped_comes_from_the_next(params, 
     markers = s.markers().set_index("lesion_id")
     assert markers.loc[lesion, "from_scan"] == second
     assert any(f"markers from {first} not placed" in w for w in s.warnings)
+
+
+def test_reader_tags_never_collide_and_shared_sets_are_not_adjudicated(params, demo_study):
+    pid = _patient(demo_study)
+    tags = {name: ReviewSession(params, pid, name).reader_tag
+            for name in ("AB", "A.B.", "José", "Jos", "王伟", "李娜")}
+    assert tags["AB"] == "AB" and tags["Jos"] == "JOS"
+    assert len(set(tags.values())) == len(tags)                     # six names, six tags
+    assert all(re.fullmatch(r"[A-Z0-9]+(-[0-9a-f]{4})?", t) for t in tags.values())
+    # a set migrated from the single-set store (format 1) is no independent read
+    scan = ReviewSession(params, pid, "R1").current
+    for reader in ("R2", "R3"):
+        s = ReviewSession(params, pid, reader, scan_id=scan)
+        s.set_read(f"{pid}-L01", call="positive", krenning=3)
+        s.save()
+    meta = Path(params.study.rois) / scan / "R3" / "v000001" / "meta.json"
+    meta.write_text(meta.read_text().replace('"format": 2', '"format": 1'))
+    adj = ReviewSession(params, pid, "ADJ", scan_id=scan, adjudicate=True)
+    wide = adj.readers_calls()
+    assert "call_R3" not in wide.columns and "call_R2" in wide.columns
+    assert any("R3's calls come from the single-set store" in w for w in adj.warnings)
