@@ -177,7 +177,7 @@ def _check_references(
         unknown = ~values.isin(known) & ~dropped & keep
         if unknown.any():
             rows = [
-                f"line {line} ({_key_text(child, table, line)}: {child.at[line, column]!r})"
+                f"{_at(line)} ({_key_text(child, table, line)}: {child.at[line, column]!r})"
                 for line in unknown[unknown].index[:SHOW]
             ]
             more = f" and {unknown.sum() - SHOW} more" if unknown.sum() > SHOW else ""
@@ -225,8 +225,18 @@ def _record(df: pd.DataFrame, table: Table, line: int, reason: str, path: Path) 
         "id": _key_text(df, table, line),
         "reason": reason,
         "action": "excluded",
-        "source": f"{path.name} line {line}",
+        "source": _source(path, line),
     }
+
+
+def _at(line: object) -> str:
+    """Where a row is: ``line 12`` of its table, or the ROI store version it came from."""
+    return str(line) if isinstance(line, str) else f"line {line}"
+
+
+def _source(path: Path, line: object) -> str:
+    """The source of a problem row: ``reads.csv line 12`` or ``ROI store <scan>/<reader> vN``."""
+    return str(line) if isinstance(line, str) else f"{path.name} line {line}"
 
 
 def _excluded_ids(rows: list[dict[str, str]], entity: str) -> set[str]:
@@ -249,7 +259,7 @@ def _check_read_consistency(
     if not bad.any():
         return reads
     rows = ", ".join(
-        f"line {line} ({reads.at[line, 'scan_id']} of {a[line]} / "
+        f"{_at(line)} ({reads.at[line, 'scan_id']} of {a[line]} / "
         f"{reads.at[line, 'lesion_id']} of {b[line]})"
         for line in bad[bad].index[:SHOW]
     )
@@ -365,11 +375,11 @@ def _check_disease_status(patients: pd.DataFrame, lesions: pd.DataFrame, path: P
             continue
         problems.report(
             f"{path}: column disease_present: {reason}: "
-            + ", ".join(f"line {line} ({patients.at[line, 'patient_id']})"
+            + ", ".join(f"{_at(line)} ({patients.at[line, 'patient_id']})"
                         for line in lines[:SHOW])
             + ". Fix: correct disease_present, final_diagnosis or the lesions' truth.",
             [{"what": "patient value", "id": str(patients.at[line, "patient_id"]),
-              "reason": reason, "action": "kept: check", "source": f"{path.name} line {line}"}
+              "reason": reason, "action": "kept: check", "source": _source(path, line)}
              for line in lines])
 
 
@@ -385,7 +395,7 @@ def _reserved_lesion_ids(lesions: pd.DataFrame, path: Path, problems: Problems) 
     problems.report(
         f"{path}: column lesion_id: {NO_LESION!r} is reserved (a read with lesion_id "
         f"{NO_LESION} records a scan read with no lesion called) in {int(bad.sum())} row(s): "
-        + ", ".join(f"line {line}" for line in bad[bad].index[:SHOW])
+        + ", ".join(_at(line) for line in bad[bad].index[:SHOW])
         + ". Fix: give the lesion another ID.",
         [_record(lesions, LESIONS, line, f"lesion_id {NO_LESION!r} is reserved", path)
          for line in bad[bad].index])
@@ -405,7 +415,7 @@ def _no_lesion_reads(reads: pd.DataFrame, path: Path, problems: Problems) -> pd.
     problems.report(
         f"{path}: column call: {int(bad.sum())} read(s) with lesion_id {NO_LESION} (a scan read "
         "with no lesion called) have a call other than negative: "
-        + ", ".join(f"line {line} ({reads.at[line, 'scan_id']}: {reads.at[line, 'call']!r})"
+        + ", ".join(f"{_at(line)} ({reads.at[line, 'scan_id']}: {reads.at[line, 'call']!r})"
                     for line in bad[bad].index[:SHOW])
         + ". Fix: a positive or equivocal finding needs its own lesion_id in the lesions "
         "table; a scan with nothing called is one row with call negative.",

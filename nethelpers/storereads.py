@@ -133,7 +133,11 @@ def merge_store_reads(table: pd.DataFrame, stored: pd.DataFrame
     for c in COMPARED:
         if c in extra.columns:
             extra[c] = [_typed(v, t[c]) for v in extra[c]]
-    out = pd.concat([t, extra.astype(t.dtypes.to_dict(), errors="ignore")], ignore_index=True)
+    # the table's rows keep their line numbers; a store row is named by its version, so a
+    # problem found later points at the right place
+    extra.index = [f"ROI store {r.scan_id}/{r.reader} v{r.roi_version}"
+                   for r in added.itertuples()]
+    out = pd.concat([t, extra.astype(t.dtypes.to_dict(), errors="ignore")])
     return out, problems
 
 

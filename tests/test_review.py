@@ -542,3 +542,20 @@ def test_reader_tags_never_collide_and_shared_sets_are_not_adjudicated(params, d
     wide = adj.readers_calls()
     assert "call_R3" not in wide.columns and "call_R2" in wide.columns
     assert any("R3's calls come from the single-set store" in w for w in adj.warnings)
+
+
+def test_a_store_read_the_cohort_drops_is_named_by_its_store_version(params, demo_study):
+    """A read saved in the review whose lesion is not in the lesions table (a reader's own
+    lesion ID) is listed against its ROI store version, not against a line of reads.csv."""
+    from nethelpers.cohort import load_cohort
+
+    pid = _patient(demo_study)
+    s = ReviewSession(params, pid, "R2")
+    own = s.next_lesion_id()
+    s.set_read(own, call="positive", krenning=3)
+    s.save()
+    problems = load_cohort(params).exclusions
+    rows = problems[problems.astype(str).apply(lambda c: c.str.contains(own)).any(axis=1)]
+    assert len(rows) == 1
+    text = " ".join(rows.astype(str).iloc[0])
+    assert f"ROI store {s.current}/R2 v1" in text and "reads.csv line" not in text
