@@ -32,7 +32,8 @@ from nethelpers.configregistration import RegistrationConfig
 from nethelpers.files import atomic_write
 from nethelpers.registration import ScanRegistration, judge, method_settings, register_scans
 
-__all__ = ["image_fingerprint", "point_map_for", "registration_for", "store_root"]
+__all__ = ["SessionRegistrations", "image_fingerprint", "point_map_for", "registration_for",
+           "store_root"]
 
 _FORMAT = 1
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -156,10 +157,12 @@ def registration_for(params: Any, fixed_images: Any, moving_images: Any
     return reg
 
 
-def point_map_for(params: Any, images_of: Callable[[str], Any],
-                  warn: Callable[[str], None] | None = None
-                  ) -> Callable[[str, str, tuple[float, float, float]], tuple[float, float, float]]:
-    """A ``(from_scan, to_scan, point_lps_mm) -> point_lps_mm`` map for the review's markers.
+class SessionRegistrations:
+    """A review session's registrations: each scan pair computed or read once, then kept.
+
+    The markers (:meth:`point_map`) and the side-by-side view (:meth:`get`) use the same
+    pair -- the other scan (moving) onto the one read (fixed) -- so one registration
+    serves both.
 
     Parameters
     ----------
@@ -168,25 +171,39 @@ def point_map_for(params: Any, images_of: Callable[[str], Any],
     images_of : callable
         ``scan_id -> ScanImages`` (e.g. the session's loader).
     warn : callable, optional
-        Receives each pair's poor-registration warning once.
-
-    Returns
-    -------
-    callable
-        Maps a point of ``from_scan`` to ``to_scan`` through the registration of
-        ``from_scan`` (moving) onto ``to_scan`` (fixed), the pair the side-by-side view
-        resamples with; registrations are kept for the session.
+        Receives each pair's warnings (a poor registration, a store not written) once.
     """
-    done: dict[tuple[str, str], ScanRegistration] = {}
 
-    def point_map(from_scan: str, to_scan: str, point: tuple[float, float, float]
+    def __init__(self, params: Any, images_of: Callable[[str], Any],
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.params = params
+        self.images_of = images_of
+        self.warn = warn
+        self._done: dict[tuple[str, str], ScanRegistration] = {}
+
+    def get(self, fixed_scan: str, moving_scan: str) -> ScanRegistration:
+        """The registration of ``moving_scan`` onto ``fixed_scan`` (:func:`registration_for`)."""
+        key = (fixed_scan, moving_scan)
+        if key not in self._done:
+            reg = registration_for(self.params, self.images_of(fixed_scan),
+                                   self.images_of(moving_scan))
+            self._done[key] = reg
+            if self.warn is not None:
+                for message in reg.warnings:
+                    self.warn(message)
+        return self._done[key]
+
+    def point_map(self, from_scan: str, to_scan: str, point: tuple[float, float, float]
                   ) -> tuple[float, float, float]:
-        key = (to_scan, from_scan)
-        if key not in done:
-            done[key] = registration_for(params, images_of(to_scan), images_of(from_scan))
-            if warn is not None:
-                for message in done[key].warnings:
-                    warn(message)
-        return done[key].to_fixed(point)
+        """A point of ``from_scan`` on ``to_scan``, through ``from_scan``'s registration onto it."""
+        return self.get(to_scan, from_scan).to_fixed(point)
 
-    return point_map
+
+def point_map_for(params: Any, images_of: Callable[[str], Any],
+                  warn: Callable[[str], None] | None = None
+                  ) -> Callable[[str, str, tuple[float, float, float]], tuple[float, float, float]]:
+    """A ``(from_scan, to_scan, point_lps_mm) -> point_lps_mm`` map for the review's markers.
+
+    :meth:`SessionRegistrations.point_map` of a new set of registrations.
+    """
+    return SessionRegistrations(params, images_of, warn).point_map

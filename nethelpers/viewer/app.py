@@ -151,15 +151,18 @@ def open_review(params: Any, patient_id: str | None = None, *, scan_id: str | No
     check_study_data(params)
     if not patient_id:
         patient_id = patients_of(params)[0]
-    from nethelpers.registrationstore import point_map_for
+    from nethelpers.registrationstore import SessionRegistrations
 
     session = ReviewSession(params, patient_id, reader or default_reader(), scan_id=scan_id,
                             **({"adjudicate": True} if adjudicate else {}))
-    # markers of the other scans land on the lesion: carried through the registration
-    session.point_map = point_map_for(params, session.images_of, session.warnings.append)
+    # markers of the other scans land on the lesion: carried through the registration,
+    # the same one the side-by-side view shows
+    registrations = SessionRegistrations(params, session.images_of, session.warnings.append)
+    session.point_map = registrations.point_map
     if viewer is None:
         viewer = napari.Viewer(show=show, title=f"NET review · {patient_id}")
     widget = ReviewWidget(viewer, session, autosave_s=autosave_s)
+    widget.registrations = registrations
     widget.dock_widget = viewer.window.add_dock_widget(
         widget, name=f"Lesion review {patient_id}", area="right", add_vertical_stretch=False)
     if reading_views == "deferred":

@@ -39,21 +39,13 @@ from nethelpers.viewer._qt.dialogs import (
 from nethelpers.viewer._qt.lesiontable import LesionTableMixin, make_table
 from nethelpers.viewer._qt.reading import ReadingMixin
 from nethelpers.viewer._qt.saving import SavingMixin
-from nethelpers.viewer._qt.scanswitch import ScanSwitchMixin
+from nethelpers.viewer._qt.scanswitch import ScanSwitchMixin, narrow_combo, scan_label
 from nethelpers.viewer._qt.shortcuts import ShortcutsMixin
 from nethelpers.viewer.layers import CT_WINDOWS, ScanLayers
 
-__all__ = ["ReviewWidget", "narrow_combo"]
+__all__ = ["ReviewWidget"]
 
 _PROBLEM_STYLE = "color: #e8a33d;"
-
-
-def narrow_combo(characters: int = 14) -> QComboBox:
-    """A drop-down list that does not widen the dock to its longest item."""
-    combo = QComboBox()
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(characters)
-    return combo
 
 
 class ReviewWidget(ScanSwitchMixin, LesionTableMixin, ClickMixin, SavingMixin, ShortcutsMixin,
@@ -180,8 +172,7 @@ class ReviewWidget(ScanSwitchMixin, LesionTableMixin, ClickMixin, SavingMixin, S
         row.addWidget(QLabel("Scan"))
         self.scan_combo = narrow_combo()
         for sid in self.session.scan_ids:
-            job = self.session.jobs[sid]
-            self.scan_combo.addItem(f"{sid}  ({job.tracer} {job.modality})", sid)
+            self.scan_combo.addItem(scan_label(sid, self.session.jobs[sid]), sid)
         self.scan_combo.currentIndexChanged.connect(self._on_scan_combo)
         row.addWidget(self.scan_combo, 1)
         return row

@@ -18,6 +18,7 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton
 
 from nethelpers.viewer._qt.lineruler import LineRuler
 from nethelpers.viewer._qt.readinglayout import ReadingLayout
+from nethelpers.viewer._qt.scanswitch import narrow_combo, plain_reason, scan_label
 from nethelpers.viewer.display import DisplaySettings
 
 __all__ = ["ReadingMixin", "display_settings"]
@@ -45,12 +46,11 @@ class ReadingMixin:
     reading: ReadingLayout | None = None
     ruler: LineRuler | None = None
     registration: Any = None
+    registrations: Any = None                # SessionRegistrations, shared with the markers
 
     def _beside_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         row.addWidget(QLabel("Beside"))
-        from nethelpers.viewer._qt.dock import narrow_combo
-
         self.beside_combo = narrow_combo()
         self.beside_combo.currentIndexChanged.connect(self._on_beside_combo)
         row.addWidget(self.beside_combo, 1)
@@ -65,7 +65,11 @@ class ReadingMixin:
         """Dock the reading views beside the main canvas and add the ruler layer."""
         from qtpy.QtCore import Qt
 
-        self._registrations: dict[tuple[str, str], Any] = {}
+        if getattr(self, "registrations", None) is None:     # a dock made without open_review
+            from nethelpers.registrationstore import SessionRegistrations
+
+            s = self.session
+            self.registrations = SessionRegistrations(s.params, s.images_of, s.warnings.append)
         self.reading = ReadingLayout(self.viewer, display_settings(self.session.params),
                                      on_jump=self._on_layout_jump)
         window = getattr(self.viewer, "window", None)
@@ -112,8 +116,7 @@ class ReadingMixin:
             self.beside_combo.addItem(_NONE, "")
             for sid in s.scan_ids:
                 if sid != s.current:
-                    job = s.jobs[sid]
-                    self.beside_combo.addItem(f"{sid}  ({job.tracer} {job.modality})", sid)
+                    self.beside_combo.addItem(scan_label(sid, s.jobs[sid]), sid)
         finally:
             self._filling = False
 
@@ -130,10 +133,7 @@ class ReadingMixin:
         self.reading.other_images = None          # shown again below, for the new pair
         self.reading.set_scan(self.session.images, self.layers.rois.data,
                               main_layers=self.layers)
-        if beside and beside != self.session.current:
-            self.show_beside(beside)
-        else:
-            self.show_beside("")
+        self.show_beside(beside)                  # never the current scan: swapped above
 
     def refresh_reading_labels(self) -> None:
         """Redraw the ROI contours of the coronal and sagittal views after an edit."""
@@ -168,19 +168,11 @@ class ReadingMixin:
             self.reading.set_other(None)
             self.registration_label.setText("")
             return True
-        from nethelpers.registrationstore import registration_for
-
         s = self.session
-        pair = (s.current, scan_id)
         try:
             other = s.images_of(scan_id)
-            reg = self._registrations.get(pair)
-            if reg is None:                          # once per pair and session
-                reg = registration_for(s.params, s.images, other)
-                self._registrations[pair] = reg
+            reg = self.registrations.get(s.current, scan_id)     # the markers' registration
         except Exception as exc:  # noqa: BLE001 - shown in the dock, the review goes on
-            from nethelpers.viewer._qt.scanswitch import plain_reason
-
             self.reading.set_other(None)
             reason = plain_reason(exc, self._roots())
             shown = getattr(s, "_shown", None)           # the study's pseudonymiser
@@ -192,10 +184,7 @@ class ReadingMixin:
         self.reading.set_other(other, reg.transform)
         self.registration_label.setText(f"Registration {scan_id} → {s.current}: "
                                         f"{reg.summary}")
-        for warning in reg.warnings:
-            if warning not in s.warnings:
-                s.warnings.append(warning)
-        self._set_beside_index(scan_id)
+        self._set_beside_index(scan_id)          # its warnings reached the session's list
         self.refresh_warnings()
         return True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nethelpers.rois import RoiConflictError
+from nethelpers.viewer._qt.scanswitch import scan_label
 
 __all__ = ["SavingMixin"]
 
@@ -129,6 +130,5 @@ class SavingMixin:
         dirty = set(self.dirty_scans())
         for i in range(self.scan_combo.count()):
             sid = self.scan_combo.itemData(i)
-            job = self.session.jobs[sid]
             flag = "  • unsaved" if sid in dirty else ""
-            self.scan_combo.setItemText(i, f"{sid}  ({job.tracer} {job.modality}){flag}")
+            self.scan_combo.setItemText(i, scan_label(sid, self.session.jobs[sid]) + flag)

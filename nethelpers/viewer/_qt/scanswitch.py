@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from qtpy.QtWidgets import QComboBox
 
 from nethelpers.viewer.layers import (
     add_scan_layers,
@@ -26,9 +27,22 @@ from nethelpers.viewer.layers import (
     suv_window,
 )
 
-__all__ = ["ScanSwitchMixin", "plain_reason"]
+__all__ = ["ScanSwitchMixin", "narrow_combo", "plain_reason", "scan_label"]
 
 _MARKER_COLUMNS = ["lesion_id", "from_scan", "x_mm", "y_mm", "z_mm", "z", "y", "x"]
+
+
+def scan_label(scan_id: str, job: Any) -> str:
+    """How a scan is named in the dock's lists: ``P001-FDG-PETCT  (FDG PET/CT)``."""
+    return f"{scan_id}  ({job.tracer} {job.modality})"
+
+
+def narrow_combo(characters: int = 14) -> QComboBox:
+    """A drop-down list that does not widen the dock to its longest item."""
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(characters)
+    return combo
 
 
 def plain_reason(exc: BaseException | str, roots: list[Any]) -> str:
