@@ -26,12 +26,14 @@ from typing import Any
 
 import pandas as pd
 
+from nethelpers.initrank import cell_text
+from nethelpers.roitables import CALLS
+from nethelpers.tablespec import NO_LESION
+
 __all__ = ["CONSENSUS_READER", "Consensus", "make_consensus", "save_consensus"]
 
 #: Default name of the consensus reader (``readers.consensus`` in the parameters).
 CONSENSUS_READER = "consensus"
-_CALLS = ("positive", "negative", "equivocal")
-_NONE = "none"
 
 
 @dataclass
@@ -58,11 +60,7 @@ class Consensus:
 
 
 def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    return cell_text(value).strip()
 
 
 def make_consensus(reads: pd.DataFrame, readers: Sequence[str], *,
@@ -119,7 +117,7 @@ def make_consensus(reads: pd.DataFrame, readers: Sequence[str], *,
         by = {r: g.iloc[0] for r, g in group.groupby("reader")}
         ident = dict(zip(key, k, strict=True))
         lookup = k if len(k) > 1 else k[0]
-        if ident["lesion_id"] == _NONE:
+        if ident["lesion_id"] == NO_LESION:
             if set(by) == set(readers):
                 rows.append(ident | {c: by[readers[0]][c] for c in columns}
                             | {"basis": "agreement", "adjudicator": ""})
@@ -137,8 +135,8 @@ def make_consensus(reads: pd.DataFrame, readers: Sequence[str], *,
                 continue
             decision = decisions.pop(lookup)
             chosen = {f: _text(decision.get(f, "")) for f in fields}
-            if chosen.get("call", "positive") not in _CALLS:
-                raise ValueError(f"{ident}: call {chosen['call']!r}; one of {', '.join(_CALLS)}")
+            if chosen.get("call", "positive") not in CALLS:
+                raise ValueError(f"{ident}: call {chosen['call']!r}; one of {', '.join(CALLS)}")
             basis = "adjudicated"
         source = next((by[r] for r in readers if r in by and by[r].get("call") ==
                        chosen.get("call")), None)
@@ -195,7 +193,7 @@ def save_consensus(store: Any, scan_id: str, consensus: Consensus, *, readers: S
     rows = consensus.reads
     if "scan_id" in rows.columns:
         rows = rows[rows["scan_id"] == scan_id]
-    rows = rows[rows["lesion_id"] != _NONE]
+    rows = rows[rows["lesion_id"] != NO_LESION]
     reads = pd.DataFrame({c: rows[c] if c in rows.columns else "" for c in READ_COLUMNS})
     adjudicated = sorted(rows.loc[rows["basis"] == "adjudicated", "lesion_id"])
     who = consensus.adjudicator or "agreement"

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from nethelpers.cohort import NO_LESION, Cohort, reads_joined
+from nethelpers.consensus import CONSENSUS_READER
 
 __all__ = ["CALL_ORDER", "MEASURES", "SSTR_RADS", "SSTR_RADS_NUMBERS", "accuracy_by_reader",
            "independent_readers", "interreader_agreement", "reader_pairs", "readers_of"]
@@ -52,13 +53,13 @@ SSTR_RADS = ("sstr_rads", "SSTR-RADS category")
 SSTR_RADS_NUMBERS = (1, 2, 3, 4, 5)
 
 
-def readers_of(cohort: Cohort, consensus: str = "consensus") -> list[str]:
+def readers_of(cohort: Cohort, consensus: str = CONSENSUS_READER) -> list[str]:
     """The readers with at least one read, sorted, the consensus (if any) last."""
     names = sorted(cohort.reads["reader"].astype(str).unique())
     return [r for r in names if r != consensus] + [r for r in names if r == consensus]
 
 
-def independent_readers(cohort: Cohort, consensus: str = "consensus") -> list[str]:
+def independent_readers(cohort: Cohort, consensus: str = CONSENSUS_READER) -> list[str]:
     """The readers whose reads are independent: every reader but the consensus, sorted.
 
     Agreement (kappa, ICC) is measured between these only: the consensus is made from them,
@@ -172,7 +173,7 @@ def _empty(note: str) -> dict[str, Any]:
 def interreader_agreement(pairs: pd.DataFrame, readers: tuple[str, str], *,
                           weighting: str = "linear", level: float = 0.95,
                           n_boot: int = 2000, seed: int | None = None,
-                          min_pairs: int = 5, consensus: str = "consensus") -> pd.DataFrame:
+                          min_pairs: int = 5, consensus: str = CONSENSUS_READER) -> pd.DataFrame:
     """Kappa of the calls and SSTR-RADS categories, ICC(A,1) of each numeric read, per scan type.
 
     Parameters

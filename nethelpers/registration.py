@@ -292,7 +292,7 @@ def register_scans(fixed: Any, moving: Any, settings: RegistrationConfig | None 
         bspline, final_metric = bspline_step(f_work, m_work, f_mask, rigid, settings, mattes)
         transform = sitk.CompositeTransform([rigid, bspline])
         step = "rigid+B-spline"
-    after = body_dice(f_mask, m_mask, transform)
+    after = dice_rigid if transform is rigid else body_dice(f_mask, m_mask, transform)
     quality = {"headline": after, "body_dice_before": before, "body_dice_after": after,
                "body_dice_rigid": dice_rigid, "final_metric": final_metric,
                "iterations": float(iterations),

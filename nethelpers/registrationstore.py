@@ -184,6 +184,10 @@ class SessionRegistrations:
     def get(self, fixed_scan: str, moving_scan: str) -> ScanRegistration:
         """The registration of ``moving_scan`` onto ``fixed_scan`` (:func:`registration_for`)."""
         key = (fixed_scan, moving_scan)
+        reverse = self._done.get((moving_scan, fixed_scan))
+        if key not in self._done and reverse is not None and reverse.exact_inverse:
+            self._done[key] = reverse.inverse()      # what the store would give, unread
+            return self._done[key]
         if key not in self._done:
             reg = registration_for(self.params, self.images_of(fixed_scan),
                                    self.images_of(moving_scan))

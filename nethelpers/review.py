@@ -182,12 +182,13 @@ class ReviewSession(SavingMixin, EditingMixin, MarkersMixin, NumbersMixin):
     def _load(self, scan_id: str) -> LoadedScan:
         """Load a scan; any failure becomes a :class:`ScanOpenError` naming the reason."""
         job: ScanJob = self.jobs[scan_id]
-        others = [r for r in self.store.readers(scan_id)
-                  if r not in (self.set_reader, self.consensus_reader)]
+        others = ([r for r in self.store.readers(scan_id)
+                   if r not in (self.set_reader, self.consensus_reader)]
+                  if self.share_references else None)
         try:
             return load_scan(job, self.options, self.store, self.set_reader,
                              anat_dir=self._anat_dirs.get(scan_id, ""),
-                             share_from=others if self.share_references else None,
+                             share_from=others,
                              warn=self._warn)
         except Exception as exc:  # noqa: BLE001 - any failure leaves the session as it was
             reason = self._shown(str(exc) or type(exc).__name__)

@@ -20,6 +20,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from nethelpers.measures import voi_stats
+from nethelpers.reviewscan import empty_table
 from nethelpers.rois import READ_COLUMNS, RoiStore, RoiStoreError
 
 __all__ = ["MARKER_COLUMNS", "MarkersMixin", "PointMap", "marker_rows", "readers_side_by_side",
@@ -165,7 +166,7 @@ class MarkersMixin:
             loaded = self._scans.get(scan_id)
             stored = None if loaded is not None else self._stored(scan_id)
             table = (loaded.state.table if loaded is not None
-                     else stored.table if stored is not None else _no_rois())
+                     else stored.table if stored is not None else empty_table())
             lesions = table[(table["roi"] == "lesion") & ~table["lesion_id"].isin(here)]
             for rec in lesions.itertuples():
                 if any(p[0] == rec.lesion_id and p[1] == scan_id for p in points):
@@ -269,8 +270,3 @@ class MarkersMixin:
                 adopted.append(rec.lesion_id)
         return adopted, sorted(set(done.unresolved["lesion_id"]) - have)
 
-
-def _no_rois() -> pd.DataFrame:
-    from nethelpers.reviewscan import empty_table
-
-    return empty_table()

@@ -59,15 +59,13 @@ def roi_set_for(store: RoiStore, scan_id: str, reader: str | None) -> tuple[RoiS
     others = sorted((v for r in store.readers(scan_id) if r != reader
                      if (v := store.latest(scan_id, reader=r)) is not None),
                     key=lambda v: (v.reader.casefold(), v.reader))
+    first = None
     for version in others:
         rois = store.load(scan_id, version.version, reader=version.reader)
+        note = fallback_note(reader, version.reader, version.version) if reader else ""
         if not rois.table.empty:
-            note = fallback_note(reader, version.reader, version.version) if reader else ""
             return rois, note
+        first = first or (rois, note)
     if mine is not None:
         return mine, ""                                      # empty, but the reader's own
-    if others:                                               # every set empty: the first
-        newest = others[0]
-        note = fallback_note(reader, newest.reader, newest.version) if reader else ""
-        return store.load(scan_id, newest.version, reader=newest.reader), note
-    return None, ""
+    return first or (None, "")                               # every set empty: the first

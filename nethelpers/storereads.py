@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nethelpers.initrank import cell_text
 from nethelpers.rois import STORE_FORMAT, RoiStore, RoiStoreError
 
 __all__ = ["COMPARED", "merge_store_reads", "store_reads"]
@@ -142,11 +143,7 @@ def merge_store_reads(table: pd.DataFrame, stored: pd.DataFrame
 
 
 def _text(value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    return cell_text(value).strip()
 
 
 def _typed(value: object, like: pd.Series) -> object:

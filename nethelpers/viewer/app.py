@@ -157,7 +157,7 @@ def open_review(params: Any, patient_id: str | None = None, *, scan_id: str | No
                             **({"adjudicate": True} if adjudicate else {}))
     # markers of the other scans land on the lesion: carried through the registration,
     # the same one the side-by-side view shows
-    registrations = SessionRegistrations(params, session.images_of, session.warnings.append)
+    registrations = SessionRegistrations(params, session.images_of, session._warn)
     session.point_map = registrations.point_map
     if viewer is None:
         viewer = napari.Viewer(show=show, title=f"NET review · {patient_id}")

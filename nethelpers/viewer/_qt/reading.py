@@ -69,7 +69,7 @@ class ReadingMixin:
             from nethelpers.registrationstore import SessionRegistrations
 
             s = self.session
-            self.registrations = SessionRegistrations(s.params, s.images_of, s.warnings.append)
+            self.registrations = SessionRegistrations(s.params, s.images_of, s._warn)
         self.reading = ReadingLayout(self.viewer, display_settings(self.session.params),
                                      on_jump=self._on_layout_jump)
         window = getattr(self.viewer, "window", None)
