@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_dicom import _sitk
 
 
 def _fmt_ms(values: list[float]) -> str:
@@ -148,10 +149,7 @@ def main() -> int:
             for sid in session.scan_ids[1:]:                   # first open of the others
                 job = session.jobs[sid]
                 t0 = time.perf_counter()
-                reader = sitk.ImageSeriesReader()
-                reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(job.pet)))
-                reader.SetOutputPixelType(sitk.sitkFloat32)
-                reader.Execute()
+                _sitk(Path(job.pet))
                 anchors.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 widget.select_scan(sid)
