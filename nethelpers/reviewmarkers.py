@@ -223,10 +223,9 @@ class MarkersMixin:
         when it is.
         """
         from nethelpers.roisaving import STORE_FORMAT
-        from nethelpers.storereads import _store_format
 
         newest = self.store.latest(self.current, reader=reader)
-        if newest is None or _store_format(newest.path) >= STORE_FORMAT:
+        if newest is None or newest.store_format >= STORE_FORMAT:
             return True
         self._warn(f"{self.current}: {reader}'s calls come from the single-set store (shared "
                    "by every reader then), not an independent read: left out of the "

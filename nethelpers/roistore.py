@@ -186,7 +186,8 @@ class RoiStore(RoiSavingMixin):
                           path=self._set_dir(scan_id, reader) / f"v{number:06d}",
                           series_uid=meta.get("series_uid") or None,
                           saved_by=meta.get("saved_by") or _other_saver(meta, reader),
-                          consensus=meta.get("consensus") or None)
+                          consensus=meta.get("consensus") or None,
+                          store_format=_format(meta))
 
     def _readers_or(self, scan_id: str, reader: str | None) -> list[str]:
         return self.readers(scan_id) if reader is None else [str(reader).strip()]
@@ -317,6 +318,14 @@ class RoiStore(RoiSavingMixin):
         return info, self._reads(info)
 
     # -- writing ---------------------------------------------------------------------------
+
+
+def _format(meta: dict[str, Any]) -> int:
+    """The store format a version's meta.json records (1 when it records none)."""
+    try:
+        return int(meta.get("format", 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _other_saver(meta: dict[str, Any], reader: str) -> str:

@@ -95,6 +95,9 @@ class RoiVersion:
     consensus : dict or None
         For a consensus set: ``readers``, ``adjudicator`` and the ``adjudicated`` lesion IDs
         (:mod:`nethelpers.consensus`).
+    store_format : int
+        The store format it was saved in (1: the single-set store, before readers had their
+        own sets; its calls were shared by every reader).
     """
 
     scan_id: str
@@ -108,6 +111,7 @@ class RoiVersion:
     series_uid: str | None = None
     saved_by: str = ""
     consensus: dict[str, Any] | None = field(default=None, compare=False)
+    store_format: int = 1
 
 
 @dataclass

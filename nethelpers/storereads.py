@@ -13,7 +13,6 @@ the table has none.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +58,7 @@ def store_reads(root: str | Path, scan_ids: list[str] | None = None
             reads = reads[reads["call"] != ""]
             if reads.empty:
                 continue
-            if _store_format(version.path) < STORE_FORMAT:
+            if version.store_format < STORE_FORMAT:
                 problems.append(f"{scan_id}: the reads of {reader}'s v{version.version} were "
                                 "saved in the single-set store (before readers had their own "
                                 "sets): a shared set's calls, not an independent read, so "
@@ -155,11 +154,3 @@ def _typed(value: object, like: pd.Series) -> object:
         return int(float(text))
     return text
 
-
-def _store_format(version_dir: Path) -> int:
-    """The store format a version was saved in (1: the single-set store, before readers)."""
-    try:
-        meta = json.loads((Path(version_dir) / "meta.json").read_text(encoding="utf-8"))
-        return int(meta.get("format", 1))
-    except (OSError, ValueError, TypeError):
-        return 1
