@@ -217,7 +217,13 @@ def petmr(w: Writer) -> None:
 
 
 def tio(w: Writer) -> None:
-    """TIO localisation: patient-level sensitivity in the TIO groups."""
+    """TIO localisation: sensitivity in the TIO groups, then the three-way culprit detection."""
+    _tio_groups(w)
+    _tio_detection(w)
+    _tio_pairs(w)
+
+
+def _tio_groups(w: Writer) -> None:
     groups = w.table("patient_groups")
     name = "accuracy_patient_level_by_group"
     table = w.table(name)
@@ -236,6 +242,57 @@ def tio(w: Writer) -> None:
         if parts:
             w.say(f"in the group {g.label}, patient-level sensitivity was "
                   + "; ".join(parts))
+
+
+def _tio_detection(w: Writer) -> None:
+    """Culprit detection per scan type (``tio_detection``, notebook 04), when written."""
+    name = "tio_detection"
+    table = w.table(name, required=False)
+    if table is None or "measure" not in table:
+        return
+    keys = ("scan_type", "measure")
+    found = rows(table, measure="culprit detected")
+    found = found[pd.to_numeric(found["denominator"], errors="coerce") > 0]
+    parts = []
+    for _, row in found.iterrows():
+        text = w.proportion(f"TIO culprit {row['scan_type']}", name, row, keys, "patients",
+                            method=False)
+        parts.append(f"{row['scan_type']} {text}")
+    if parts:
+        how = w.value("TIO culprit detection: method", name, found.iloc[0], keys, "method",
+                      "method")
+        w.say("the culprit tumour of the TIO patients was detected by " + "; ".join(parts)
+              + f" (intervals {how})")
+
+
+def _tio_pairs(w: Writer) -> None:
+    """Each pair of scan types on the TIO patients with both (``tio_mcnemar``, notebook 04)."""
+    name = "tio_mcnemar"
+    table = w.table(name, required=False)
+    if table is None or "a_only" not in table:
+        return
+    keys = ("a", "b")
+    for _, row in table.iterrows():
+        if not is_number(row.get("both", "")):
+            continue
+        a, b = row["a"], row["b"]
+        tag = f"TIO {a} vs {b}"
+        n = w.value(f"{tag}: patients", name, row, keys, "patients", "count")
+        x = w.value(f"{tag}: {a} only", name, row, keys, "a_only", "count")
+        y = w.value(f"{tag}: {b} only", name, row, keys, "b_only", "count")
+        text = (f"of {n} TIO patients with a culprit read on both {a} and {b}, {x} had it "
+                f"detected by {a} only and {y} by {b} only")
+        if is_number(row.get("p", "")):
+            p = w.value(f"{tag}: p", name, row, keys, "p", "p")
+            text += f" (exact conditional McNemar test, {p_words(p)})"
+        else:
+            text += " (no discordant patient: not tested)"
+        if is_number(row.get("difference", "")):
+            d = w.value(f"{tag}: difference", name, row, keys, "difference", "points")
+            ci = w.ci(tag, name, row, keys, kind="points")
+            how = w.value(f"{tag}: interval", name, row, keys, "difference_method", "method")
+            text += f"; difference {d} percentage points ({ci}, {how})"
+        w.say(text)
 
 
 def prrt(w: Writer) -> None:

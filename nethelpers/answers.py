@@ -41,6 +41,7 @@ PRODUCERS = {
     "flip_flop_by_grade": "04", "agreement_petmr_petct": "04",
     "paired_accuracy_petmr_petct": "04", "staging_change": "04",
     "mcnemar_dotatate_vs_hynic": "04", "difference_dotatate_minus_hynic": "04",
+    "tio_detection": "04", "tio_mcnemar": "04",
     "prrt_eligibility": "03", "patient_groups": "01",
 }
 """The notebook (number) that writes each table an answer reads."""

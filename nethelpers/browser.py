@@ -22,7 +22,7 @@ import pandas as pd
 from IPython.display import HTML, Image, display
 
 from nethelpers.cohort import Cohort
-from nethelpers.dicom.volume import load_pet
+from nethelpers.dicom.volume import load_emission_series
 from nethelpers.groups import group_label
 from nethelpers.inventory import scan_types
 from nethelpers.plots.gallery import failure_reason, redact_paths, scan_mip
@@ -60,7 +60,8 @@ class _Browser:
         known = cohort.patients["patient_id"].astype(str).tolist()
         self.patient_ids = known if patient_ids is None else [p for p in patient_ids
                                                              if p in known]
-        self.jobs = {job.scan_id: job for job in scan_jobs(params, cohort)}
+        # MIPs in SUV; a counts-only SPECT in its own counts window (gallery.display_scale)
+        self.jobs = {job.scan_id: job for job in scan_jobs(params, cohort)}  # PET and SPECT
         self.thumbs: dict[str, bytes | str] = {}
 
     def summary(self, patient_id: str) -> str:
@@ -123,13 +124,16 @@ class _Browser:
     def _render(self, scan_id: str) -> bytes | str:
         job = self.jobs.get(scan_id)
         if job is None:
-            return "no PET image (SPECT scan)"
+            return "no image: the scan's modality is neither PET nor SPECT"
         if not job.pet:
-            return "no PET image: no DICOM series recorded for this scan"
+            return "no image: no DICOM series recorded for this scan"
         if not Path(job.pet).is_dir():
-            return "no PET image: DICOM folder not found"
+            return "no image: DICOM folder not found"
         try:
-            pet, _ = load_pet(job.pet, self.params.quantify.norm, series_uid=job.series_uid)
+            loaded = load_emission_series(job.pet, self.params.quantify.norm,
+                                          series_uid=job.series_uid)
+            pet = loaded.image    # SUV, or counts for counts-only SPECT (its own window)
+            pet.SetMetaData("quantity", str(loaded.provenance.get("quantity", "SUV")))
             store = RoiStore(self.params.study.rois)
             labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
             table = pd.DataFrame(columns=["label", "roi", "lesion_id"])
@@ -140,7 +144,7 @@ class _Browser:
         except Exception as exc:  # noqa: BLE001 - one unreadable scan must not stop the browser
             # A DicomInputError's problem names the element, not the file; any other message
             # may quote a path (folders are often named after the patient): not shown.
-            return f"no PET image: {failure_reason(exc)}"
+            return f"no image: {failure_reason(exc)}"
         width, height = fig.get_size_inches()
         fig.set_size_inches(_THUMB_WIDTH_IN, _THUMB_WIDTH_IN * height / width)
         buffer = BytesIO()

@@ -326,8 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(func=_cmd_index)
 
-    suv = sub.add_parser("suv", help="convert a PET series to an SUV volume (NIfTI etc.)")
-    suv.add_argument("series", help="PET series folder")
+    suv = sub.add_parser("suv", help="convert a PET or quantitative SPECT series to an SUV "
+                         "volume (NIfTI etc.); counts-only SPECT is refused")
+    suv.add_argument("series", help="PET or SPECT series folder (an NM SPECT: its file)")
     suv.add_argument("-o", "--output", required=True, type=image_file,
                      help="output image, e.g. suv.nii.gz (NIfTI), .nrrd, .mha")
     _pet_options(suv)

@@ -266,6 +266,10 @@ class QuantifyConfig(_Section):
     shell_min_suv: float = Field(
         0.1, ge=0, description="Shell leaves out voxels below this SUV (air outside the body)."
     )
+    shell_min_liver_fraction: float = Field(
+        0.02, ge=0, lt=1, description="Counts-only SPECT: the shell leaves out voxels below "
+        "this x the liver mean (air; no liver: voxels <= 0)."
+    )
     shell_min_ml: float = Field(
         1.0, ge=0, description="A shell smaller than this (ml) gives no tb_shell."
     )

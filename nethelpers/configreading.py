@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = ["CAUSES", "CauseRule", "ReadingConfig", "REGIONS"]
 
 CAUSES = (
-    "small lesion below PET resolution",
+    "small lesion below resolution",
     "low SSTR expression",
     "low FDG avidity",
     "physiological uptake",
@@ -90,7 +90,7 @@ DEFAULT_RULES = (
           "masking by background", "liver"),
     _rule(r"mask|obscur|hidden|background|contrast", "masking by background"),
     _rule(r"small(?![- ]?(bowel|intestine))|sub-?cent|partial[- ]volume|\bPVE\b|resolution",
-          "small lesion below PET resolution"),
+          "small lesion below resolution"),
     _rule(r"SSTR|somatostatin|receptor|dedifferentiat|poorly differentiated|\bG3\b",
           "low SSTR expression"),
     _rule(r"FDG|glycoly|avid|well[- ]differentiated|low[- ]grade", "low FDG avidity"),

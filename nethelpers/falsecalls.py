@@ -223,16 +223,28 @@ def _rule_values(measurements: pd.DataFrame, rules: ScoreRules) -> pd.DataFrame:
             f"{first['scan_id']} {first['lesion_id']}): which VOI the protocol rule uses "
             "would be a guess; keep one VOI per lesion and scan (e.g. one reader's)")
     ref = f"ref_{rules.positivity_reference}"
-    out = scored[["scan_id", "lesion_id", "positive", rules.lesion_statistic, ref]]
-    return out.rename(columns={"positive": "rule_positive",
-                               rules.lesion_statistic: "lesion_value",
-                               ref: "reference_value"})
+    out = scored[["scan_id", "lesion_id", "positive", rules.lesion_statistic, ref]].rename(
+        columns={"positive": "rule_positive", rules.lesion_statistic: "lesion_value",
+                 ref: "reference_value"})
+    # counts-only SPECT: the rule compares counts (scores.py), which are never shown as SUV;
+    # the ratio lesion / reference is the same on either scale
+    counts = (scored["quantity"].astype("string").str.lower().eq("counts").fillna(False)
+              .astype(bool) if "quantity" in scored else pd.Series(False, index=scored.index))
+    own = "counts_" + rules.lesion_statistic.removeprefix("suv_")
+    lesion = pd.to_numeric(out["lesion_value"], errors="coerce")
+    if counts.any() and own in scored:
+        lesion = lesion.where(~counts, pd.to_numeric(scored[own], errors="coerce"))
+    out = out.assign(quantity=counts.map({True: "counts", False: "SUV"}),
+                     ratio=lesion / pd.to_numeric(out["reference_value"], errors="coerce"))
+    out.loc[counts, ["lesion_value", "reference_value"]] = float("nan")
+    return out
 
 
 def _value_names(rules: ScoreRules) -> dict[str, str]:
     """Names of the rule's two values in the tables, e.g. ``suv_max``, ``liver_suv_mean``."""
     return {"lesion_value": rules.lesion_statistic,
-            "reference_value": f"{rules.positivity_reference}_{rules.reference_statistic}"}
+            "reference_value": f"{rules.positivity_reference}_{rules.reference_statistic}",
+            "ratio": f"lesion_to_{rules.positivity_reference}"}
 
 
 def _with_rule(lesions: pd.DataFrame, measurements: pd.DataFrame, rules: ScoreRules
@@ -304,10 +316,11 @@ def discordant_lesions(lesions: pd.DataFrame, measurements: pd.DataFrame,
         count negative, "at or below reference, read positive", "at or below reference, read
         equivocal" when they count positive), ``patient_id, scan_id, tracer, modality,
         lesion_id, site, region, truth, call, rule``, the lesion and reference values of the
-        rule (``suv_max``, ``liver_suv_mean`` by default), ``cause, cause_detail,
-        cause_text`` (the reader's note, normalised like the false calls'; an empty note is
-        "not recorded" only on a false call, and blank on a lesion read correctly or without
-        a truth, which needs no cause).
+        rule (``suv_max``, ``liver_suv_mean`` by default; empty on counts-only SPECT),
+        their ratio (``lesion_to_liver``, on every scale), ``quantity`` (SUV or counts),
+        ``cause, cause_detail, cause_text`` (the reader's note, normalised like the false
+        calls'; an empty note is "not recorded" only on a false call, and blank on a lesion
+        read correctly or without a truth, which needs no cause).
         Lesions not measured are never discordant. Sorted by discordance, scan, lesion.
     """
     rules = rules or ScoreRules()
@@ -327,8 +340,8 @@ def discordant_lesions(lesions: pd.DataFrame, measurements: pd.DataFrame,
                "cause"] = ""
     out = out.drop(columns=["cause"]).join(causes)
     cols = ["discordance", "patient_id", "scan_id", "tracer", "modality", "lesion_id", "site",
-            "region", "truth", "call", "rule", "lesion_value", "reference_value", "cause",
-            "cause_detail", "cause_text"]
+            "region", "truth", "call", "rule", "lesion_value", "reference_value", "ratio",
+            "quantity", "cause", "cause_detail", "cause_text"]
     out = out[cols].sort_values(["discordance", "scan_id", "lesion_id"]).reset_index(drop=True)
     return out.rename(columns=_value_names(rules))
 
@@ -380,14 +393,19 @@ def gallery_selection(discordant: pd.DataFrame, rules: ScoreRules | None = None,
     rules = rules or ScoreRules()
     names = _value_names(rules)
     value, ref = discordant[names["lesion_value"]], discordant[names["reference_value"]]
+    ratio = discordant[names["ratio"]] if names["ratio"] in discordant else value / ref
     stat = {"suv_max": "SUVmax", "suv_peak": "SUVpeak"}[rules.lesion_statistic]
     region = rules.positivity_reference.replace("_", " ")
-    out = discordant.assign(_far=np.abs(np.log(value / ref)))
+    out = discordant.assign(_far=np.abs(np.log(ratio)), _ratio=ratio)
     out = out.sort_values(["_far", "scan_id", "lesion_id"], ascending=[False, True, True],
                           kind="stable").head(max(int(limit), 0))
-    caption = [f"{r.lesion_id} {r.site} ({r.tracer} {r.modality}), {stat} {v:.1f} "
-               f"({region} {f:.1f}), read {r.call}"
-               for r, v, f in zip(out.itertuples(), out[names["lesion_value"]],
-                                  out[names["reference_value"]], strict=True)]
+    counts = (out["quantity"] == "counts" if "quantity" in out
+              else pd.Series(False, index=out.index))
+    caption = [f"{r.lesion_id} {r.site} ({r.tracer} {r.modality}), "
+               + (f"counts max / {region} mean {q:.2f}" if c else f"{stat} {v:.1f} "
+                  f"({region} {f:.1f})") + f", read {r.call}"
+               for r, v, f, q, c in zip(out.itertuples(), out[names["lesion_value"]],
+                                        out[names["reference_value"]], out["_ratio"], counts,
+                                        strict=True)]
     return pd.DataFrame({"scan_id": out["scan_id"].to_numpy(),
                          "lesion_id": out["lesion_id"].to_numpy(), "caption": caption})

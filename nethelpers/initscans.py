@@ -39,11 +39,7 @@ from nethelpers.vocabulary import TracerTerm, Vocabulary, VocabularyError, code_
 
 __all__ = ["REASONS", "SCAN_COLUMNS", "ScanPlan", "name_tracer", "plan_scans", "scan_slug"]
 
-#: Radionuclides imaged by single-photon emission (a PT object of one is SPECT).
-SINGLE_PHOTON = frozenset({"99mTc", "111In", "123I", "177Lu", "201Tl", "67Ga"})
-#: Model names of SPECT systems (lower case) that may store reconstructions as PT objects.
-SPECT_MODELS = ("symbia", "intevo", "discovery nm", "nm/ct", "optima nm", "infinia",
-                "brightview", "anyscan", "veriton", "starguide")
+from nethelpers.dicom.spect import SINGLE_PHOTON, SPECT_MODELS  # noqa: E402 - re-exported
 
 #: Why a series is not a scan (the ``reason`` column of init_skipped.csv).
 REASONS = {

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from nethelpers.config import Params
+from nethelpers.methodsspect import spect_measurement, tio_comparison
 
 __all__ = ["METHODS_NAME", "methods_paragraph", "write_methods"]
 
@@ -414,9 +415,10 @@ def methods_paragraph(params: Params, out: str | Path | None = None,
     found = dict(versions) if versions is not None else _versions(folder)
     first = " ".join(s for s in (_index_test(params), _visual_vs_rule(params, folder),
                                  _sstr_rads(params, folder), _causes(params, folder),
-                                 _measurement(params)) if s)
+                                 _measurement(params), spect_measurement(params, folder)) if s)
     second = " ".join(s for s in (_intervals(params, folder), _comparisons(folder),
-                                  _agreement(params, folder), _roc(folder)) if s)
+                                  tio_comparison(folder), _agreement(params, folder),
+                                  _roc(folder)) if s)
     return "\n\n".join([first, second, _software(params, found)])
 
 

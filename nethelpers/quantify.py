@@ -2,9 +2,11 @@
 
 One row per scan × ROI (``measurements.csv``): SUVmax, SUVmean, SUVpeak, volume, MTV at
 41 % of SUVmax and at the PERCIST liver threshold, TLA, SUL variants and T/B against the
-liver and spleen references and a shell of surrounding normal tissue; the definitions are
-in :mod:`nethelpers.measures`, the rows of one scan come from :mod:`nethelpers.scanmeasures`,
-and the scores (positivity, Krenning, NETPET) from
+liver and spleen references and a shell of surrounding normal tissue. PET and quantitative
+SPECT (Bq/ml) are measured in SUV; counts-only SPECT by its ratios and volumes, with its raw
+counts in their own columns and every SUV column empty (``quantity`` says which). The
+definitions are in :mod:`nethelpers.measures`, the rows of one scan come from
+:mod:`nethelpers.scanmeasures`, and the scores (positivity, Krenning, NETPET) from
 :mod:`nethelpers.scores`.
 
 The cohort run sends one task per scan to dask: local worker processes by default, or an
@@ -75,6 +77,7 @@ __all__ = [
     "read_results",
     "results_lock",
     "scan_jobs",
+    "spect_note",
     "sul_factor",
     "unmeasured_scans",
     "write_results",
@@ -103,9 +106,9 @@ class QuantifyResult:
     patients : pandas.DataFrame
         One row per patient with the NETPET grade.
     qc : pandas.DataFrame
-        One row per scan: status ``ok``, ``failed`` (unreadable PET, bad ROIs), ``skipped``
-        (no ROIs saved, or a SPECT modality that is not measured) or ``excluded`` (by the
-        cohort checks of the scans table), and why.
+        One row per scan: status ``ok``, ``failed`` (unreadable PET or SPECT, bad ROIs),
+        ``skipped`` (no ROIs saved, or a modality neither PET nor SPECT) or ``excluded`` (by
+        the cohort checks of the scans table), and why.
     info : dict
         Options, timings and scheduler used.
     exclusions : pandas.DataFrame
@@ -127,10 +130,12 @@ class QuantifyResult:
 
 def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None,
                   reader: str | None = None) -> ScanOutcome:
-    """Measure one scan: load its PET as SUV and its newest ROI version, measure every ROI.
+    """Measure one scan: load its PET or SPECT and its newest ROI version, measure every ROI.
 
-    Never raises for bad input: a scan that cannot be measured returns no rows and a QC
-    record with status ``failed`` (or ``skipped`` when it has no ROIs) and the reason. ROIs
+    PET and quantitative SPECT are loaded in SUV; counts-only SPECT in counts, measured by
+    its ratios (:func:`measure_rois` with ``quantity="counts"``); the QC warnings say which
+    SPECT it was. Never raises for bad input: a scan that cannot be measured returns no rows
+    and a QC record with status ``failed`` (or ``skipped`` when it has no ROIs) and the reason. ROIs
     drawn on another PET series than the one loaded for the scan fail
     (:func:`nethelpers.roiseries.check_roi_series`); a version saved without its series UID
     is measured with a warning.
@@ -151,7 +156,7 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None,
         Rows (measurement columns, identifiers first) and the QC record.
     """
     from nethelpers.dicom.errors import DicomInputError
-    from nethelpers.dicom.volume import load_pet_series, pet_keywords
+    from nethelpers.dicom.volume import load_emission_series, pet_keywords
     from nethelpers.rois import RoiStoreError
     from nethelpers.roiseries import check_roi_series, series_uid_of
 
@@ -168,17 +173,21 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None,
             return ScanOutcome(empty, qc_row(job, "skipped", "no ROIs saved for this scan",
                                           seconds=round(time.perf_counter() - start, 3)))
         rois: RoiSet = found
-        loaded = load_pet_series(job.pet, options.norm, series_uid=job.series_uid,
-                                 slice_tolerance=options.slice_tolerance,
-                                 **options.suv_options())
+        loaded = load_emission_series(job.pet, options.norm, series_uid=job.series_uid,
+                                      slice_tolerance=options.slice_tolerance,
+                                      **options.suv_options())
         image, provenance = loaded.image, loaded.provenance
+        quantity = str(provenance.get("quantity", "SUV"))
         series_note = check_roi_series(rois.version, series_uid_of(loaded.headers))
         labels, note = labels_on(image, rois.labels, rois.table)
-        suv = sitk.GetArrayViewFromImage(image)
-        header, _ = pet_keywords(loaded.headers[0])
-        sul, sul_note = sul_factor(provenance, header, options.sul_norm,
-                                   height_m=job.height_m, sex=job.sex)
-        rows = measure_rois(suv, labels, rois.table, image.GetSpacing(), options, sul)
+        values = sitk.GetArrayViewFromImage(image)
+        sul, sul_note = float("nan"), ""
+        if quantity == "SUV":
+            header, _ = pet_keywords(loaded.headers[0])
+            sul, sul_note = sul_factor(provenance, header, options.sul_norm,
+                                       height_m=job.height_m, sex=job.sex)
+        rows = measure_rois(values, labels, rois.table, image.GetSpacing(), options, sul,
+                            quantity=quantity)
     except (DicomInputError, RoiStoreError, ValueError, OSError) as exc:
         return ScanOutcome(empty, qc_row(job, "failed", f"{type(exc).__name__}: {exc}",
                                       seconds=round(time.perf_counter() - start, 3)))
@@ -192,12 +201,36 @@ def quantify_scan(job: ScanJob, options: QuantifyOptions | None = None,
     rows["roi_version"] = rois.version.version if rois.version else pd.NA
     if rois.version is not None:
         rows["reader"] = rois.version.reader            # whose set: the reader dimension
-    warnings = [w for w in (reader_note, series_note, note, sul_note,
+    warnings = [w for w in (spect_note(provenance), reader_note, series_note, note, sul_note,
                             *provenance.get("warnings", [])) if w]
     return ScanOutcome(rows[list(MEASUREMENT_COLUMNS)], qc_row(
         job, "ok", roi_version=rois.version.version if rois.version else "",
-        n_rois=len(rows), suv_factor=provenance.get("factor"), sul_factor=sul,
-        warnings="; ".join(warnings), seconds=round(time.perf_counter() - start, 3)))
+        n_rois=len(rows), quantity=quantity, suv_factor=provenance.get("factor"),
+        sul_factor=sul, warnings="; ".join(warnings),
+        seconds=round(time.perf_counter() - start, 3)))
+
+
+def spect_note(provenance: dict[str, Any]) -> str:
+    """The QC note of a SPECT scan: quantitative (SUV) or counts only (ratios); '' for PET.
+
+    Parameters
+    ----------
+    provenance : dict
+        The loader's provenance (``system``, ``quantity``, ``radionuclide``).
+
+    Returns
+    -------
+    str
+        E.g. ``"SPECT (99mTc), counts only: counts_* columns and ratios (T/B, MTV), SUV
+        columns empty"``.
+    """
+    if provenance.get("system") != "SPECT":
+        return ""
+    nuclide = provenance.get("radionuclide")
+    what = f"SPECT ({nuclide})" if nuclide else "SPECT"
+    if provenance.get("quantity") == "counts":
+        return f"{what}, counts only: counts_* columns and ratios (T/B, MTV), SUV columns empty"
+    return f"{what}, quantitative (Bq/ml): SUV as for PET"
 
 
 # --------------------------------------------------------------------------------------------

@@ -65,7 +65,8 @@ class EditingMixin:
                              "it first or edit it with the brush")
         grown = grow_from_click(self.images.suv, seed_zyx, self.images.spacing,
                                 fraction=fraction or 0.5, exclude=self.labels > 0,
-                                min_contrast=self.params.review.min_contrast)
+                                min_contrast=self.params.review.min_contrast,
+                                unit=self.images.quantity)
         label = self.free_label()
         self._checkpoint()
         self._cur.state.labels[grown.mask] = label
@@ -74,7 +75,8 @@ class EditingMixin:
             ignore_index=True)
         measured = self.measure(label)
         return LesionVoi(lesion_id, label, measured["suv_max"], measured["suv_peak"],
-                         measured["volume_ml"], measured["tb_liver"], grown.touches_bound)
+                         measured["volume_ml"], measured["tb_liver"], grown.touches_bound,
+                         self.images.quantity, measured["counts_max"], measured["counts_peak"])
 
     def place_reference(self, roi: str, center_zyx: tuple[float, float, float],
                         radius_mm: float | None = None) -> dict[str, float]:

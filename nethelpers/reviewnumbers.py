@@ -18,6 +18,9 @@ from nethelpers.rois import READ_COLUMNS
 
 __all__ = ["NumbersMixin"]
 
+#: The numbers of a lesion in the review's lesion table (one scale filled, see quantity).
+_NUMBERS = ("suv_max", "suv_peak", "volume_ml", "tb_liver", "counts_max", "counts_peak")
+
 
 class NumbersMixin:
     """Measures of the current scan's ROIs (mixin of ``ReviewSession``)."""
@@ -31,14 +34,19 @@ class NumbersMixin:
     # provided by the session: known_lesions()
 
     def measure(self, label: int) -> dict[str, float]:
-        """SUVmax, SUVpeak, volume and T/B (liver, spleen, shell) of one ROI of this scan."""
+        """SUVmax, SUVpeak, volume and T/B (liver, spleen, shell) of one ROI of this scan.
+
+        On counts-only SPECT the SUV values are NaN and ``counts_max``, ``counts_mean``,
+        ``counts_peak`` hold its counts (the T/B ratios are the same either way).
+        """
         table = self.table
         keep = table[(table["label"] == label) | table["roi"].isin(["liver", "spleen"])]
         rows = measure_rois(self.images.suv, self.labels, keep, self.images.spacing,
-                            self.options)
+                            self.options, quantity=self.images.quantity)
         row = rows[rows["label"] == label].iloc[0]
         return {k: float(row[k]) for k in ("suv_max", "suv_mean", "suv_peak", "volume_ml",
-                                           "tb_liver", "tb_spleen", "tb_shell")}
+                                           "tb_liver", "tb_spleen", "tb_shell", "counts_max",
+                                           "counts_mean", "counts_peak")}
 
     def lesion_table(self) -> pd.DataFrame:
         """The widget's table: every lesion of the patient with its read and numbers here.
@@ -47,13 +55,15 @@ class NumbersMixin:
         -------
         pandas.DataFrame
             ``lesion_id, label`` (0: no VOI on this scan), ``site, call, krenning,
-            confidence, note``, ``suv_max, suv_peak, volume_ml, tb_liver``, ``on_scan``.
+            confidence, note``, ``suv_max, suv_peak, volume_ml, tb_liver, counts_max,
+            counts_peak`` (SUV columns empty on counts-only SPECT, counts columns empty on
+            SUV scans), ``on_scan``.
         """
         ids = sorted(set(self.known_lesions()) | set(self.reads["lesion_id"]))
         table = self.table.set_index("lesion_id")
         reads = self.reads.set_index("lesion_id")
         measured = (measure_rois(self.images.suv, self.labels, self.table, self.images.spacing,
-                                 self.options).set_index("label")
+                                 self.options, quantity=self.images.quantity).set_index("label")
                     if not self.table.empty else pd.DataFrame())        # one pass, all ROIs
         rows = []
         for lid in ids:
@@ -62,12 +72,10 @@ class NumbersMixin:
             if lid in table.index:
                 label = int(table.at[lid, "label"])
                 row["label"] = label
-                row |= {k: float(measured.at[label, k])
-                        for k in ("suv_max", "suv_peak", "volume_ml", "tb_liver")}
+                row |= {k: float(measured.at[label, k]) for k in _NUMBERS}
             row["on_scan"] = lid in table.index
             rows.append(row)
-        cols = ["lesion_id", "label", *READ_COLUMNS[1:], "suv_max", "suv_peak", "volume_ml",
-                "tb_liver", "on_scan"]
+        cols = ["lesion_id", "label", *READ_COLUMNS[1:], *_NUMBERS, "on_scan"]
         return pd.DataFrame(rows, columns=cols)
 
     def lesion_centre(self, lesion_id: str) -> tuple[int, int, int]:

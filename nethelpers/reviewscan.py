@@ -1,6 +1,8 @@
 """A review session's scans: images, their edit state, and how they are loaded.
 
-Loading reads the PET (SUV), its CT or MR and the reader's newest saved ROI set. A missing or
+Loading reads the PET (SUV) -- or the SPECT: in SUV when quantitative, in counts when it has
+no activity calibration (``ScanImages.quantity``) --, its CT or MR and the reader's newest
+saved ROI set. A missing or
 unreadable CT/MR is not a reason to refuse the scan: it opens PET-only and a warning says what
 is missing (scan, series, path relative to ``study.data_root``). ROIs saved on another PET
 series are not shown (and never re-saved), with a warning. Another reader's ROIs are never
@@ -27,20 +29,23 @@ __all__ = ["LesionVoi", "LoadedScan", "ScanImages", "ScanState", "anat_dirs", "e
 
 @dataclass
 class ScanImages:
-    """One scan's images: PET in SUV and its anatomy (CT or MR), as SimpleITK images.
+    """One scan's images: PET (or SPECT) and its anatomy (CT or MR), as SimpleITK images.
 
     Attributes
     ----------
     job : ScanJob
         Where the scan's PET lies, its tracer and modality.
     pet : SimpleITK.Image
-        SUV (body weight), float32.
+        SUV (body weight), float32; counts for counts-only SPECT (``quantity``).
     anatomy : SimpleITK.Image or None
         CT (HU) or MR of the same study, on its own grid; None when not found.
     anatomy_kind : str
         ``"CT"``, ``"MR"`` or ``""``.
     series_uid : str or None
         SeriesInstanceUID of the PET, from its headers (saved with every ROI version).
+    quantity : str
+        ``"SUV"`` (PET, quantitative SPECT) or ``"counts"`` (counts-only SPECT: its numbers
+        are counts and ratios, never SUV).
     """
 
     job: ScanJob
@@ -48,10 +53,11 @@ class ScanImages:
     anatomy: sitk.Image | None
     anatomy_kind: str
     series_uid: str | None = None
+    quantity: str = "SUV"
 
     @property
     def suv(self) -> np.ndarray:
-        """The SUV volume ``(z, y, x)`` (a view of the image's buffer, read-only use)."""
+        """The image's values ``(z, y, x)``: SUV, or counts (``quantity``); a read-only view."""
         return sitk.GetArrayViewFromImage(self.pet)
 
     @property
@@ -71,9 +77,14 @@ class LesionVoi:
     label : int
         Its label value in the scan's map.
     suv_max, suv_peak, volume_ml, tb_liver : float
-        The measures (T/B against the liver reference; NaN without one).
+        The measures (T/B against the liver reference; NaN without one; SUV NaN on
+        counts-only SPECT).
     touches_bound : bool
         The click-grown VOI reached its bounding sphere: check it (or draw it by hand).
+    quantity : str
+        ``"SUV"`` or ``"counts"`` (counts-only SPECT).
+    counts_max, counts_peak : float
+        Counts-only SPECT: the VOI's maximum and peak in counts (NaN otherwise).
     """
 
     lesion_id: str
@@ -83,6 +94,23 @@ class LesionVoi:
     volume_ml: float
     tb_liver: float
     touches_bound: bool = False
+    quantity: str = "SUV"
+    counts_max: float = float("nan")
+    counts_peak: float = float("nan")
+
+    @property
+    def text(self) -> str:
+        """The VOI's numbers in words, in its unit (SUV, or counts for counts-only SPECT).
+
+        E.g. ``SUVmax 8.10 · SUVpeak 6.92 · 3.40 ml · T/B liver 1.62``, or
+        ``counts max 912 · counts peak 780 · 3.40 ml · T/B liver 1.62``.
+        """
+        if self.quantity == "counts":
+            values = f"counts max {self.counts_max:.0f} · counts peak {self.counts_peak:.0f}"
+        else:
+            values = f"SUVmax {self.suv_max:.2f} · SUVpeak {self.suv_peak:.2f}"
+        tb = "" if np.isnan(self.tb_liver) else f" · T/B liver {self.tb_liver:.2f}"
+        return f"{values} · {self.volume_ml:.2f} ml{tb}"
 
 
 @dataclass
@@ -144,6 +172,9 @@ def load_scan(job: ScanJob, options: Any, store: RoiStore, reader: str, *, anat_
               warn: Callable[[str], None] = lambda text: None) -> LoadedScan:
     """Load a scan's images and the reader's newest ROI set (raises when the PET cannot load).
 
+    PET and quantitative SPECT load in SUV, counts-only SPECT in counts
+    (:func:`nethelpers.dicom.volume.load_emission_series`; ``ScanImages.quantity``).
+
     Parameters
     ----------
     job : ScanJob
@@ -167,14 +198,15 @@ def load_scan(job: ScanJob, options: Any, store: RoiStore, reader: str, *, anat_
     LoadedScan
         Images, state and the version the edits start from.
     """
-    from nethelpers.dicom.volume import load_pet_series
+    from nethelpers.dicom.volume import load_emission_series
     from nethelpers.quantify import labels_on
     from nethelpers.roiseries import RoiSeriesError, check_roi_series, series_uid_of
 
-    loaded = load_pet_series(job.pet, options.norm, series_uid=job.series_uid)
+    loaded = load_emission_series(job.pet, options.norm, series_uid=job.series_uid)
     pet = loaded.image
     anatomy, kind = _anatomy(job, anat_dir, warn)
-    images = ScanImages(job, pet, anatomy, kind, series_uid_of(loaded.headers))
+    images = ScanImages(job, pet, anatomy, kind, series_uid_of(loaded.headers),
+                        quantity=str(loaded.provenance.get("quantity", "SUV")))
     shape = sitk.GetArrayViewFromImage(pet).shape
     version = store.latest(job.scan_id, reader=reader)
     state = ScanState(np.zeros(shape, dtype=np.uint16), empty_table(), empty_reads())

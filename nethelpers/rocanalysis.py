@@ -66,9 +66,10 @@ def scored_lesions(lesions: pd.DataFrame, measurements: pd.DataFrame) -> pd.Data
     -------
     pandas.DataFrame
         ``scan_id, lesion_id, patient_id, tracer, modality, malignant, suv_max, tb_liver,
-        positive`` (one row per lesion read).
+        positive`` (one row per lesion read), and ``quantity`` (SUV or counts) when the
+        measurements have it.
     """
-    cols = [c for c in MEASURED if c in measurements.columns]
+    cols = [c for c in [*MEASURED, "quantity"] if c in measurements.columns]
     m = measurements
     if "roi" in m.columns and len(m):
         m = m[m["roi"] == "lesion"][["scan_id", "lesion_id", *cols]]
@@ -79,6 +80,15 @@ def scored_lesions(lesions: pd.DataFrame, measurements: pd.DataFrame) -> pd.Data
         if col not in out:
             out[col] = np.nan
     return out
+
+
+def _counts_note(g: pd.DataFrame, columns: list[str]) -> str:
+    """Say that an SUV score leaves out the lesions of counts-only SPECT (they have no SUV)."""
+    if "quantity" not in g or not any(c.startswith("suv_") for c in columns):
+        return ""
+    k = int(g["quantity"].astype("string").str.lower().eq("counts").fillna(False).sum())
+    return (f"on quantitative scans only: {k} lesions on counts-only SPECT have no SUV "
+            "(in n_not_measured)") if k else ""
 
 
 def _too_few(y: pd.Series, clusters: pd.Series, name: str, min_cases: int,
@@ -114,8 +124,9 @@ def _score_row(g: pd.DataFrame, score: str, name: str, *, truth: str, cluster: s
         "youden_specificity": np.nan, "n_malignant": int(y.sum()),
         "n_other": int((~y).sum()), "n_not_measured": len(g) - len(scored), "note": ""}
     delong, clustered = _too_few(y, scored[cluster], name, min_cases, min_controls)
+    counts = _counts_note(g, [score])
     if delong:
-        row["note"] = delong
+        row["note"] = "; ".join(n for n in (counts, delong) if n)
         return row, None
     r = roc(y, scored[score], direction="<")
     d = r.ci("delong")
@@ -123,7 +134,7 @@ def _score_row(g: pd.DataFrame, score: str, name: str, *, truth: str, cluster: s
     row |= {"auc": r.auc, "delong_lower": d.lower, "delong_upper": d.upper,
             "youden_cutoff_exploratory": best.threshold,
             "youden_sensitivity": best.sensitivity, "youden_specificity": best.specificity}
-    notes = [d.note]
+    notes = [counts, d.note]
     if clustered:
         notes.append(clustered)
     else:
@@ -150,15 +161,18 @@ def _comparison_row(g: pd.DataFrame, pair: tuple[str, str], names: tuple[str, st
         "delong_lower": np.nan, "delong_upper": np.nan, "p_value": np.nan,
         "n_malignant": int(y.sum()), "n_other": int((~y).sum()),
         "n_not_measured": len(g) - len(both), "note": ""}
+    counts = _counts_note(g, list(pair))
     cases, controls = int(y.sum()), int((~y).sum())
     if cases < min_cases or controls < min_controls:
-        row["note"] = (f"not compared: the paired DeLong test needs at least {min_cases} "
-                       f"malignant and {min_controls} other lesions with both scores, "
-                       f"there are {cases} and {controls}")
+        row["note"] = "; ".join(n for n in (counts, (
+            f"not compared: the paired DeLong test needs at least {min_cases} "
+            f"malignant and {min_controls} other lesions with both scores, "
+            f"there are {cases} and {controls}")) if n)
         return row
     comp = compare_auc(y, both[pair[0]], both[pair[1]], direction="<")
     return row | {"auc": comp.difference, "delong_lower": comp.lower,
-                  "delong_upper": comp.upper, "p_value": comp.p, "note": comp.note}
+                  "delong_upper": comp.upper, "p_value": comp.p,
+                  "note": "; ".join(n for n in (counts, comp.note) if n)}
 
 
 def roc_analysis(data: pd.DataFrame, scores: Mapping[str, str] | None = None, *,
@@ -253,8 +267,31 @@ def cutoff_table(data: pd.DataFrame, rule: str, analysis: RocAnalysis, *,
 
     pre = prespecified_cutoff(data, test, rule, truth=truth, cluster=cluster, method=method,
                               level=level)
+    pre = _counts_rule(pre, data, rule)
     parts = [t for t in (pre, analysis.youden) if len(t)]
     return pd.concat(parts, ignore_index=True) if parts else pre
+
+
+def _counts_rule(pre: pd.DataFrame, data: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """Name the rule on counts where a scan type's lesions include counts-only SPECT.
+
+    The scores apply the positivity rule to counts-only SPECT on its counts (lesion maximum
+    over the reference's mean counts of the same scan, a ratio that needs no calibration):
+    the row says so instead of calling those counts SUV.
+    """
+    if "quantity" not in data.columns or not len(pre):
+        return pre
+    counts = data["quantity"].astype("string").str.lower().eq("counts").fillna(False)
+    with_counts = set(zip(data.loc[counts, "tracer"], data.loc[counts, "modality"],
+                          strict=True))
+    if not with_counts:
+        return pre
+    on_counts = rule.replace("SUVmax", "max").replace("SUVpeak", "peak").replace(
+        "SUVmean", "mean")
+    out = pre.copy()
+    at = [(t, m) in with_counts for t, m in zip(out["tracer"], out["modality"], strict=True)]
+    out.loc[at, "cutoff"] = f"{rule} (counts-only SPECT: {on_counts} counts)"
+    return out
 
 
 def roc_figures(analysis: RocAnalysis, *, seed: int | None = 0, level: float = 0.95

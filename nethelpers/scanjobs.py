@@ -1,10 +1,12 @@
 """The scans a cohort run measures, and the QC rows of those it does not.
 
-:func:`scan_jobs` turns the scans table into one picklable :class:`ScanJob` per PET scan,
-with every path absolute: the PET folder is ``pet_dir`` (relative to ``study.data_root``)
-or the series ``pet_series_uid`` found in the DICOM index of ``study.dicom`` — never a path
-relative to the working directory. Scans that are not measured (SPECT modalities, rows the
-cohort checks excluded) get a QC row with the reason instead (:func:`unmeasured_scans`,
+:func:`scan_jobs` turns the scans table into one picklable :class:`ScanJob` per PET or SPECT
+scan, with every path absolute: the emission series' folder (PET, or the SPECT's NM or PT
+series) is ``pet_dir`` (relative to ``study.data_root``; the column keeps its name for
+SPECT) or the series ``pet_series_uid`` found in the DICOM index of ``study.dicom`` — never
+a path relative to the working directory. Scans that are not measured (a modality neither
+PET nor SPECT, rows the cohort checks excluded) get a QC row with the reason instead
+(:func:`unmeasured_scans`,
 :func:`excluded_scans`), so none is dropped silently. A ``pet_dir`` that does not exist
 gives its job a ``problem`` naming the field, not the path. :class:`ShownText` turns a
 failure's message into what a report may show (the study's pseudonymiser).
@@ -19,12 +21,16 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["QC_COLUMNS", "ScanJob", "ShownText", "excluded_scans", "qc_row", "scan_jobs",
-           "unmeasured_scans"]
+__all__ = ["EMISSION_SYSTEMS", "QC_COLUMNS", "ScanJob", "ShownText", "excluded_scans", "qc_row",
+           "scan_jobs", "unmeasured_scans"]
+
+#: The systems whose scans are measured (``vocabulary.modalities``' ``system``).
+EMISSION_SYSTEMS = ("PET", "SPECT")
 
 #: Columns of qc.csv: one row per scan.
 QC_COLUMNS = ("scan_id", "patient_id", "tracer", "modality", "status", "reason",
-              "roi_version", "n_rois", "suv_factor", "sul_factor", "warnings", "seconds")
+              "roi_version", "n_rois", "quantity", "suv_factor", "sul_factor", "warnings",
+              "seconds")
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,9 @@ class ScanJob:
     scan_id, patient_id, tracer, modality : str
         The scan.
     pet : str
-        PET series folder.
+        The emission series' folder: PET, or the SPECT's NM (or PT) series.
     series_uid : str or None
-        Picks the PET series when the folder holds several.
+        Picks the emission series when the folder holds several.
     rois : str
         ROI store folder.
     height_m : float or None
@@ -48,8 +54,10 @@ class ScanJob:
     anatomy : str or None
         The CT or MR series folder of the same study (``anat_dir``), when it exists.
     problem : str
-        Why the PET series cannot be found (empty when ``pet`` is set); the scan fails
+        Why the emission series cannot be found (empty when ``pet`` is set); the scan fails
         with this reason.
+    system : str
+        ``"PET"`` or ``"SPECT"`` (the modality's system in the vocabulary).
     """
 
     scan_id: str
@@ -63,6 +71,7 @@ class ScanJob:
     sex: str | None = None
     anatomy: str | None = None
     problem: str = ""
+    system: str = "PET"
 
 
 class ShownText:
@@ -107,10 +116,11 @@ def qc_row(job: ScanJob, status: str, reason: str = "", **extra: Any) -> dict[st
     return row
 
 
-def scan_jobs(params: Any, cohort: Any | None = None) -> list[ScanJob]:
-    """One job per PET scan of the cohort named in the parameters.
+def scan_jobs(params: Any, cohort: Any | None = None, *,
+              systems: tuple[str, ...] = EMISSION_SYSTEMS) -> list[ScanJob]:
+    """One job per PET or SPECT scan of the cohort named in the parameters.
 
-    The PET series of a scan is ``pet_dir`` of the scans table (relative to
+    The emission series of a scan is ``pet_dir`` of the scans table (relative to
     ``study.data_root``); without it, the series ``pet_series_uid`` is looked up in the
     DICOM index of ``study.dicom`` (its files are relative to that root). Neither resolves
     against the working directory.
@@ -121,12 +131,15 @@ def scan_jobs(params: Any, cohort: Any | None = None) -> list[ScanJob]:
         Validated parameters.
     cohort : nethelpers.cohort.Cohort, optional
         The loaded cohort (default: loaded leniently from the parameters).
+    systems : tuple of str
+        The systems whose scans are wanted (default PET and SPECT; ``("PET",)`` for a
+        view that shows SUV only).
 
     Returns
     -------
     list of ScanJob
-        In scan_id order; scans of SPECT modalities (``vocabulary.modalities``) are left out
-        (:func:`unmeasured_scans` lists them).
+        In scan_id order; scans of other modalities are left out (:func:`unmeasured_scans`
+        lists them).
     """
     from nethelpers.cohort import load_cohort
 
@@ -139,7 +152,8 @@ def scan_jobs(params: Any, cohort: Any | None = None) -> list[ScanJob]:
     jobs = []
     vocabulary = params.vocabulary
     for row in scans.itertuples(index=False):
-        if vocabulary.system(str(row.modality)) != "PET":
+        system = vocabulary.system(str(row.modality))
+        if system not in systems:
             continue
         pet_dir = getattr(row, "pet_dir", None)
         uid = getattr(row, "pet_series_uid", None)
@@ -148,17 +162,17 @@ def scan_jobs(params: Any, cohort: Any | None = None) -> list[ScanJob]:
         if isinstance(pet_dir, str) and pet_dir:
             pet = str((Path(study.data_root) / pet_dir).resolve())
             if not Path(pet).is_dir():
-                problem = ("pet_dir of the scans table: the PET series folder is not there "
-                           "(moved, renamed or deleted). Fix: correct pet_dir (relative to "
-                           "study.data_root) or restore the folder")
+                problem = (f"pet_dir of the scans table: the {system} series folder is not "
+                           "there (moved, renamed or deleted). Fix: correct pet_dir (relative "
+                           "to study.data_root) or restore the folder")
         elif uid:
             if index_files is None:
                 index_files = _series_index(Path(study.dicom))
             pet = str(Path(index_files[uid][0]).parent) if uid in index_files else ""
             if not pet:
-                problem = (f"the PET series {uid} (pet_series_uid of the scans table) is not in "
-                           "the DICOM tree of study.dicom. Fix: correct the UID, or give the "
-                           "series folder as pet_dir (relative to study.data_root)")
+                problem = (f"the {system} series {uid} (pet_series_uid of the scans table) is "
+                           "not in the DICOM tree of study.dicom. Fix: correct the UID, or "
+                           "give the series folder as pet_dir (relative to study.data_root)")
         else:
             pet = ""
             problem = ("the scans table gives neither pet_dir nor pet_series_uid for this "
@@ -174,7 +188,7 @@ def scan_jobs(params: Any, cohort: Any | None = None) -> list[ScanJob]:
                             tracer=str(row.tracer), modality=str(row.modality), pet=pet,
                             series_uid=uid, rois=str(study.rois), height_m=height, sex=sex,
                             anatomy=str(anatomy) if anatomy and anatomy.is_dir() else None,
-                            problem=problem))
+                            problem=problem, system=system))
     return jobs
 
 
@@ -191,20 +205,22 @@ def unmeasured_scans(params: Any, cohort: Any) -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        One :data:`QC_COLUMNS` row per SPECT scan, with the reason.
+        One :data:`QC_COLUMNS` row per scan of a modality neither PET nor SPECT, with the
+        reason (the cohort checks normally refuse such a modality before).
     """
     rows = []
     vocabulary = params.vocabulary
     for scan in cohort.scans.sort_values("scan_id").itertuples(index=False):
         system = vocabulary.system(str(scan.modality))
-        if system == "PET":
+        if system in EMISSION_SYSTEMS:
             continue
         row = {c: "" for c in QC_COLUMNS}
         row |= {"scan_id": str(scan.scan_id), "patient_id": str(scan.patient_id),
                 "tracer": str(scan.tracer), "modality": str(scan.modality),
                 "status": "skipped",
-                "reason": f"{scan.modality} is a {system or 'non-PET'} modality: quantify "
-                          "measures PET scans (SUV); SPECT scans are not measured yet"}
+                "reason": f"modality {scan.modality} has no emission system (PET or SPECT) in "
+                          "vocabulary.modalities: quantify measures PET and SPECT scans. Fix: "
+                          "name its system in vocabulary.modalities of the parameters"}
         rows.append(row)
     return rows
 

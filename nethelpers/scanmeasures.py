@@ -6,6 +6,14 @@ and at the PERCIST liver threshold, TLA, SUL and T/B against the liver and splee
 references and a shell of surrounding normal tissue; the definitions are in
 :mod:`nethelpers.measures`. :func:`labels_on` brings a label map onto the PET grid and
 :func:`sul_factor` turns the SUV into SUL. The settings are :class:`QuantifyOptions`.
+
+Counts-only SPECT (no activity calibration) is measured on its counts with
+``quantity="counts"``: what does not depend on the scale is kept (volumes, MTV at a fraction
+of the VOI's maximum, the PERCIST MTV -- its threshold is linear in the image --, and the
+ratios T/B liver, spleen and shell), the raw counts statistics go to their own columns
+(:data:`COUNTS_COLUMNS`: ``counts_max``, ``counts_mean``, ...), and every SUV, SUL and TLA
+column stays empty: never an SUV pretending. The ``quantity`` column says which scale a row
+is on.
 """
 
 from __future__ import annotations
@@ -30,17 +38,29 @@ from nethelpers.measures import (
 )
 from nethelpers.voi import grow_box, shell_mask
 
-__all__ = ["GEOMETRY_TOLERANCE_MM", "MEASUREMENT_COLUMNS", "QuantifyOptions", "labels_on",
-           "measure_rois", "sul_factor"]
+__all__ = ["COUNTS_COLUMNS", "GEOMETRY_TOLERANCE_MM", "MEASUREMENT_COLUMNS", "QUANTITIES",
+           "QuantifyOptions", "labels_on", "measure_rois", "sul_factor"]
 
 #: Columns of measurements.csv, in order (scores from nethelpers.scores follow).
 MEASUREMENT_COLUMNS = (
     "patient_id", "scan_id", "tracer", "modality", "roi", "label", "lesion_id", "method",
-    "reader", "roi_version", "n_voxels", "volume_ml", "suv_max", "suv_mean", "suv_sd",
-    "suv_peak", "mtv_ml", "suv_mean_mtv", "tla", "mtv_percist_ml", "tla_percist",
+    "reader", "roi_version", "quantity", "n_voxels", "volume_ml", "suv_max", "suv_mean",
+    "suv_sd", "suv_peak", "mtv_ml", "suv_mean_mtv", "tla", "mtv_percist_ml", "tla_percist",
     "sul_max", "sul_mean", "sul_peak", "liver_suv_mean", "spleen_suv_mean",
-    "shell_suv_mean", "shell_volume_ml", "tb_liver", "tb_spleen", "tb_shell", "note",
+    "shell_suv_mean", "shell_volume_ml", "tb_liver", "tb_spleen", "tb_shell",
+    "counts_max", "counts_mean", "counts_sd", "counts_peak", "liver_counts_mean",
+    "spleen_counts_mean", "shell_counts_mean", "note",
 )
+#: The scales a scan is measured on: SUV (PET, quantitative SPECT) or counts (counts-only
+#: SPECT, measured by its ratios).
+QUANTITIES = ("SUV", "counts")
+#: Counts-only SPECT: each SUV statistic's counts column (the SUV column stays empty).
+COUNTS_COLUMNS = {"suv_max": "counts_max", "suv_mean": "counts_mean", "suv_sd": "counts_sd",
+                  "suv_peak": "counts_peak", "liver_suv_mean": "liver_counts_mean",
+                  "spleen_suv_mean": "spleen_counts_mean",
+                  "shell_suv_mean": "shell_counts_mean"}
+#: Columns in SUV units with no counts equivalent (empty for counts-only SPECT).
+_SUV_ONLY = ("suv_mean_mtv", "tla", "tla_percist", "sul_max", "sul_mean", "sul_peak")
 #: Labels may differ from the PET grid by this much (mm; direction cosines / 1000).
 GEOMETRY_TOLERANCE_MM = 1e-3
 
@@ -63,6 +83,9 @@ class QuantifyOptions:
     shell_width_mm: float = 10.0
     shell_hot_factor: float | None = 1.5
     shell_min_suv: float = 0.1
+    #: counts-only SPECT: the shell leaves out voxels below this x the liver reference mean
+    #: (air; SUV 0.1 against an SSTR liver SUVmean of about 5); without a liver, voxels <= 0
+    shell_min_liver_fraction: float = 0.02
     shell_min_ml: float = 1.0
 
     def __post_init__(self) -> None:
@@ -139,13 +162,13 @@ def _ratio(a: float, b: float) -> float:
 
 def measure_rois(suv: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
                  spacing: Sequence[float], options: QuantifyOptions = QuantifyOptions(),
-                 sul_factor: float = float("nan")) -> pd.DataFrame:
+                 sul_factor: float = float("nan"), quantity: str = "SUV") -> pd.DataFrame:
     """Measure every ROI of one scan.
 
     Parameters
     ----------
     suv : numpy.ndarray
-        SUV volume ``(z, y, x)``.
+        SUV volume ``(z, y, x)`` (counts with ``quantity="counts"``).
     labels : numpy.ndarray
         Label map on the same grid.
     table : pandas.DataFrame
@@ -156,18 +179,31 @@ def measure_rois(suv: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
         Thresholds and shell settings.
     sul_factor : float
         SUL / SUV (lean body mass / body weight); NaN leaves the sul_* columns empty.
+    quantity : {"SUV", "counts"}
+        The image's scale. ``"counts"`` (counts-only SPECT): the statistics go to the
+        counts columns (:data:`COUNTS_COLUMNS`), the SUV, SUL and TLA columns stay empty,
+        volumes, MTVs and T/B ratios are kept (they do not depend on the scale), and the
+        shell's air cut-off is ``shell_min_liver_fraction`` x the liver mean.
 
     Returns
     -------
     pandas.DataFrame
         One row per ROI with the measurement columns from ``roi`` to ``note`` (the
         scan's identifiers are added by the caller).
+
+    Raises
+    ------
+    ValueError
+        ``quantity`` is not one of :data:`QUANTITIES`.
     """
+    if quantity not in QUANTITIES:
+        raise ValueError(f"quantity {quantity!r}: one of {', '.join(QUANTITIES)}")
     boxes = ndimage.find_objects(labels)        # one pass: every label's bounding box
     liver_mean, liver_sd = _reference(suv, labels, boxes, table, "liver", spacing)
     spleen_mean, _ = _reference(suv, labels, boxes, table, "spleen", spacing)
     hot_above = (options.shell_hot_factor * liver_mean
                  if options.shell_hot_factor is not None and np.isfinite(liver_mean) else None)
+    min_value = _shell_floor(options, quantity, liver_mean)
     percist = percist_threshold(liver_mean, liver_sd, mean_factor=options.percist_mean_factor,
                                 sd_factor=options.percist_sd_factor)
     lesion_labels = table.loc[table["roi"] == "lesion", "label"].astype(int).tolist()
@@ -186,7 +222,7 @@ def measure_rois(suv: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
         box = boxes[label - 1] if label <= len(boxes) else None
         if box is None:
             rows.append(row | {"n_voxels": 0, "volume_ml": 0.0,
-                               "note": "empty ROI: no voxel on the PET grid"})
+                               "note": "empty ROI: no voxel on the image grid"})
             continue
         box = grow_box(box, margin, labels.shape)
         local_suv, local_labels = suv[box], labels[box]
@@ -213,7 +249,7 @@ def measure_rois(suv: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
             shell = shell_mask(local_labels, label, spacing, gap_mm=options.shell_gap_mm,
                                width_mm=options.shell_width_mm, suv=local_suv,
                                hot_above=hot_above,
-                               min_suv=options.shell_min_suv,
+                               min_suv=min_value,
                                exclude_labels=[v for v in lesion_labels if v != label])
             shell_ml = int(shell.sum()) * voxel_ml
             row["shell_volume_ml"] = shell_ml
@@ -241,7 +277,22 @@ def measure_rois(suv: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
         if col not in out.columns:
             out[col] = np.nan
     out["note"] = out["note"].fillna("")
+    out["quantity"] = quantity
+    if quantity == "counts":
+        for suv_col, counts_col in COUNTS_COLUMNS.items():
+            out[counts_col] = out[suv_col]
+            out[suv_col] = np.nan
+        out[list(_SUV_ONLY)] = np.nan
     return out[list(MEASUREMENT_COLUMNS[4:])]
+
+
+def _shell_floor(options: QuantifyOptions, quantity: str, liver_mean: float) -> float:
+    """The shell's air cut-off on the image's scale (SUV, or a fraction of the liver)."""
+    if quantity == "SUV":
+        return options.shell_min_suv
+    if np.isfinite(liver_mean):
+        return options.shell_min_liver_fraction * liver_mean
+    return float(np.finfo(np.float32).tiny)            # counts > 0
 
 
 def sul_factor(provenance: dict[str, Any], header: dict[str, Any], sul_norm: str, *,

@@ -11,7 +11,10 @@ of a patient, empty for reference regions) and the statistics named by :class:`S
 stripping blanks. A scan's *reference value* for a region is the ``reference_statistic``
 (SUVmean) of that region's ROI on the same scan; it is *usable* when exactly one such row
 exists and its value is finite and > 0. The *lesion value* is the lesion ROI's
-``lesion_statistic`` (SUVmax).
+``lesion_statistic`` (SUVmax). On counts-only SPECT (``quantity`` "counts") both are the
+counts statistics of the same names (``counts_max``, ``counts_mean``): every rule compares a
+lesion with a reference of its own scan, so it is the same rule on the ratio (lesion above
+liver is T/B liver > 1, whatever the scale).
 
 Positivity (:func:`lesion_scores`, column ``positive``)
     A lesion ROI is positive when lesion value > ``positivity_factor`` × reference value of
@@ -291,8 +294,17 @@ def _normalise(measurements: pd.DataFrame, rules: ScoreRules) -> pd.DataFrame:
     blank = _missing_text(m["lesion_id"])
     out["lesion_id"] = np.where(blank, "", m["lesion_id"].to_numpy(dtype=object))
     out["is_lesion"] = (out["roi"] == LESION).to_numpy(dtype=bool)
+    # counts-only SPECT rows (quantity "counts") have no SUV: their scores compare the counts
+    # statistics of the same scan (lesion / reference is a ratio, whatever the scale)
+    counts = (m["quantity"].astype("string").str.strip().str.lower().eq("counts")
+              .fillna(False).to_numpy(dtype=bool) if "quantity" in m.columns
+              else np.zeros(len(m), dtype=bool))
     for stat in dict.fromkeys([rules.lesion_statistic, rules.reference_statistic]):
         values = pd.to_numeric(m[stat], errors="coerce").astype("float64").to_numpy()
+        on_counts = "counts_" + stat.removeprefix("suv_")
+        if counts.any() and on_counts in m.columns:
+            values = np.where(counts, pd.to_numeric(m[on_counts], errors="coerce")
+                              .astype("float64").to_numpy(), values)
         out[stat] = np.where(np.isfinite(values), values, np.nan)
 
     unknown = ~out["roi"].isin([LESION, *REFERENCE_REGIONS]).to_numpy(dtype=bool)

@@ -165,7 +165,8 @@ def _manuscript(item: str, topic: str, text: str) -> StardItem:
 
 def _index_test(p: Params, v: dict[str, str | None]) -> str:
     return (f"Index tests: the visual calls of reader {p.index_test.reader} on each tracer × "
-            "modality (68Ga-DOTATATE and 18F-FDG PET on PET/CT and PET/MR); the scans with "
+            "modality (68Ga-DOTATATE and 18F-FDG PET on PET/CT and PET/MR, 99mTc-HYNIC-TOC "
+            "SPECT/CT in the protocol); the scans with "
             "their scanners are listed per index test. Acquisition and reconstruction "
             "protocols belong to the manuscript.")
 

@@ -193,7 +193,7 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
                     background_shell_mm: tuple[float, float] = (20.0, 30.0),
                     search_mm: float = 10.0, max_radius_mm: float = 60.0,
                     exclude: np.ndarray | None = None,
-                    min_contrast: float | None = None) -> GrowResult:
+                    min_contrast: float | None = None, unit: str = "SUV") -> GrowResult:
     """A lesion VOI from one click: a threshold between the local background and SUVmax.
 
     1. **Peak.** From the click, climb the image smoothed with a 1-voxel Gaussian to its
@@ -219,7 +219,7 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
     Parameters
     ----------
     suv : numpy.ndarray
-        SUV volume ``(z, y, x)``.
+        SUV volume ``(z, y, x)`` (or counts: see ``unit``).
     seed_zyx : sequence of int
         The clicked voxel.
     spacing : sequence of float
@@ -239,6 +239,9 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
     min_contrast : float, optional
         Refuse a peak below this multiple of the local background (with ``background``);
         default None: only a peak not above the background is refused.
+    unit : str
+        The image's unit, as refusals name it: ``"SUV"``, or ``"counts"`` for counts-only
+        SPECT.
 
     Returns
     -------
@@ -286,11 +289,11 @@ def grow_from_click(suv: np.ndarray, seed_zyx: Sequence[int], spacing: Sequence[
         bg = float(np.median(crop[shell])) if shell.any() else 0.0
     if not top > bg:
         raise ValueError(f"no focal uptake at the click {tuple(int(v) for v in seed)}: its "
-                         f"peak SUV {top:.3g} is not above the local background {bg:.3g}")
+                         f"peak {unit} {top:.3g} is not above the local background {bg:.3g}")
     if min_contrast is not None and background and top < min_contrast * bg:
         raise ValueError(
-            f"no lesion to grow at the click {tuple(int(v) for v in seed)}: its peak SUV "
-            f"{top:.3g} is {top / bg:.2f}× the local background {bg:.3g} (median SUV "
+            f"no lesion to grow at the click {tuple(int(v) for v in seed)}: its peak {unit} "
+            f"{top:.3g} is {top / bg:.2f}× the local background {bg:.3g} (median {unit} "
             f"{inner:g}-{outer:g} mm around the peak), below the minimum contrast "
             f"{min_contrast:g} (review.min_contrast). Normal tissue has no lesion to grow; "
             "for a faint lesion, draw its VOI by hand with the brush, or lower "

@@ -51,7 +51,7 @@ def table(html: str) -> pd.DataFrame:
 def pet_scans_with_dicom(demo, pid: str) -> list[str]:
     scans = demo["scans"][demo["scans"]["patient_id"] == pid]
     return [s.scan_id for s in scans.itertuples()
-            if not s.modality.startswith("SPECT") and (demo["root"] / s.pet_dir).is_dir()]
+            if (demo["root"] / s.pet_dir).is_dir()]      # PET and SPECT alike
 
 
 def phi_values(root: Path) -> set[str]:
@@ -200,7 +200,7 @@ def test_unreadable_or_missing_dicom_shows_a_reason_instead_of_a_mip(demo, tmp_p
     assert "P001-DOTATATE-PETCT" in thumbs[0].value
     assert "DICOM folder not found" in thumbs[0].value
     assert "P001-FDG-PETCT" in thumbs[2].value
-    assert "no PET image: SeriesError: Modality is None, not PT" in thumbs[2].value
+    assert "no image: SeriesError: Modality is None" in thumbs[2].value
     assert FAKE_PHI_DIR not in thumbs[2].value and "DOE^JOHN" not in thumbs[2].value
     assert str(tmp_path) not in thumbs[2].value
     assert len(table(p["lesions"].value)) == 5
@@ -217,10 +217,10 @@ def test_other_errors_show_no_message_that_could_quote_a_path(demo, monkeypatch)
     def broken(*args, **kwargs):
         raise OSError("cannot read /data/Doe John 19600101/PT/IM1.dcm: truncated")
 
-    monkeypatch.setattr(browser, "load_pet", broken)
+    monkeypatch.setattr(browser, "load_emission_series", broken)
     view = browser._Browser(demo["params"], demo["cohort"], None, None)
     reason = view.thumbnail("P001-DOTATATE-PETCT")
-    assert reason == "no PET image: OSError (message withheld: it may quote a path)"
+    assert reason == "no image: OSError (message withheld: it may quote a path)"
 
 
 def test_study_without_images_gives_reasons_for_every_scan(tmp_path):
@@ -231,10 +231,10 @@ def test_study_without_images_gives_reasons_for_every_scan(tmp_path):
     assert not any("image/png" in o for o in outputs)
     html = "".join(o["text/html"] for o in outputs)
     for scan_id in cohort.scans["scan_id"]:
-        assert f"{scan_id}: <i>no PET image" in html
-    assert "P005-HYNIC-SPECTCT: <i>no PET image (SPECT scan)" in html
-    assert "P001-DOTATATE-PETCT: <i>no PET image: DICOM folder not found" in html
-    assert "P001-FDG-PETCT: <i>no PET image: no DICOM series" in html
+        assert f"{scan_id}: <i>no image" in html
+    assert "P005-HYNIC-SPECTCT: <i>no image: " in html      # a SPECT scan is shown like PET
+    assert "P001-DOTATATE-PETCT: <i>no image: DICOM folder not found" in html
+    assert "P001-FDG-PETCT: <i>no image: no DICOM series" in html
     index = table(outputs[0]["text/html"]).set_index("patient_id")
     assert index.loc["P005", "HYNIC-TOC SPECT/CT"] == 1 and index.loc["P006", "lesions"] == 0
 

@@ -16,6 +16,7 @@ import pytest
 
 from nethelpers.demo import dicomwrite as dw
 from nethelpers.dicom import index_tree, summarise_index, write_index
+from nethelpers.dicom.suvqc import COUNTS_NOTE
 from nethelpers.dicom.tracers import radionuclide_name, tracer_name
 from tests.test_dicomwrite import CT, GRID, MR, PATIENT, STUDY, activity, hounsfield, pet_series
 
@@ -30,16 +31,22 @@ def test_demo_index_matches_the_generator_records(demo_study, demo_index):
     series, _ = demo_index
     scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
     assert len(series) == 2 * len(scans)
-    assert (series["qc"] == "ok").all(), series.loc[series["qc"] != "ok", "qc_reasons"].tolist()
-    pet = series[series["modality"] == "PT"].set_index("series_uid")
+    counts_spect = (series["qc"] == "warn") & (series["qc_reasons"] == COUNTS_NOTE)
+    assert ((series["qc"] == "ok") | counts_spect).all(), series.loc[
+        series["qc"] != "ok", "qc_reasons"].tolist()
+    pet = series[series["modality"].isin(["PT", "NM"])].set_index("series_uid")
     for _, scan in scans.iterrows():
         row = pet.loc[scan["pet_series_uid"]]
         assert row["tracer"] == scan["tracer"]
-        assert row["system"] == scan["modality"]  # PET/CT or PET/MR
+        assert row["system"] == scan["modality"]  # PET/CT, PET/MR or SPECT/CT
         assert row["companion_series_uid"] == scan["anat_series_uid"]
-        assert row["radionuclide"] == {"DOTATATE": "68Ga", "FDG": "18F"}[scan["tracer"]]
+        assert row["radionuclide"] == {"DOTATATE": "68Ga", "FDG": "18F",
+                                       "HYNIC-TOC": "99mTc"}[scan["tracer"]]
         assert row["study_uid"] == scan["study_uid"]
         assert row["directory"] == scan["pet_dir"].removeprefix("dicom/")
+        if row["modality"] == "NM":  # one multi-frame file (see tests/test_spect_dicom.py)
+            assert row["n_files"] == 1 and row["n_slices"] == row["expected_slices"] > 1
+            continue
         n_files = len(list((demo_study / scan["pet_dir"]).glob("*.dcm")))
         assert row["n_files"] == row["n_slices"] == row["expected_slices"] == n_files
         # files sorted along the slice normal (axial: ascending z)
@@ -49,7 +56,7 @@ def test_demo_index_matches_the_generator_records(demo_study, demo_index):
         assert row["extent_z_mm"] == pytest.approx(z[1] - z[0])
     anat = series[series["modality"].isin(["CT", "MR"])]
     assert set(anat["modality"]) == {"CT", "MR"}
-    assert (anat["system"].str.startswith("PET/")).all()
+    assert (anat["system"].str.startswith("PET/") | (anat["system"] == "SPECT/CT")).all()
     assert series.attrs["stats"]["read"] == series.attrs["stats"]["files"]
 
 
@@ -261,3 +268,7 @@ def test_radionuclide_names():
     assert radionuclide_name(None, None, 6586.2) == "18F"
     assert radionuclide_name(None, None, 4062.6) == "68Ga"
     assert radionuclide_name(None, None, 1000.0) == ""
+    # 67Ga (3.2617 d, NNDC) lies within 1 % of 89Zr (78.41 h): an NM object is single-photon
+    assert radionuclide_name(None, None, 281_810.0) == "89Zr"
+    assert radionuclide_name(None, None, 281_810.0, single_photon=True) == "67Ga"
+    assert radionuclide_name("^123^Iodine") == "123I" and radionuclide_name("^67^Gallium") == "67Ga"

@@ -65,27 +65,28 @@ def test_an_unknown_series_uid_fails_with_the_fix(ideal_study, tmp_path):
     assert "1.2.3.999" in reason and "pet_dir" in reason and "study.dicom" in reason
 
 
-def test_spect_scans_are_listed_as_skipped(ideal_study, tmp_path):
+def test_a_spect_scan_without_its_series_is_listed_as_failed(ideal_study, tmp_path):
     scans = pd.read_csv(ideal_study / "clinical/scans.csv", dtype=str, keep_default_na=False)
     spect = scans.iloc[[0]].assign(scan_id="P001-HYNIC-SPECTCT", tracer="99mTc-HYNIC-TOC",
-                                   modality="SPECT-CT", pet_dir="", anat_dir="")
+                                   modality="SPECT-CT", pet_dir="", pet_series_uid="",
+                                   anat_dir="")
     path = tmp_path / "scans.csv"
     pd.concat([scans, spect]).to_csv(path, index=False)
     params = params_from_dict({"study": {"name": "t", "data_root": str(ideal_study),
                                          "tables": {"scans": str(path)}},
                                "quantify": {"output": str(tmp_path / "q")}})
-    assert "P001-HYNIC-SPECTCT" not in {j.scan_id for j in scan_jobs(params)}
+    assert "P001-HYNIC-SPECTCT" in {j.scan_id for j in scan_jobs(params)}  # SPECT is measured
     result = quantify_cohort(params, scheduler="sync", progress=False)
     qc = result.qc.set_index("scan_id")
     assert len(qc) == len(scans) + 1  # every scan of the table has a QC row
     row = qc.loc["P001-HYNIC-SPECTCT"]
-    assert (row["status"], row["tracer"], row["modality"]) == ("skipped", "HYNIC-TOC",
+    assert (row["status"], row["tracer"], row["modality"]) == ("failed", "HYNIC-TOC",
                                                                "SPECT/CT")
-    assert "SPECT" in row["reason"] and "not measured" in row["reason"]
+    assert "neither pet_dir nor pet_series_uid" in row["reason"]
     assert (qc.drop(index="P001-HYNIC-SPECTCT")["status"] == "ok").all()
     table = exclusion_table(result.exclusions, result.qc)
     assert table[["stage", "id", "status"]].values.tolist() == [
-        ["quantification", "P001-HYNIC-SPECTCT", "skipped"]]
+        ["quantification", "P001-HYNIC-SPECTCT", "failed"]]
 
 
 def test_exclusion_table_merges_data_checks_and_quantification():

@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 CONFIG = ReadingConfig()
 
 #: The controlled cause each demo spelling family must map to (written here, not computed).
-EXPECTED = {"small": "small lesion below PET resolution", "sstr": "low SSTR expression",
+EXPECTED = {"small": "small lesion below resolution", "sstr": "low SSTR expression",
             "fdg": "low FDG avidity", "liver": "masking by background",
             "contrast": "masking by background", "accessory_spleen": "benign lesion",
             "uncinate": "physiological uptake", "lymph_node_mesenteric": "inflammation/infection",
@@ -36,7 +36,7 @@ def test_every_demo_spelling_maps_to_its_controlled_cause():
 def test_the_small_lesion_mm_variants_collapse_into_one_cause():
     texts = pd.Series([f"small lesion ({d} mm) below PET resolution" for d in range(5, 11)])
     got = falsecalls.normalise_causes(texts)
-    assert set(got["cause"]) == {"small lesion below PET resolution"}
+    assert set(got["cause"]) == {"small lesion below resolution"}
     assert got["cause_text"].nunique() == 6
 
 
@@ -96,7 +96,7 @@ def test_cause_counts_and_denominators_match_an_independent_count():
     table = falsecalls.false_call_causes(lesions, errors, CONFIG)
     every = table[table["region"] == "all regions"].set_index(["error", "tracer", "cause"])
     # FDG: malignant read 3 (2 missed: one small, one equivocal without cause); benign 2 (1 FP)
-    assert every.loc[("FN", "FDG", "small lesion below PET resolution"), "numerator"] == 1
+    assert every.loc[("FN", "FDG", "small lesion below resolution"), "numerator"] == 1
     assert every.loc[("FN", "FDG", "not recorded"), "numerator"] == 1
     assert set(every.xs("FDG", level="tracer").loc["FN", "denominator"]) == {3}
     assert every.loc[("FP", "FDG", "inflammation/infection"), ["numerator", "denominator"]

@@ -175,3 +175,36 @@ def test_region_staging_and_agreement_quote_their_tables(tmp_path):
             f"call; {icc} on the Krenning score and uptake grade (0–4); intervals: "
             f"{one_boot}") in text
     assert text.count("cluster bootstrap") == 2
+
+
+def test_spect_measurement_names_only_the_scales_measured(tmp_path):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame({"scan_id": ["A", "B", "C"], "modality": ["SPECT/CT", "PET/CT", "SPECT/CT"],
+                  "status": ["ok", "ok", "failed"], "quantity": ["counts", "SUV", "SUV"]}).to_csv(
+        tmp_path / "tables/quantification_qc.csv", index=False)
+    text = methods_paragraph(_params(), tmp_path, VERSIONS)
+    # the one measured SPECT scan is counts-only; the quantitative one failed: not described
+    assert "Counts-only SPECT, which has no activity calibration, was measured by its " in text
+    assert "quantitative SPECT" not in text
+    everything = methods_paragraph(_params(), None, VERSIONS)
+    assert ("Quantitative SPECT (Bq/ml) was converted to SUV in the same way, with the "
+            "injected activity decayed to the start of the acquisition") in everything
+    assert "counts-only SPECT" in everything
+
+
+def test_tio_comparison_quotes_its_tables(tmp_path):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame({"scan_type": ["DOTATATE PET/CT"], "method": ["wilson"]}).to_csv(
+        tmp_path / "tables/tio_detection.csv", index=False)
+    text = methods_paragraph(_params(), tmp_path, VERSIONS)
+    assert ("detection of the culprit tumour (the malignant lesion of the reference standard) "
+            "was counted per patient for each scan type with Wilson score intervals") in text
+    assert "conditional McNemar" not in text and "Spearman" not in text   # no such tables
+    pd.DataFrame({"a": ["x"], "difference_method": ["newcombe"]}).to_csv(
+        tmp_path / "tables/tio_mcnemar.csv", index=False)
+    pd.DataFrame({"variable": ["fgf23"], "method": ["spearman"]}).to_csv(
+        tmp_path / "tables/tio_clinical.csv", index=False)
+    text = methods_paragraph(_params(), tmp_path, VERSIONS)
+    assert "exact conditional McNemar test (two-sided binomial test" in text
+    assert "Spearman's rank correlation with a Fisher z interval" in text
+    assert "exploratory" in text

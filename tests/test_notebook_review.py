@@ -51,7 +51,9 @@ def test_notebook_03_writes_the_quantification_tables(demo_study, demo_report):
     assert sorted(qc["scan_id"]) == sorted(scans["scan_id"]) and (qc["status"] == "ok").all()
     measured = pd.read_csv(demo_report["quantify"] / "measurements.csv")
     liver = pd.read_csv(tables / "liver_reference.csv")
-    assert liver["n"].sum() == (measured["roi"] == "liver").sum()
+    # the SUV liver reference: counts-only SPECT livers are listed apart (no SUV)
+    assert liver["n"].sum() == ((measured["roi"] == "liver") & (measured["quantity"] == "SUV")
+                                ).sum()
     truth = pd.read_csv(demo_study / "truth" / "scans.csv").set_index("scan_id")
     dota = measured[(measured.roi == "liver") & (measured.tracer == "DOTATATE")]
     # the 3 cm liver sphere measures the true liver SUV within the noise (about 10 %)
@@ -60,8 +62,9 @@ def test_notebook_03_writes_the_quantification_tables(demo_study, demo_report):
     site = pd.read_csv(tables / "uptake_by_site.csv")
     assert site["n_lesions"].sum() == (measured["roi"] == "lesion").sum()
     krenning = pd.read_csv(tables / "krenning_distribution.csv")
-    dota_lesions = measured[(measured.roi == "lesion") & (measured.tracer == "DOTATATE")]
-    assert krenning["n_lesions"].sum() == len(dota_lesions)
+    sstr_lesions = measured[(measured.roi == "lesion")               # PET and SPECT
+                            & measured.tracer.isin(["DOTATATE", "HYNIC-TOC"])]
+    assert krenning["n_lesions"].sum() == len(sstr_lesions)
     netpet = pd.read_csv(tables / "netpet_distribution.csv")
     assert netpet["n_patients"].sum() == scans["patient_id"].nunique()
     assert (out / "figures" / "liver_reference.png").is_file()
@@ -162,7 +165,9 @@ def test_notebook_04_flip_flop_and_netpet_tables(demo_study, demo_report):
         f"{g3.fdg_only:.0f}/{g3.lesions:.0f} lesions ({g3.fdg_only_percent:.0f} %), "
         f"{g3.patients_fdg_only:.0f} of {g3.patients:.0f} patients")
     page = (demo_report["out"] / "04_tracer_comparison.html").read_text()
-    assert "The scans table has no SPECT scan of an SSTR tracer" in page
+    assert "The scans table has no SPECT scan of an SSTR tracer" not in page  # P005, P006
+    spect = pd.read_csv(tables / "pairs_dotatate_hynic.csv")
+    assert set(spect.patient_id) <= {"P005", "P006"} and len(spect) > 0
     for figure in ("flip_flop_scatter", "netpet_by_grade"):
         assert (demo_report["out"] / "figures" / f"{figure}.svg").is_file()
 
@@ -194,20 +199,29 @@ def test_notebook_05_flow_and_cutoffs_recounted_from_the_inputs(demo_study, demo
     lesions = pd.read_csv(demo_study / "truth" / "lesions.csv").set_index("lesion_id")
     cut = pd.read_csv(tables / "cutoffs.csv")
     pre = cut[cut.kind == "pre-specified (protocol)"].set_index(["tracer", "modality"])
-    assert set(pre.cutoff) == {"SUVmax > 1 × liver SUVmean"}
+    on_counts = set(m.loc[m.quantity == "counts", "tracer"] + " " + m.loc[m.quantity == "counts",
+                                                                          "modality"])
+    assert on_counts == {"HYNIC-TOC SPECT/CT"}             # P006's counts-only SPECT
+    for (tracer, modality), row in pre.iterrows():
+        assert row.cutoff == ("SUVmax > 1 × liver SUVmean" + (
+            " (counts-only SPECT: max > 1 × liver mean counts)"
+            if f"{tracer} {modality}" in on_counts else ""))
     read_ids = set(zip(r1.scan_id, r1.lesion_id, strict=True))
     lesion_rows = m[(m.roi == "lesion") & m.tb_liver.notna()]
     lesion_rows = lesion_rows[[k in read_ids for k in zip(lesion_rows.scan_id,
                                                           lesion_rows.lesion_id, strict=True)]]
     for (tracer, modality), g in lesion_rows.groupby(["tracer", "modality"]):
-        positive = g.suv_max > g.liver_suv_mean
+        counts = g.quantity == "counts"            # the same rule on the counts of the scan
+        positive = (g.suv_max > g.liver_suv_mean).where(~counts,
+                                                        g.counts_max > g.liver_counts_mean)
         malignant = g.lesion_id.map(lesions.malignant).astype(bool)
         row = pre.loc[(tracer, modality)]
         assert row.tp == int((positive & malignant).sum())
         assert row.tn == int((~positive & ~malignant).sum())
         assert row.sensitivity == pytest.approx((positive & malignant).sum() / malignant.sum())
     youden = cut[cut.kind.str.startswith("exploratory")]
-    assert len(youden) == 2 * len(pre)
+    roc = pd.read_csv(tables / "roc_auc.csv")      # a curve too small for a cut-off has none
+    assert len(youden) == int(roc.youden_cutoff_exploratory.notna().sum()) >= 2 * (len(pre) - 1)
     assert youden.ci.str.contains("optimistic").all()
     # the printed exploratory rule, applied to the measurements, gives the printed 2x2 table
     columns = {"SUVmax": "suv_max", "T/B liver": "tb_liver"}
@@ -231,6 +245,8 @@ def test_notebook_04_compares_hynic_toc_spect_when_present(demo_study, tmp_path)
         (root / folder).symlink_to(demo_study / folder)
     scans = pd.read_csv(root / "clinical" / "scans.csv")
     reads = pd.read_csv(root / "reads" / "reads.csv")
+    own = scans.loc[scans.tracer == "HYNIC-TOC", "scan_id"]    # the demo's own SPECT/CTs
+    scans, reads = scans[~scans.scan_id.isin(own)], reads[~reads.scan_id.isin(own)]
     dota = reads[reads.scan_id.str.endswith("-DOTATATE-PETCT")]
     patients = sorted(dota.scan_id.str[:4].unique())[:4]
     new_scans, new_reads = [], []

@@ -180,7 +180,7 @@ def test_index_lists_stard_items_with_their_files(demo_report):
         for rel in files.split(";"):
             assert (out / rel).is_file(), rel
     flows = checklist.set_index("item").loc["19", "files"].split(";")
-    assert sum(f.startswith("figures/flow_") for f in flows) == 3  # one per index test
+    assert sum(f.startswith("figures/flow_") for f in flows) == 4  # one per index test (SPECT)
     how = dict(zip(checklist["topic"], checklist["how"], strict=True))
     assert "counted negative; sensitivity analysis at lesion level: counted positive" in how[
         "Indeterminate index test results and how they were handled"]

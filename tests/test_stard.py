@@ -118,3 +118,11 @@ def test_item_14_states_the_interval_method_in_words():
         "item").loc["14", "how"]
     assert "95% confidence intervals: proportions by the Wilson score interval" in how
     assert "wilson" not in how
+
+
+def test_the_index_tests_include_the_spect_of_the_protocol():
+    """STARD 10a names every index test of the protocol, the TIO arm's SPECT/CT too."""
+    from nethelpers.stard import _index_test
+
+    text = _index_test(params_from_dict({"study": {"name": "t", "data_root": "."}}), {})
+    assert "99mTc-HYNIC-TOC SPECT/CT" in text and "18F-FDG PET" in text

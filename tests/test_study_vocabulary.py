@@ -195,7 +195,7 @@ def test_browser_shows_labels_and_not_recorded(study):
     assert labels[3] == "R04 · Not recorded" and labels[0] == "R01 · Registry NET"
     outputs = _static(params, cohort, reader="R1", static_patients=6)
     html = "".join(o.get("text/html", "") for o in outputs)
-    assert "R04-A: <i>no PET image: no DICOM series recorded" in html
+    assert "R04-A: <i>no image: no DICOM series recorded" in html
     shown = pd.read_html(StringIO(outputs[0]["text/html"]))[0]
     assert shown["group"].tolist() == index["group"].tolist()
 

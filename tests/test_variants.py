@@ -13,6 +13,7 @@ import SimpleITK as sitk
 
 from nethelpers.cli import main
 from nethelpers.demo.variants import VARIANT_SYNTAXES, write_variants
+from nethelpers.demo.variants.spect import SPECT_VARIANTS
 from nethelpers.dicom import index_tree, load_pet
 from nethelpers.measure import measure_file
 
@@ -24,13 +25,16 @@ def variants(ideal_study, tmp_path_factory):
     return ideal_study, out, {v["variant"]: v for v in manifest["variants"]}, manifest
 
 
+SPECT_NAMES = {f"spect/{name}" for name in SPECT_VARIANTS}
+
+
 def test_every_variant_is_written(variants):
     _, _, by_name, manifest = variants
     expected = {"jitter", "enhanced/legacy-converted", "enhanced/enhanced-pet", "seg",
                 "rtstruct/on-pet", "rtstruct/on-ct", "seg/overlap-lesion-in-liver",
                 "seg/overlap-lesions", "damaged/truncated", "damaged/no-weight",
                 "damaged/injection-7h-time-only",
-                *(f"compressed/{n}" for n in VARIANT_SYNTAXES)}
+                *(f"compressed/{n}" for n in VARIANT_SYNTAXES), *SPECT_NAMES}
     assert set(by_name) == expected and manifest["skipped"] == []
 
 
@@ -67,7 +71,9 @@ def test_index_of_the_variants_fails_nothing(variants):
     series = index_tree(out, workers=1)
     damaged = series["directory"].str.startswith("damaged/")  # must fail: test_index_suvqc
     assert set(series.loc[damaged, "qc"]) == {"fail"} and damaged.sum() == 3
-    series = series[~damaged]
+    refused = series["directory"].str.startswith("spect/refused/")  # test_spect_dicom
+    assert set(series.loc[refused, "qc"]) == {"fail"} and refused.sum() == 1
+    series = series[~(damaged | refused)]
     assert not (series["qc"] == "fail").any(), series[["directory", "qc_reasons"]]
     jitter = series[series["directory"] == "jitter/PT"].iloc[0]
     assert jitter["qc"] == "warn"

@@ -38,6 +38,9 @@ RADIONUCLIDE = {
     "FDG": ("18F", 6586.2, 0.967),
 }
 
+#: Radionuclide per SPECT tracer, with half-life (s): 99mTc 6.0067 h.
+SPECT_RADIONUCLIDE = {"HYNIC-TOC": ("99mTc", 21624.12)}
+
 #: PET scanners per centre: (manufacturer key, PET/CT model, PET/MR model).
 CENTRES = ("SIEMENS", "GE", "PHILIPS")
 
@@ -85,7 +88,13 @@ class Lesion:
 
 @dataclass
 class Scan:
-    """One PET examination with its companion CT or MR, and every header choice."""
+    """One PET or SPECT examination with its companion CT or MR, and every header choice.
+
+    A SPECT/CT scan (:mod:`nethelpers.demo.spect_sim`) uses the PET fields alike: its bed
+    starts and frame duration are those of its SPECT bed positions, ``decay_reference`` is
+    the acquisition start (SPECT activity is not decay-corrected to the injection) and
+    ``units`` is ``BQML`` (quantitative) or ``CNTS`` (counts only).
+    """
 
     scan_id: str
     patient_id: str
@@ -108,10 +117,24 @@ class Scan:
     pose: Pose
     fwhm_mm: float
     noise_cv_liver: float
+    counts_per_bqml: float | None = None   # counts-only SPECT: stored counts per Bq/ml
+    storage: str = "PT"                    # emission series storage: "PT" or "NM"
+
+    @property
+    def system(self) -> str:
+        """``"SPECT"`` for SPECT/CT, else ``"PET"``."""
+        return "SPECT" if self.modality.startswith("SPECT") else "PET"
+
+    @property
+    def quantitative(self) -> bool:
+        """Whether the emission series holds activity (Bq/ml), not counts only."""
+        return self.counts_per_bqml is None
 
     @property
     def half_life_s(self) -> float:
         """Physical half-life of the tracer's radionuclide."""
+        if self.tracer in SPECT_RADIONUCLIDE:
+            return SPECT_RADIONUCLIDE[self.tracer][1]
         return RADIONUCLIDE[self.tracer][1]
 
     @property
@@ -519,4 +542,7 @@ def simulate_patient(index: int, seed: int) -> Patient:
     p.anatomy.lesions = [Ellipsoid(0, tuple(les.center), (les.diameter_mm / 2.0,) * 3)
                          for les in p.lesions]
     _add_scans(p, _rng(seed, index, 20))
+    from nethelpers.demo.spect_sim import add_spect  # it builds on this module's classes
+
+    add_spect(p, seed)
     return p

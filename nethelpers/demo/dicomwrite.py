@@ -241,6 +241,11 @@ SCANNERS: dict[str, Scanner] = {
     "philips_ingenuity_tf": Scanner(
         "Philips Medical Systems", "Ingenuity TF PET/MR", "PETMR_ITF", "3.2.1", "ITF0007", 3.0
     ),
+    # SPECT/CT systems (nethelpers.demo.nmwrite)
+    "siemens_intevo": Scanner("SIEMENS", "Symbia Intevo Bold", "SPECTCT_INTEVO", "VB22A",
+                              "IB1024"),
+    "ge_nmct670": Scanner("GE MEDICAL SYSTEMS", "Discovery NM/CT 670", "SPECTCT_670",
+                          "2.00.001", "NMCT0670"),
 }
 
 

@@ -2,14 +2,18 @@
 
 Layout of the output folder::
 
-    dicom/<patient_id>/<scan_id>/PT|CT|MR/*.dcm   one folder per series
+    dicom/<patient_id>/<scan_id>/PT|NM|CT|MR/*.dcm  one folder per series (NM: one
+                                                    multi-frame SPECT file)
     clinical/patients.csv  clinical/scans.csv      what a real study also has
     reads/reads.csv                                 simulated readers R1 and R2, and their
                                                     consensus (simulated adjudicator "ADJ")
-    rois/<scan_id>/R1/v000001/                      reader R1's VOIs on the PET grid, saved
-                                                    through the ROI store (nethelpers.rois)
+    rois/<scan_id>/R1/v000001/                      reader R1's VOIs on the PET (SPECT) grid,
+                                                    saved through the ROI store (nethelpers.rois)
     truth/lesions.csv  truth/scans.csv  truth/lesion_positions.csv
     demo.json                                       parameters; written last (= complete)
+
+TIO patients (and a few PRRT candidates) also have a 99mTc-HYNIC-TOC SPECT/CT
+(:mod:`nethelpers.demo.spect_sim`): modality SPECT/CT, its NM folder in ``pet_dir``.
 
 The study is built in a temporary sibling folder and renamed into place, so an interrupted
 run never leaves a half-written study behind.
@@ -34,13 +38,13 @@ from nethelpers import __version__
 from nethelpers.demo.anatomy import Tissue
 from nethelpers.demo.cohort_sim import Patient, Scan, simulate_patient
 from nethelpers.demo.imaging import ImagingOptions, write_scan
-from nethelpers.demo.readers import consensus_rows, reader_rois, simulate_reads
+from nethelpers.demo.readers import consensus_rows, lesions_in_view, reader_rois, simulate_reads
 from nethelpers.rois import RoiStore
 
 MARKER = "demo.json"
 
 #: Bump when the generator's output changes, so `--if-missing` replaces older studies.
-DEMO_FORMAT = 7
+DEMO_FORMAT = 9
 
 
 def _scan_task(args: tuple) -> dict:
@@ -56,7 +60,8 @@ def _scan_task(args: tuple) -> dict:
         scan.scan_id, grid.to_sitk(labels), table, reader="R1",
         note="demo generator: reader R1's VOIs", saved_at=str(table["created"].iloc[0]),
         series_uid=info["pet_series_uid"])
-    reads = simulate_reads(p, scan, np.random.default_rng([seed, index, 300, k]))
+    reads = simulate_reads(p, scan, np.random.default_rng([seed, index, 300, k]),
+                           visible=lesions_in_view(p, scan, grid))
     info["reads"] = reads + consensus_rows(reads, np.random.default_rng([seed, index, 400, k]))
     info["positions"] = [
         dict(zip(("x_mm", "y_mm", "z_mm"), np.round(scan.pose.to_patient(les.center), 3),
@@ -100,6 +105,7 @@ def _lesion_row(p: Patient, les) -> dict:
         "reference_standard": les.reference_standard,
         "true_suv_dotatate": round(les.suv["DOTATATE"], 4),
         "true_suv_fdg": round(les.suv["FDG"], 4),
+        "true_suv_hynic_toc": round(les.suv["HYNIC-TOC"], 4),
         "x_body_mm": round(float(les.center[0]), 3), "y_body_mm": round(float(les.center[1]), 3),
         "z_body_mm": round(float(les.center[2]), 3),
     }
@@ -120,6 +126,8 @@ def _scan_truth_row(p: Patient, s: Scan) -> dict:
         "noise_cv_liver": round(s.noise_cv_liver, 4),
         "pose_tx_mm": s.pose.translation[0], "pose_ty_mm": s.pose.translation[1],
         "pose_tz_mm": s.pose.translation[2], "pose_roll_deg": s.pose.roll_deg,
+        "system": s.system, "storage": s.storage, "quantitative": s.quantitative,
+        "counts_per_bqml": s.counts_per_bqml,
     }
     for t in (Tissue.LIVER, Tissue.SPLEEN, Tissue.BLOOD, Tissue.MUSCLE, Tissue.KIDNEY,
               Tissue.BRAIN):
@@ -250,5 +258,5 @@ def _dummy_lesion():
     """A lesion used only to name the columns of an empty lesion table."""
     from nethelpers.demo.cohort_sim import Lesion
 
-    return Lesion("", "", "", "benign", 0.0, np.zeros(3), False, {"DOTATATE": 0.0, "FDG": 0.0},
-                  0.0, 0.0, "")
+    return Lesion("", "", "", "benign", 0.0, np.zeros(3), False,
+                  {"DOTATATE": 0.0, "FDG": 0.0, "HYNIC-TOC": 0.0}, 0.0, 0.0, "")

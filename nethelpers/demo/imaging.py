@@ -1,9 +1,16 @@
-"""Turn a simulated patient into images: PET (Bq/ml), CT (HU) and MR, and write them as DICOM.
+"""Turn a simulated patient into images: PET or SPECT (Bq/ml), CT (HU) and MR, and write them.
 
 PET physics: the true SUV map is voxelised with 2x2x2 supersampling (partial volume at
 edges), optionally blurred with the scanner's Gaussian PSF and given count-dependent,
 spatially correlated noise; voxel activity = SUV x decayed dose / weight (Bq/ml at the
 decay-correction reference time, DecayCorrection START).
+
+SPECT (HYNIC-TOC SPECT/CT, :mod:`nethelpers.demo.spect_sim`) is the same phantom on the
+SPECT grid (128 matrix, 4.42-4.8 mm voxels) with the system's 10-14 mm PSF and noisier,
+smoother noise; its activity is the concentration at the acquisition start. It is written
+by :func:`nethelpers.demo.nmwrite.write_spect_series` as one NM object (Bq/ml, or counts =
+Bq/ml x ``scan.counts_per_bqml``) under ``<scan_id>/NM``, with its low-dose CT in the same
+frame of reference under ``<scan_id>/CT``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from nethelpers.demo import dicomwrite as dw
+from nethelpers.demo import nmwrite, spect_sim
 from nethelpers.demo.anatomy import Tissue, paint
 from nethelpers.demo.cohort_sim import (
     CT_MATRIX,
@@ -26,6 +34,7 @@ from nethelpers.demo.cohort_sim import (
     PET_SPACING,
     PETMR_BONE_BIAS,
     RADIONUCLIDE,
+    SPECT_RADIONUCLIDE,
     Patient,
     Scan,
 )
@@ -36,7 +45,11 @@ _SCANNER_PRESET = {
     ("SIEMENS", "PET/CT"): "siemens_vision", ("GE", "PET/CT"): "ge_dmi",
     ("PHILIPS", "PET/CT"): "philips_vereos", ("SIEMENS", "PET/MR"): "siemens_mmr",
     ("GE", "PET/MR"): "ge_signa",
+    **{(system.vendor, spect_sim.MODALITY): system.preset for system in spect_sim.SYSTEMS},
 }
+
+#: Gaussian correlation length (voxels) of the PET noise.
+PET_NOISE_CORRELATION = 0.8
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,7 @@ class ImagingOptions:
 
 
 def scan_grid(p: Patient, scan: Scan, kind: str) -> Grid:
-    """The voxel grid of a scan's PET, CT or MR series (axial, centred on the isocentre).
+    """The voxel grid of a scan's PET, SPECT, CT or MR series (axial, centred on the isocentre).
 
     Parameters
     ----------
@@ -57,14 +70,18 @@ def scan_grid(p: Patient, scan: Scan, kind: str) -> Grid:
     scan : Scan
         The scan (its pose sets the table position).
     kind : str
-        ``"PT"``, ``"CT"`` or ``"MR"``.
+        ``"PT"`` or ``"NM"`` (the emission series: PET, or SPECT on a SPECT/CT scan),
+        ``"CT"`` or ``"MR"``.
 
     Returns
     -------
     Grid
         Vertex to mid-thigh, matrix and spacing of the modality.
     """
-    if kind == "PT":
+    if kind in ("PT", "NM") and scan.system == "SPECT":
+        voxel = next(s.voxel_mm for s in spect_sim.SYSTEMS if s.vendor == scan.vendor)
+        spacing, n = (voxel, voxel, voxel), spect_sim.SPECT_MATRIX
+    elif kind in ("PT", "NM"):
         spacing, n = PET_SPACING[scan.vendor], PET_MATRIX
     elif kind == "CT":
         spacing, n = CT_SPACING, CT_MATRIX
@@ -119,7 +136,11 @@ def _correlated_noise(shape: tuple[int, ...], rng: np.random.Generator, sigma: f
 
 def pet_suv_image(p: Patient, scan: Scan, grid: Grid, options: ImagingOptions,
                   rng: np.random.Generator) -> np.ndarray:
-    """The reconstructed SUV image: truth, PSF blur, then count-dependent noise."""
+    """The reconstructed SUV image (PET or SPECT): truth, PSF blur, then count-dependent noise.
+
+    The noise has the scan's coefficient of variation in the liver and a Gaussian correlation
+    of :data:`PET_NOISE_CORRELATION` voxels on PET, the SPECT protocol's on SPECT.
+    """
     img = true_suv_image(p, scan, grid)
     if options.blur:
         sigma_mm = scan.fwhm_mm / (2.0 * np.sqrt(2.0 * np.log(2.0)))
@@ -127,7 +148,9 @@ def pet_suv_image(p: Patient, scan: Scan, grid: Grid, options: ImagingOptions,
     if options.noise:
         liver = p.organ_suv[scan.tracer][int(Tissue.LIVER)]
         c = scan.noise_cv_liver * np.sqrt(liver)
-        noise = _correlated_noise(img.shape, rng, 0.8)
+        correlation = (PET_NOISE_CORRELATION if scan.system == "PET"
+                       else spect_sim.PROTOCOL.noise_correlation_voxels)
+        noise = _correlated_noise(img.shape, rng, correlation)
         img = np.maximum(img + np.float32(c) * np.sqrt(np.maximum(img, 0)) * noise, 0)
     return img.astype(np.float32)
 
@@ -213,7 +236,7 @@ def pet_series(p: Patient, scan: Scan, grid: Grid, seed: int) -> dw.PetSeries:
 
 def write_scan(p: Patient, scan: Scan, root: Path, seed: int, options: ImagingOptions
                ) -> dict[str, object]:
-    """Simulate and write one scan's PET and companion CT/MR series.
+    """Simulate and write one scan's PET (or SPECT) and companion CT/MR series.
 
     Returns
     -------
@@ -221,6 +244,8 @@ def write_scan(p: Patient, scan: Scan, root: Path, seed: int, options: ImagingOp
         Series UIDs, directories relative to ``root`` and the PET grid (for ROIs and truth).
     """
     rng = np.random.default_rng([seed, p.index, 100, p.scans.index(scan)])
+    if scan.system == "SPECT":
+        return _write_spect_scan(p, scan, root, seed, options, rng)
     patient = _dicom_patient(p, scan)
     study = _study(p, scan, seed)
     scanner = dw.SCANNERS[_SCANNER_PRESET[(scan.vendor, scan.modality)]]
@@ -249,4 +274,47 @@ def write_scan(p: Patient, scan: Scan, root: Path, seed: int, options: ImagingOp
         "pet_dir": str((base / "PT").relative_to(root)),
         "anat_dir": str((base / anat_kind).relative_to(root)),
         "pet_grid": pet_grid, "n_files": pet_info.n_files + anat.n_files,
+    }
+
+
+def spect_series(scan: Scan, seed: int) -> nmwrite.SpectSeries:
+    """The SPECT header values of a SPECT/CT scan (storage, calibration, timing)."""
+    nuclide, half_life = SPECT_RADIONUCLIDE[scan.tracer]
+    recon = "xSPECT Quant" if scan.quantitative else "OSEM AC SC"
+    return nmwrite.SpectSeries(
+        series_uid_seed=f"{seed}/{scan.scan_id}/{scan.storage}", series_number=3,
+        description=f"SPECT WB {scan.tracer} {recon}", series_datetime=scan.series_datetime,
+        tracer=scan.tracer, radionuclide=nuclide, half_life_s=half_life,
+        injected_dose_bq=scan.injected_dose_bq, injection=scan.injection,
+        acquisition_duration_s=scan.frame_duration_s * len(scan.bed_starts),
+        storage=scan.storage, quantitative=scan.quantitative,
+        counts_per_bqml=scan.counts_per_bqml or 1.0, fwhm_mm=scan.fwhm_mm,
+    )
+
+
+def _write_spect_scan(p: Patient, scan: Scan, root: Path, seed: int, options: ImagingOptions,
+                      rng: np.random.Generator) -> dict[str, object]:
+    """Simulate and write a SPECT/CT scan: the SPECT, then its low-dose CT (same frame)."""
+    scanner = dw.SCANNERS[_SCANNER_PRESET[(scan.vendor, scan.modality)]]
+    patient = _dicom_patient(p, scan)
+    study = _study(p, scan, seed)
+    base = root / "dicom" / p.patient_id / scan.scan_id
+    grid = scan_grid(p, scan, scan.storage)
+    activity = pet_suv_image(p, scan, grid, options, rng) / np.float32(scan.suv_factor)
+    emission = nmwrite.write_spect_series(activity, grid, patient, study, scanner,
+                                          spect_series(scan, seed), base / scan.storage)
+    ct_grid = scan_grid(p, scan, "CT")
+    after = scan.bed_starts[-1] + timedelta(seconds=scan.frame_duration_s + 60.0)
+    ct = dw.CtSeries(series_uid_seed=f"{seed}/{scan.scan_id}/CT", series_number=2,
+                     description="CT low dose AC SPECT", series_datetime=after,
+                     kvp=130.0 if scan.vendor == "SIEMENS" else 120.0, tube_current_ma=30,
+                     convolution_kernel="B31s" if scan.vendor == "SIEMENS" else "STANDARD")
+    anat = dw.write_ct_series(ct_image(p, scan, ct_grid, options, rng), ct_grid, patient,
+                              study, scanner, ct, base / "CT")
+    return {
+        "study_uid": study.study_uid, "pet_series_uid": emission.series_uid,
+        "anat_series_uid": anat.series_uid,
+        "pet_dir": str((base / scan.storage).relative_to(root)),
+        "anat_dir": str((base / "CT").relative_to(root)),
+        "pet_grid": grid, "n_files": emission.n_files + anat.n_files,
     }

@@ -4,7 +4,9 @@ A reader sees a lesion's apparent contrast: its true SUV reduced by the partial-
 recovery of the scanner's resolution (small lesions look fainter), over the SUV of the tissue
 around it. Calls follow a noisy threshold on that contrast, so small, low-contrast lesions are
 missed (realistic false negatives), and benign or physiological foci with high uptake are
-called positive unless the reader recognises them (realistic false positives).
+called positive unless the reader recognises them (realistic false positives). A lesion
+outside a scan's field of view (a distal femur below a vertex-to-mid-thigh scan) is not in
+its image: the reader does not call it (:func:`lesions_in_view`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ from nethelpers.demo.uptake import sphere_center_recovery
 
 #: Readers: name -> (threshold shift in log-contrast units, chance of recognising a mimic).
 READERS = {"R1": (0.0, 0.6), "R2": (0.08, 0.4)}
+
+#: Apparent lesion-to-background contrast a reader calls positive half the time, per
+#: system. Visibility goes with contrast over noise (Rose criterion): SPECT's noise (liver CV
+#: 0.15-0.25) is about 1.8 times PET's (0.09-0.13), so the excess contrast needed,
+#: 0.7 on PET, is about 1.8 x 0.7 = 1.2 on SPECT.
+CONTRAST_THRESHOLD = {"PET": 1.7, "SPECT": 2.2}
+
+#: SSTR tracers whose reads carry a Krenning score (on PET the modified, on SPECT the
+#: original scale, both against liver and spleen).
+KRENNING_TRACERS = ("DOTATATE", "HYNIC-TOC")
 
 #: ROI label values of the reference regions; lesion n (1-based) gets ``LESION_ROI0 + n``.
 ROI_LIVER, ROI_SPLEEN, LESION_ROI0 = 1, 2, 10
@@ -134,32 +146,62 @@ def _cause(lesion: Lesion, scan: Scan, call: str, p: Patient) -> str:
         else:
             key = "liver" if lesion.site == "liver" else "contrast"
         texts = _SPELLINGS[key]
-        return texts[pick % len(texts)].format(d=f"{lesion.diameter_mm:.0f}")
+        text = texts[pick % len(texts)].format(d=f"{lesion.diameter_mm:.0f}")
+        return text.replace("PET", "SPECT") if scan.modality.startswith("SPECT") else text
     if not lesion.malignant and call == "positive":
         texts = _SPELLINGS.get(lesion.site, (lesion.description,))
         return texts[pick % len(texts)] if lesion.description in texts else lesion.description
     return ""
 
 
-def simulate_reads(p: Patient, scan: Scan, rng: np.random.Generator) -> list[dict]:
+def lesions_in_view(p: Patient, scan: Scan, grid: Grid) -> set[str]:
+    """The lesions whose centre lies inside a scan's emission grid (what its image shows).
+
+    Parameters
+    ----------
+    p, scan : Patient, Scan
+        The patient and the scan (its pose places the body on the table).
+    grid : Grid
+        The scan's PET (SPECT) grid.
+
+    Returns
+    -------
+    set of str
+        Lesion IDs whose centre is within half a voxel of the grid's voxel centres.
+    """
+    upper = np.asarray(grid.size, dtype=float) - 0.5
+    seen = set()
+    for les in p.lesions:
+        ijk = grid.world_to_index(scan.pose.to_patient(np.asarray(les.center, dtype=float)))
+        if np.all(ijk >= -0.5) and np.all(ijk <= upper):
+            seen.add(les.lesion_id)
+    return seen
+
+
+def simulate_reads(p: Patient, scan: Scan, rng: np.random.Generator,
+                   visible: set[str] | None = None) -> list[dict]:
     """Visual calls of every lesion of a patient on one scan by every reader.
 
     A patient without lesions gets one negative read per reader with lesion_id "none" (the
-    scan was read and nothing was called), so the scan counts as read.
+    scan was read and nothing was called), so the scan counts as read. ``visible``
+    (:func:`lesions_in_view`; None: every lesion) leaves out the lesions the image does not
+    show, with the same random draws for the others; a scan showing none of the patient's
+    lesions is read with nothing called.
     """
     rows = []
     organ = p.organ_suv[scan.tracer]
     liver, spleen = organ[int(Tissue.LIVER)], organ[int(Tissue.SPLEEN)]
+    threshold = CONTRAST_THRESHOLD[scan.system]
     for lesion in p.lesions:
         apparent, background = apparent_suv(p, scan, lesion)
         contrast = apparent / max(background, 0.05)
         for reader, (shift, recognise) in READERS.items():
-            z = (np.log(contrast) - np.log(1.7) - shift) / 0.25 + rng.normal(0.0, 0.6)
+            z = (np.log(contrast) - np.log(threshold) - shift) / 0.25 + rng.normal(0.0, 0.6)
             if not lesion.malignant and rng.random() < recognise:
                 z = min(z, -1.0 - abs(rng.normal()))       # recognised as benign
             call = "positive" if z > 0.6 else ("equivocal" if z > -0.6 else "negative")
             krenning = ""
-            if scan.tracer == "DOTATATE":
+            if scan.tracer in KRENNING_TRACERS:
                 krenning = 0 if call == "negative" else _krenning(apparent, liver, spleen)
             rows.append({
                 "scan_id": scan.scan_id, "lesion_id": lesion.lesion_id, "reader": reader,
@@ -167,7 +209,9 @@ def simulate_reads(p: Patient, scan: Scan, rng: np.random.Generator) -> list[dic
                 "confidence": int(np.clip(np.ceil(abs(z) / 0.8) + 1, 1, 5)),
                 "cause": _cause(lesion, scan, call, p),
             } | sstr_fields(p, scan, lesion, apparent * float(np.exp(-shift))))
-    if not p.lesions:  # read, nothing called: a "none" row, so the scan is not "not read"
+    if visible is not None:
+        rows = [r for r in rows if r["lesion_id"] in visible]
+    if not rows:  # read, nothing called: a "none" row, so the scan is not "not read"
         rows = [{"scan_id": scan.scan_id, "lesion_id": "none", "reader": reader,
                  "call": "negative", "krenning": "", "confidence": 5, "cause": "",
                  "sstr_uptake": "", "anatomic_correlate": "", "site_typical": ""}

@@ -4,6 +4,16 @@ Physiological SUVmean values are typical of the literature for 68Ga-DOTATATE (sp
 kidneys highest, then adrenals, pituitary and liver; e.g. Kuyumcu 2013, Shastry 2010) and
 18F-FDG (brain and urine highest, liver about 2; e.g. Ramos 2001, Wang 2007). Each patient's
 organ SUVs vary around these medians (log-normal, coefficient of variation about 12 %).
+
+99mTc-HYNIC-TOC (99mTc-EDDA/HYNIC-Tyr3-octreotide, Tektrotyd) at about 4 h: published
+quantitative SPECT/CT SUVs of this tracer are few and not reproduced here, so its values are
+an ASSUMPTION scaled from DOTATATE to follow the biodistribution the literature describes
+(Tektrotyd SmPC; Gabriel et al., J Nucl Med 2003;44:708-716, imaging 4 h after
+injection): spleen and kidneys highest (renal
+retention of the 99mTc peptide keeps the kidneys as high as the spleen), then liver (about
+0.65 x DOTATATE's), pituitary low (SPECT does not resolve it), bone marrow low, bladder high
+(renal excretion), some bowel (hepatobiliary), and a non-specific background slightly higher
+than on PET (slower blood clearance of the 99mTc peptide).
 """
 
 from __future__ import annotations
@@ -27,6 +37,12 @@ PHYSIOLOGICAL_SUV: dict[str, dict[Tissue, float]] = {
         T.BRAIN: 8.5, T.PITUITARY: 3.0, T.MYOCARDIUM: 4.0, T.BLOOD: 1.7, T.LIVER: 2.2,
         T.SPLEEN: 1.8, T.KIDNEY: 2.8, T.ADRENAL: 1.6, T.PANCREAS: 1.5, T.UNCINATE: 1.5,
         T.BOWEL: 1.8, T.BLADDER: 20.0,
+    },
+    "HYNIC-TOC": {
+        T.AIR: 0.0, T.FAT: 0.3, T.MUSCLE: 0.9, T.LUNG: 0.5, T.BONE: 0.6, T.MARROW: 1.5,
+        T.BRAIN: 0.15, T.PITUITARY: 3.0, T.MYOCARDIUM: 1.3, T.BLOOD: 1.6, T.LIVER: 4.8,
+        T.SPLEEN: 15.0, T.KIDNEY: 14.0, T.ADRENAL: 4.5, T.PANCREAS: 1.6, T.UNCINATE: 3.0,
+        T.BOWEL: 2.6, T.BLADDER: 40.0,
     },
 }
 

@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 #: Bump when the file records or the series assembly change: old caches are then rebuilt.
-CACHE_FORMAT = 5
+CACHE_FORMAT = 7
 #: Fewer files than this are read in-process (starting workers would cost more).
 SERIAL_BELOW = 400
 #: File name suffixes that are never DICOM (skipped without reading).
@@ -406,7 +406,7 @@ def write_index(series: pd.DataFrame, out: str | os.PathLike[str]) -> list[Path]
 
 
 def summarise_index(series: pd.DataFrame) -> str:
-    """A short plain-text summary: counts by modality, tracer and system, and QC problems.
+    """A short plain-text summary: counts by modality, PET and SPECT tracer and system, QC.
 
     Parameters
     ----------
@@ -429,12 +429,22 @@ def summarise_index(series: pd.DataFrame) -> str:
         lines.append(f"  ... and {len(notes) - 20} more notes on links and folders")
     by_modality = series["modality"].replace("", "?").value_counts()
     lines.append("modality: " + ", ".join(f"{k} {v}" for k, v in by_modality.items()))
-    pet = series[series["modality"] == "PT"]
+    spect = series["modality"].isin(["PT", "NM"]) & series["system"].fillna("").str.startswith(
+        "SPECT")
+    pet = series[(series["modality"] == "PT") & ~spect]
     if len(pet):
         lines.append("PET tracer: " + ", ".join(
             f"{k or 'unknown'} {v}" for k, v in pet["tracer"].value_counts().items()))
         lines.append("PET system: " + ", ".join(
             f"{k} {v}" for k, v in pet["system"].value_counts().items()))
+    if spect.any():
+        named = series[spect].fillna({"tracer": "", "radionuclide": ""})
+        counts = named.groupby(["tracer", "radionuclide"]).size()
+        lines.append("SPECT tracer: " + ", ".join(
+            f"{t or 'unknown'} {n} ({r or 'radionuclide unknown'})"
+            for (t, r), n in counts.items()))
+        lines.append("SPECT system: " + ", ".join(
+            f"{k} {v}" for k, v in named["system"].value_counts().items()))
     qc = series["qc"].value_counts()
     lines.append("QC: " + ", ".join(f"{k} {qc.get(k, 0)}" for k in ("ok", "warn", "fail")))
     problems = series[series["qc"] != "ok"]

@@ -13,7 +13,8 @@ What is refused: a series split over several files of which one is multi-frame (
 concatenation is not joined: pass the one file), frames of mixed orientation or pixel
 spacing, several frames at one position (dynamic, gated or several stacks: one volume is
 read, not a time series), missing or non-uniform frames beyond the tolerance, and multi-frame
-objects without functional groups (NM, secondary capture).
+objects without functional groups (secondary capture). NM objects (SPECT reconstructions) are
+placed by :mod:`nethelpers.dicom.nmimage` and read here like the others.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from nethelpers.dicom.frameviews import (
     is_multiframe,
     object_name,
 )
+from nethelpers.dicom.nmimage import is_nm_object, nm_frame_views
 from nethelpers.dicom.pixels import pixel_dtype, writable_view
-from nethelpers.dicom.rawread import RawHeader, keyword_tag
+from nethelpers.dicom.rawread import TS_DEFLATED, RawHeader, keyword_tag
 from nethelpers.dicom.slicegeometry import SliceGeometry
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE, SliceGridError, fit_slices
 from nethelpers.dicom.suv import PetHeader, suv_conversion
@@ -211,8 +213,11 @@ def _decoded_frames(file: Path, header: RawHeader):
 
     codec = codecs.codec_for(header.transfer_syntax, file)
     plugin = codecs._plugin(codec, file)  # noqa: SLF001 - the same decoder choice as codecs
+    # a deflated file is inflated by dcmread only (iter_pixels' own parser cannot)
+    source = (codecs._read(file) if header.transfer_syntax == TS_DEFLATED  # noqa: SLF001
+              else file)
     try:
-        for i, frame in enumerate(iter_pixels(file, decoding_plugin=plugin)):
+        for i, frame in enumerate(iter_pixels(source, decoding_plugin=plugin)):
             yield i, np.asarray(frame).reshape(-1)
     except DicomInputError:
         raise
@@ -354,7 +359,12 @@ def load_multiframe(
     if modality is not None and found != modality:
         raise SeriesError(f"Modality is {found}, not {modality}", file=file,
                           tag="Modality (0008,0060)", fix=f"pass a {modality} series")
-    frames = frame_views(header, file)
+    nm_notes: list[str] = []
+    if is_nm_object(header):  # NM RECON TOMO (SPECT): geometry from the NM modules
+        frames, scale, nm_notes = nm_frame_views(header, file)
+        nm_notes.insert(0, f"values: {scale.units} from {scale.source}")
+    else:
+        frames = frame_views(header, file)
     for keyword, where in frames.conflicts:  # PET conflicts are refused by the SUV mapping
         if keyword in _RESCALE_TAGS:
             raise SeriesError(f"found twice with different values: {where}", file=file,
@@ -373,6 +383,8 @@ def load_multiframe(
     else:
         image = read_frames(frames, header, geometry, slopes, intercepts)
     provenance["geometry"] = geometry.record()
+    if nm_notes:
+        provenance["nm_notes"] = nm_notes
     warnings = [w for w in (geometry.note(), *codecs.warnings_for([header])) if w]
     if warnings:
         provenance["warnings"] = [*provenance.get("warnings", []), *warnings]

@@ -40,7 +40,8 @@ def _isotope_fields(view: RawHeader) -> dict[str, str]:
                               code[0].text(meaning) if code else None, text,
                               view.text(keyword_tag("SeriesDescription"))),
         "radionuclide": radionuclide_name(nuclide[0].text(meaning) if nuclide else None, text,
-                                          item.float(keyword_tag("RadionuclideHalfLife"))),
+                                          item.float(keyword_tag("RadionuclideHalfLife")),
+                                          single_photon=view.text(_MODALITY) == "NM"),
     }
 
 
@@ -90,17 +91,22 @@ def index_fields(path: str | Path, tolerance: float = DEFAULT_SLICE_TOLERANCE
     dict
         ``n_slices`` (frames), geometry (``rows``, ``columns``, pixel and slice spacing,
         ``slice_deviation_mm``, ``orientation``, ``origin_*``, ``extent_z_mm``), acquisition
-        start and end from the frames, and for PET ``units``, ``tracer``, ``radionuclide``
-        and ``expected_slices``.
+        start and end from the frames, and for PET and NM SPECT ``units`` (NM: ``BQML`` or
+        ``counts``), ``tracer``, ``radionuclide`` and ``expected_slices``. A planar NM
+        object gets its frame count and a note only.
     list of str
         Problems that make the series unusable (QC ``fail``).
     list of str
         Notes (QC ``warn``): the kind of object and the frame count, slice placement.
     """
+    from nethelpers.dicom.nmimage import is_nm_object
     from nethelpers.dicom.rawread import RawReadError, read_header
 
     try:
-        frames = frame_views(read_header(path), Path(path))
+        header = read_header(path)
+        if is_nm_object(header):
+            return _nm_fields(header, Path(path), tolerance)
+        frames = frame_views(header, Path(path))
     except (RawReadError, OSError) as exc:
         return {}, [f"multi-frame object unreadable: {exc}"], []
     except DicomInputError as exc:
@@ -117,6 +123,36 @@ def index_fields(path: str | Path, tolerance: float = DEFAULT_SLICE_TOLERANCE
         expected = view.int(keyword_tag("NumberOfSlices"))
         if expected is not None:
             fields["expected_slices"] = expected
+    return _placed(frames, fields, notes, tolerance)
+
+
+def _nm_fields(header: RawHeader, path: Path, tolerance: float
+               ) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The fields of an NM object: a SPECT reconstruction placed, planar NM only counted."""
+    from nethelpers.dicom.nmimage import nm_frame_views
+    from nethelpers.dicom.spect import spect_isotope
+
+    n = header.int(keyword_tag("NumberOfFrames")) or 1
+    kind = header.texts(keyword_tag("ImageType"))
+    fields: dict[str, Any] = {"n_slices": n, **spect_isotope(header)}
+    if len(kind) < 3 or kind[2].upper() != "RECON TOMO":
+        what = kind[2] if len(kind) > 2 else "ImageType value 3 missing"
+        return fields, [], [f"NM object is not a SPECT reconstruction ({what}): {n} frames, "
+                            "not a volume"]
+    try:
+        frames, scale, nm_notes = nm_frame_views(header, path)
+    except DicomInputError as exc:   # the element named: NM problems mean little without it
+        return fields, [f"{exc.tag}: {exc.problem}" if exc.tag else exc.problem], []
+    fields["units"] = scale.units
+    expected = header.int(keyword_tag("NumberOfSlices"))
+    if expected is not None:
+        fields["expected_slices"] = expected
+    return _placed(frames, fields, list(nm_notes), tolerance)   # one file: the NM norm
+
+
+def _placed(frames: FrameViews, fields: dict[str, Any], notes: list[str], tolerance: float
+            ) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Add the geometry of the placed frames to ``fields`` (or the reason it fails)."""
     try:
         geometry = frame_geometry(frames, tolerance)
     except DicomInputError as exc:

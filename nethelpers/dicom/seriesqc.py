@@ -21,7 +21,8 @@ import pandas as pd
 
 from nethelpers.dicom.codecs import is_lossy
 from nethelpers.dicom.slicegrid import DEFAULT_SLICE_TOLERANCE, SliceGridError, fit_slices
-from nethelpers.dicom.suvqc import multiframe_suv_qc, series_suv_qc
+from nethelpers.dicom.spect import emission_system
+from nethelpers.dicom.suvqc import COUNTS_NOTE, multiframe_suv_qc, nm_suv_qc, series_suv_qc
 from nethelpers.dicom.tracers import radionuclide_name, tracer_name
 
 __all__ = ["NON_IMAGE_MODALITIES", "SERIES_COLUMNS", "series_table"]
@@ -235,21 +236,6 @@ def _series_rows(files: pd.DataFrame, tolerance: float,
                     else _geometry(group, reasons, warnings, tolerance))
         geometry.update(multiframe)
         reasons.extend(_pixel_reason(pixel_problems.get(uid, [])))
-        if modality == "PT":
-            refused, notes = _suv_qc(group, geometry.get("files", ()),
-                                     bool(len(frames) and (frames > 1).any()), root)
-            reasons.extend(refused)
-            warnings.extend(notes)
-        expected = (geometry.get("expected_slices", _first(group["NumberOfSlices"]))
-                    if modality == "PT" else None)
-        n_slices = geometry.get("n_slices", len(group))
-        if expected is not None and int(expected) > n_slices:
-            reasons.append(f"missing slices: {n_slices} of {int(expected)} (NumberOfSlices)")
-        acq = [
-            _iso(d, t) for d, t in zip(group["AcquisitionDate"], group["AcquisitionTime"],
-                                       strict=True)
-        ]
-        acq = [a for a in acq if a]
         rp_text = _first(group["Radiopharmaceutical"])
         description = _first(group["SeriesDescription"])
         tracer = ""
@@ -260,7 +246,34 @@ def _series_rows(files: pd.DataFrame, tolerance: float,
                                  description)
             half = _first(group["RadionuclideHalfLife"])
             nuclide = radionuclide_name(_first(group["RadionuclideCodeMeaning"]), rp_text,
-                                        None if half is None else float(half))
+                                        None if half is None else float(half),
+                                        single_photon=modality == "NM")
+        kind = emission_system(modality, nuclide, _first(group["ManufacturerModelName"]))
+        planar = modality == "NM" and "RECON" not in str(_first(group["ImageType"]) or "")
+        units = _first(group["Units"])
+        if modality == "PT" and kind == "SPECT" and str(units).upper() not in (
+                "BQML", "GML", "CM2ML"):
+            warnings.append(COUNTS_NOTE)
+        elif modality == "PT":
+            refused, notes = _suv_qc(group, geometry.get("files", ()),
+                                     bool(len(frames) and (frames > 1).any()), root)
+            reasons.extend(refused)
+            warnings.extend(notes)
+        elif modality == "NM" and not planar and root is not None and len(group) == 1:
+            refused, notes = nm_suv_qc(root / group["path"].iloc[0],
+                                       os.path.basename(group["path"].iloc[0]))
+            reasons.extend(refused)
+            warnings.extend(notes)
+        expected = (geometry.get("expected_slices", _first(group["NumberOfSlices"]))
+                    if modality == "PT" or (modality == "NM" and not planar) else None)
+        n_slices = geometry.get("n_slices", len(group))
+        if expected is not None and int(expected) > n_slices:
+            reasons.append(f"missing slices: {n_slices} of {int(expected)} (NumberOfSlices)")
+        acq = [
+            _iso(d, t) for d, t in zip(group["AcquisitionDate"], group["AcquisitionTime"],
+                                       strict=True)
+        ]
+        acq = [a for a in acq if a]
         directories = {os.path.dirname(p) for p in group["path"]}
         row = {
             "patient_id": _first(group["PatientID"]),
@@ -273,7 +286,7 @@ def _series_rows(files: pd.DataFrame, tolerance: float,
             "series_description": description,
             "tracer": tracer,
             "radionuclide": nuclide,
-            "system": "",
+            "system": "NM" if planar else "",
             "companion_series_uid": "",
             "manufacturer": _first(group["Manufacturer"]),
             "model": _first(group["ManufacturerModelName"]),
@@ -286,7 +299,7 @@ def _series_rows(files: pd.DataFrame, tolerance: float,
             "series_datetime": _iso(_first(group["SeriesDate"]), _first(group["SeriesTime"])),
             "acquisition_start": min(acq) if acq else "",
             "acquisition_end": max(acq) if acq else "",
-            "units": _first(group["Units"]) if modality == "PT" else None,
+            "units": units if modality in ("PT", "NM") else None,   # NM: set by index_fields
             "directory": os.path.commonpath(sorted(directories)) if directories else "",
             "qc": "fail" if reasons else ("warn" if warnings else "ok"),
             "qc_reasons": "; ".join(reasons + warnings),
@@ -308,10 +321,18 @@ _PETMR_MODELS = ("mmr", "pet/mr", "petmr", "pet-mr", "signa pet")
 
 
 def _link_companions(series: pd.DataFrame) -> None:
-    """Fill ``system`` and ``companion_series_uid`` for PET and their CT/MR, in place."""
+    """Fill ``system`` and ``companion_series_uid`` for PET/SPECT and their CT/MR, in place.
+
+    PET takes a CT or MR of its study (PET/CT, PET/MR); SPECT (NM reconstructions, PT from
+    SPECT systems or of single-photon nuclides) a CT (SPECT/CT), else it is ``SPECT``.
+    Planar NM (``system`` already ``NM``) takes none.
+    """
     anat = series[series["modality"].isin(["CT", "MR"])]
-    for i, pet in series[series["modality"] == "PT"].iterrows():
-        candidates = anat[anat["study_uid"] == pet["study_uid"]]
+    emission = series[series["modality"].isin(["PT", "NM"]) & (series["system"] != "NM")]
+    for i, pet in emission.iterrows():
+        kind = emission_system(pet["modality"], pet["radionuclide"], pet["model"])
+        pool = anat if kind == "PET" else anat[anat["modality"] == "CT"]
+        candidates = pool[pool["study_uid"] == pet["study_uid"]]
         same_for = candidates[candidates["frame_of_reference_uid"] == pet["frame_of_reference_uid"]]
         if len(same_for):
             candidates = same_for
@@ -323,20 +344,32 @@ def _link_companions(series: pd.DataFrame) -> None:
             ]
             best = candidates.iloc[min(range(len(score)), key=score.__getitem__)]
             series.at[i, "companion_series_uid"] = best["series_uid"]
-            series.at[i, "system"] = f"PET/{best['modality']}"
+            series.at[i, "system"] = f"{kind}/{best['modality']}"
             j = best.name
             series.at[j, "companion_series_uid"] = (
                 ";".join(filter(None, [series.at[j, "companion_series_uid"], pet["series_uid"]]))
             )
             for k in candidates.index:
-                series.at[k, "system"] = f"PET/{series.at[k, 'modality']}"
+                series.at[k, "system"] = f"{kind}/{series.at[k, 'modality']}"
+            if not len(same_for) and pet["frame_of_reference_uid"] and best[
+                    "frame_of_reference_uid"]:
+                _note(series, i, f"its {best['modality']} is in another frame of reference: "
+                                 "the two are aligned by registration, not by coordinates")
         else:
             model = str(pet["model"] or "").lower()
-            series.at[i, "system"] = "PET/MR" if any(m in model for m in _PETMR_MODELS) else "PET"
-            note = "no CT or MR series in the same study (attenuation map source unknown)"
-            series.at[i, "qc_reasons"] = "; ".join(filter(None, [pet["qc_reasons"], note]))
-            if series.at[i, "qc"] == "ok":
-                series.at[i, "qc"] = "warn"
+            series.at[i, "system"] = kind if kind == "SPECT" else (
+                "PET/MR" if any(m in model for m in _PETMR_MODELS) else "PET")
+            note = ("no CT series in the same study (attenuation map source unknown)"
+                    if kind == "SPECT" else
+                    "no CT or MR series in the same study (attenuation map source unknown)")
+            _note(series, i, note)
+
+
+def _note(series: pd.DataFrame, i: Any, note: str) -> None:
+    """Add a warning to a series' QC reasons (``ok`` becomes ``warn``), in place."""
+    series.at[i, "qc_reasons"] = "; ".join(filter(None, [series.at[i, "qc_reasons"], note]))
+    if series.at[i, "qc"] == "ok":
+        series.at[i, "qc"] = "warn"
 
 
 def _seconds(iso: Any) -> float:

@@ -19,10 +19,12 @@ from typing import Any
 from nethelpers.dicom.errors import DicomInputError
 from nethelpers.dicom.suv import PetHeader, suv_conversion
 
-__all__ = ["PREFIX", "multiframe_suv_qc", "series_suv_qc"]
+__all__ = ["COUNTS_NOTE", "PREFIX", "multiframe_suv_qc", "nm_suv_qc", "series_suv_qc"]
 
 #: What starts every reason and note of this check in ``qc_reasons``.
 PREFIX = "SUV: "
+#: The note (a warn, not a fail) of counts-only SPECT.
+COUNTS_NOTE = PREFIX + "counts-only SPECT: measured as ratios (no activity calibration)"
 
 
 def _verdict(header: PetHeader, finish: Any = None) -> tuple[list[str], list[str]]:
@@ -97,3 +99,41 @@ def multiframe_suv_qc(path: Path, name: str) -> tuple[list[str], list[str]]:
     header = PetHeader.from_keywords(
         keywords, [frames.frame_name(i) for i in range(len(keywords))], notes)
     return _verdict(header, lambda provenance: finish_provenance(provenance, mapping))
+
+
+def nm_suv_qc(path: Path, name: str) -> tuple[list[str], list[str]]:
+    """:func:`series_suv_qc` for an NM SPECT reconstruction (one multi-frame file).
+
+    Quantitative SPECT (Bq/ml) runs the SUV rules on the NM header mapped by
+    :func:`nethelpers.dicom.spect.nm_pet_keywords`; counts-only SPECT gets
+    :data:`COUNTS_NOTE` (a warn: it is measured as ratios, not refused).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file (its header is read in full).
+    name : str
+        Its name in the reasons.
+
+    Returns
+    -------
+    list of str, list of str
+        As :func:`series_suv_qc`.
+    """
+    from nethelpers.dicom.nmimage import nm_scale
+    from nethelpers.dicom.rawread import RawReadError, read_header
+    from nethelpers.dicom.spect import nm_pet_keywords
+
+    try:
+        header = read_header(path)
+        scale = nm_scale(header, Path(name))
+        if scale.units == "counts":
+            return [], [COUNTS_NOTE]
+        keywords, warnings, _ = nm_pet_keywords(header, Path(name), scale.slope,
+                                                scale.intercept)
+    except DicomInputError as exc:
+        return [PREFIX + str(exc)], []
+    except (RawReadError, OSError):
+        return [], []  # unreadable: the multi-frame check already says so
+    refused, notes = _verdict(PetHeader.from_keywords([keywords], [name]))
+    return refused, [*notes, *(PREFIX + w for w in warnings)]

@@ -18,8 +18,9 @@ __all__ = ["DECAY_WINDOW_H", "DECAY_WINDOW_HALF_LIVES", "HALF_LIVES_S", "TRACER_
 
 #: Canonical tracer -> pattern over lower-cased text (first match wins, in this order).
 TRACER_PATTERNS: dict[str, re.Pattern[str]] = {
-    "HYNIC-TOC": re.compile(r"hynic"),
-    "DOTATATE": re.compile(r"dota[\s_-]*tate|netspot|dotatate|oxodotreotide"),
+    "HYNIC-TOC": re.compile(r"hynic|tektrotyd"),
+    "pentetreotide": re.compile(r"pentetreotide|octreoscan|dtpa[\s_-]*octreotide"),
+    "DOTATATE": re.compile(r"dota[\s_-]*tate|netspot|dotatate|oxodotreotide|lutathera"),
     "DOTATOC": re.compile(r"dota[\s_-]*toc|edotreotide|somakit"),
     "DOTANOC": re.compile(r"dota[\s_-]*noc"),
     "FDG": re.compile(r"(^|[^a-z])fdg([^a-z]|$)|fluorodeoxyglucose|fludeoxyglucose|deoxyglucose"),
@@ -34,12 +35,23 @@ TRACER_CODES: dict[str, str] = {
     "C-B1031": "FDG",
     "724025002": "DOTATATE",
     "C-B1145": "DOTATATE",
+    "781259000": "DOTATATE",       # Lutetium^177^ DOTATATE (CID 25)
+    "446800006": "pentetreotide",  # Indium^111 Pentetreotide (CID 25)
 }
 
 _NUCLIDE_WORDS = (
     ("fluorine", "18F"),
+    ("^67^gallium", "67Ga"),
+    ("gallium 67", "67Ga"),
+    ("gallium-67", "67Ga"),
     ("gallium", "68Ga"),
     ("technetium", "99mTc"),
+    ("lutetium", "177Lu"),
+    ("indium", "111In"),
+    ("thallium", "201Tl"),
+    ("^123^iodine", "123I"),
+    ("iodine 123", "123I"),
+    ("iodine-123", "123I"),
     ("carbon", "11C"),
     ("copper", "64Cu"),
     ("zirconium", "89Zr"),
@@ -50,8 +62,12 @@ _NUCLIDE_WORDS = (
 )
 _NUCLIDE_TEXT = re.compile(
     r"(?:^|[^a-z0-9])(?:(18)\s*-?\s*f|f\s*-?\s*(18)|(68)\s*-?\s*ga|ga\s*-?\s*(68)"
-    r"|(99m)\s*-?\s*tc|tc\s*-?\s*(99m))(?:[^a-z0-9]|$)"
+    r"|(99m)\s*-?\s*tc|tc\s*-?\s*(99m)|(177)\s*-?\s*lu|lu\s*-?\s*(177)"
+    r"|(111)\s*-?\s*in|in\s*-?\s*(111)|(123)\s*-?\s*i|i\s*-?\s*(123)"
+    r"|(201)\s*-?\s*tl|tl\s*-?\s*(201)|(67)\s*-?\s*ga|ga\s*-?\s*(67))(?:[^a-z0-9]|$)"
 )
+_TEXT_NUCLIDES = {"18": "18F", "68": "68Ga", "99m": "99mTc", "177": "177Lu", "111": "111In",
+                  "123": "123I", "201": "201Tl", "67": "67Ga"}
 #: Half-lives (s) of known radionuclides: used to name a nuclide from its half-life and to
 #: cross-check a header's RadionuclideHalfLife, never to replace it.
 HALF_LIVES_S: dict[str, float] = {
@@ -65,6 +81,12 @@ HALF_LIVES_S: dict[str, float] = {
     "89Zr": 282276.0,
     "82Rb": 76.4,
     "124I": 360806.4,
+    # single-photon (SPECT) nuclides; NNDC half-lives
+    "177Lu": 574300.8,   # 6.647 d
+    "111In": 242326.1,   # 2.8047 d
+    "123I": 47592.0,     # 13.22 h
+    "201Tl": 262837.4,   # 3.0421 d
+    "67Ga": 281810.9,    # 3.2617 d: within 1 % of 89Zr, so never named from the half-life
 }
 
 #: Longest plausible time (h) from the injection to the decay reference or frame start, by
@@ -163,9 +185,9 @@ def tracer_name(
     Returns
     -------
     str
-        ``"DOTATATE"``, ``"FDG"``, ``"HYNIC-TOC"``, ``"DOTATOC"``, ``"DOTANOC"``,
-        ``"FDOPA"``, ``"PSMA"``, ``"CHOLINE"``, ``"other: <text>"`` for unrecognised text,
-        or ``""``.
+        ``"DOTATATE"``, ``"FDG"``, ``"HYNIC-TOC"``, ``"pentetreotide"``, ``"DOTATOC"``,
+        ``"DOTANOC"``, ``"FDOPA"``, ``"PSMA"``, ``"CHOLINE"``, ``"other: <text>"`` for
+        unrecognised text, or ``""``.
     """
     if code_value and code_value.strip() in TRACER_CODES:
         return TRACER_CODES[code_value.strip()]
@@ -186,6 +208,7 @@ def radionuclide_name(
     code_meaning: str | None = None,
     text: str | None = None,
     half_life_s: float | None = None,
+    single_photon: bool = False,
 ) -> str:
     """Return ``"18F"``, ``"68Ga"``, ``"99mTc"``, ... or ``""``.
 
@@ -197,6 +220,9 @@ def radionuclide_name(
         Radiopharmaceutical text (e.g. ``Ga68-DOTATATE``).
     half_life_s : float, optional
         RadionuclideHalfLife, matched to a known nuclide within 1 %.
+    single_photon : bool
+        The series is an NM object (SPECT or planar): a half-life that fits both 89Zr
+        (78.4 h, PET) and 67Ga (78.3 h, single photon) is 67Ga; otherwise 89Zr.
 
     Returns
     -------
@@ -211,9 +237,12 @@ def radionuclide_name(
         match = _NUCLIDE_TEXT.search(text.lower())
         if match:
             number = next(g for g in match.groups() if g)
-            return {"18": "18F", "68": "68Ga", "99m": "99mTc"}[number]
+            return _TEXT_NUCLIDES[number]
     if half_life_s is not None and math.isfinite(half_life_s) and half_life_s > 0:
-        for nuclide, known in HALF_LIVES_S.items():
-            if abs(half_life_s - known) <= 0.01 * known:
-                return nuclide
+        close = [nuclide for nuclide, known in HALF_LIVES_S.items()
+                 if abs(half_life_s - known) <= 0.01 * known]
+        if len(close) == 1:
+            return close[0]
+        if set(close) == {"89Zr", "67Ga"}:   # 78.4 h and 78.3 h: by the kind of object
+            return "67Ga" if single_photon else "89Zr"
     return ""

@@ -1,5 +1,8 @@
 """Load DICOM series as SimpleITK images: PET in SUV, CT in HU, MR; resample between grids.
 
+SPECT (NM reconstructions, PT from SPECT systems) loads with :func:`load_emission_series`
+(:mod:`nethelpers.dicom.spectload`): SUV when quantitative, counts otherwise.
+
 A series is read in two passes: headers first (stopping at the pixel data), so slices can be
 sorted along the slice normal, checked (one orientation, one size, uniform spacing, no
 missing or duplicate slices) and, for PET, converted to SUV factors by
@@ -30,6 +33,7 @@ import SimpleITK as sitk
 from nethelpers.dicom.codecs import warnings_for
 from nethelpers.dicom.errors import SeriesError, SuvError
 from nethelpers.dicom.index import NON_DICOM_SUFFIXES
+from nethelpers.dicom.nmimage import is_nm_object
 from nethelpers.dicom.petkeywords import pet_keywords
 from nethelpers.dicom.pixels import read_volume
 from nethelpers.dicom.rawread import (
@@ -45,6 +49,7 @@ from nethelpers.dicom.suv import PetHeader, SuvConversion, suv_conversion
 __all__ = [
     "LoadedSeries",
     "load_ct",
+    "load_emission_series",
     "load_mr",
     "load_pet",
     "load_series",
@@ -181,7 +186,7 @@ def _load_plain(path: Any, series_uid: str | None, modality: str | None,
     files, headers = _headers(series_files(path), series_uid)
     from nethelpers.dicom import multiframe  # here: multiframe imports this module
 
-    if any(multiframe.is_multiframe(h) for h in headers):  # Enhanced / Legacy Converted
+    if any(multiframe.is_multiframe(h) or is_nm_object(h) for h in headers):  # Enhanced, NM
         return multiframe.load_multiframe(files, headers, modality=modality,
                                           slice_tolerance=slice_tolerance)
     if modality is not None:
@@ -327,13 +332,51 @@ def load_pet_series(
     -------
     LoadedSeries
     """
-    files, headers = _headers(series_files(path), series_uid)
-    from nethelpers.dicom import multiframe  # here: multiframe imports this module
+    from nethelpers.dicom.spectload import emission  # here: spectload imports this module
 
-    if any(multiframe.is_multiframe(h) for h in headers):  # Enhanced / Legacy Converted
-        return multiframe.load_multiframe(files, headers, modality="PT", norm=norm,
-                                          slice_tolerance=slice_tolerance, **overrides)
-    _expect_modality(headers, files, "PT")
+    files, headers = _headers(series_files(path), series_uid)
+    return emission(files, headers, norm, slice_tolerance, overrides, counts_ok=False)
+
+
+def load_emission_series(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    norm: str = "bw",
+    *,
+    series_uid: str | None = None,
+    slice_tolerance: float = DEFAULT_SLICE_TOLERANCE,
+    **overrides: Any,
+) -> LoadedSeries:
+    """Load a PET or SPECT series: SUV where the values are activity, else counts.
+
+    Parameters
+    ----------
+    path : path-like or sequence of path-like
+        Series folder or files (an NM object is one file).
+    norm : str
+        SUV normalisation (see :func:`load_pet`).
+    series_uid : str, optional
+        Select one series.
+    slice_tolerance : float
+        See :func:`load_pet`.
+    **overrides
+        ``weight_kg``, ``height_m``, ``sex``, ``dose_bq``, ``injection``, ``half_life_s``.
+
+    Returns
+    -------
+    LoadedSeries
+        See :func:`nethelpers.dicom.spectload.emission`: SUV for PET and quantitative SPECT
+        (``provenance["system"]`` PET or SPECT, ``["quantity"]`` SUV), counts for
+        counts-only SPECT (``["quantity"]`` counts, no factor).
+    """
+    from nethelpers.dicom.spectload import emission  # here: spectload imports this module
+
+    files, headers = _headers(series_files(path), series_uid)
+    return emission(files, headers, norm, slice_tolerance, overrides, counts_ok=True)
+
+
+def _load_pet_slices(files: list[Path], headers: list[RawHeader], norm: str,
+                     slice_tolerance: float, overrides: dict[str, Any]) -> LoadedSeries:
+    """A single-frame PET series in SUV (the SUV rules of :mod:`nethelpers.dicom.suv`)."""
     for f, h in zip(files, headers, strict=True):
         slope = h.float(_SLOPE)
         if slope is None or not math.isfinite(slope) or slope <= 0:

@@ -151,7 +151,7 @@ def lesion_gallery(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *,
     sx, sy, sz = pet.GetSpacing()
     anat = _anatomy_on_pet(pet, anatomy)
     window = _grey_window(anat, anatomy_kind) if anat is not None else (0.0, 1.0)
-    vmax = suv_window(tracer)
+    vmax, unit = display_scale(pet, tracer)
     lesions = table[table["roi"] == "lesion"]
     peaks = []
     for rec in lesions.itertuples():
@@ -183,7 +183,8 @@ def lesion_gallery(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *,
             ext_co = [xs.start * sx, (min(xs.stop, suv.shape[2])) * sx,
                       zs.start * sz, (min(zs.stop, suv.shape[0])) * sz]
             mask = labels == label
-            text = f"{lesion_id}  SUVmax {value:.1f}"
+            text = (f"{lesion_id}  SUVmax {value:.1f}" if unit == "SUV"
+                    else f"{lesion_id}  max {value:.0f} counts")
             if measured is not None and lesion_id in measured.index:
                 m = measured.loc[lesion_id]
                 text += f", {float(m['volume_ml']):.1f} ml, T/B {float(m['tb_liver']):.1f}"
@@ -195,6 +196,19 @@ def lesion_gallery(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *,
                    ext_co, vmax, window, "coronal")
         fig.subplots_adjust(hspace=0.35, wspace=0.05)
     return fig
+
+
+def display_scale(pet: sitk.Image, tracer: str) -> tuple[float, str]:
+    """The upper end of a scan's display and its unit (``"SUV"`` or ``"counts"``).
+
+    The tracer's SUV window; for counts-only SPECT (metadata ``quantity`` "counts", set by
+    :func:`scan_images`) the counts window of :func:`nethelpers.viewer.emission.counts_window`.
+    """
+    if pet.HasMetaDataKey("quantity") and pet.GetMetaData("quantity") == "counts":
+        from nethelpers.viewer.emission import counts_window
+
+        return counts_window(sitk.GetArrayViewFromImage(pet))[1], "counts"
+    return suv_window(tracer), "SUV"
 
 
 def scan_mip(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *, tracer: str = "",
@@ -227,7 +241,7 @@ def scan_mip(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *, tracer
     with figure_style():
         fig = Figure(figsize=(2.6, 2.6 * nz * sz / (nx * sx) + 0.3), dpi=100)
         ax = fig.add_subplot()
-        ax.imshow(mip, cmap="gray_r", vmin=0, vmax=suv_window(tracer),
+        ax.imshow(mip, cmap="gray_r", vmin=0, vmax=display_scale(pet, tracer)[0],
                   extent=[0, nx * sx, 0, nz * sz], interpolation="bilinear")
         for rec in table[table["roi"] == "lesion"].itertuples():
             mask = labels == int(rec.label)
@@ -277,13 +291,14 @@ def scan_images(job: Any, store: Any, norm: str = "bw", reader: str | None = Non
     nethelpers.roiseries.RoiSeriesError
         The saved ROIs were drawn on another PET series than the one loaded for the scan.
     """
-    from nethelpers.dicom.volume import load_ct, load_mr, load_pet_series
+    from nethelpers.dicom.volume import load_ct, load_emission_series, load_mr
     from nethelpers.roichoice import roi_set_for
     from nethelpers.roiseries import check_roi_series, series_uid_of
     from nethelpers.scanmeasures import labels_on
 
-    loaded = load_pet_series(job.pet, norm, series_uid=job.series_uid)
+    loaded = load_emission_series(job.pet, norm, series_uid=job.series_uid)
     pet = loaded.image
+    pet.SetMetaData("quantity", str(loaded.provenance.get("quantity", "SUV")))  # SUV or counts
     labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
     table = pd.DataFrame(columns=["label", "roi", "lesion_id"])
     rois, _ = roi_set_for(store, job.scan_id, reader)
@@ -339,7 +354,8 @@ def study_gallery(params: Any, patient_ids: Sequence[str] | None = None, *,
     """Yield ``(name, figure)`` pairs: a lesion gallery and a MIP for every reviewed PET scan.
 
     The scans and their PET series are those of :func:`nethelpers.quantify.scan_jobs`
-    (SPECT left out); the ROIs are the newest saved version of each scan. One scan after the
+    (SPECT too: counts-only SPECT in its own counts window); the ROIs are the newest saved
+    version of each scan. One scan after the
     other, in this process; the report draws the same figures in parallel as PNG files
     (:func:`nethelpers.plots.galleryjobs.render_study_gallery`, same bytes).
 

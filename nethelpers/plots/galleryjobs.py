@@ -244,8 +244,13 @@ def _cut_tiles(task: tuple) -> list[tuple[int, dict | None, tuple | None]]:
     import SimpleITK as sitk
 
     from nethelpers.measures import voi_stats
-    from nethelpers.plots.gallery import _anatomy_on_pet, _grey_window, failure_parts, scan_images
-    from nethelpers.plots.style import suv_window
+    from nethelpers.plots.gallery import (
+        _anatomy_on_pet,
+        _grey_window,
+        display_scale,
+        failure_parts,
+        scan_images,
+    )
     from nethelpers.rois import RoiStore
 
     job, rois, norm, wanted, half_width_mm, reader = task
@@ -273,7 +278,7 @@ def _cut_tiles(task: tuple) -> list[tuple[int, dict | None, tuple | None]]:
                   min(ys.stop, suv.shape[1]) * sy, ys.start * sy]
         out.append((i, {"pet": np.array(suv[k, ys, xs]), "mask": mask[k, ys, xs],
                         "anat": None if anat is None else anat[k, ys, xs], "extent": extent,
-                        "vmax": suv_window(job.tracer), "window": window}, None))
+                        "vmax": display_scale(pet, job.tracer)[0], "window": window}, None))
     return out
 
 

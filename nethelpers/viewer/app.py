@@ -90,14 +90,13 @@ def check_study_data(params: Any) -> None:
 
 
 def patients_of(params: Any) -> list[str]:
-    """Patients with at least one PET scan, sorted."""
+    """Patients with at least one PET or SPECT scan (SPECT/CT opens like PET/CT), sorted."""
     from nethelpers.cohort import load_scans
 
     params = _params(params)
     check_study_data(params)
     scans = load_scans(params.study.tables.scans, strict=False)
-    pet = scans[~scans["modality"].astype(str).str.startswith("SPECT")]
-    return sorted(pet["patient_id"].astype(str).unique().tolist())
+    return sorted(scans["patient_id"].astype(str).unique().tolist())
 
 
 def open_review(params: Any, patient_id: str | None = None, *, scan_id: str | None = None,

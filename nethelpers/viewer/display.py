@@ -18,6 +18,8 @@ the fusion out: the grey adds to every colour.)
 * PET window: ``lower - upper`` SUV; the default upper limit by tracer is
   :func:`nethelpers.plots.style.suv_window` (the one default of the project's figures).
 * PET alone (the MIP): inverted grey (white background, hot = black), ``0 - upper`` SUV.
+* SPECT: quantitative SPECT as PET (SUV); counts-only SPECT in its own counts window, its bar
+  and cursor saying "counts" (:mod:`nethelpers.viewer.emission`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ import numpy as np
 import SimpleITK as sitk
 
 from nethelpers.plots.style import suv_window
+from nethelpers.viewer.emission import (
+    COUNTS_LOWER_FRACTION,
+    COUNTS_UPPER_PERCENTILE,
+    SUV_LABEL,
+    counts_window,
+    emission_limits,
+    value_unit,
+)
 from nethelpers.viewer.layers import CT_WINDOWS as _BASE_CT_WINDOWS
 from nethelpers.viewer.layers import MR_PERCENTILES, PET_COLORMAP, window_limits, world_to_index
 
@@ -40,13 +50,16 @@ __all__ = [
     "MR_PRESETS",
     "anatomy_window",
     "colour_bar",
+    "counts_window",
     "cursor_text",
     "cursor_values",
+    "emission_limits",
     "fusion_rgba",
     "inverted_grey_rgba",
     "mr_percentile_window",
     "nice_ticks",
     "presets_for",
+    "value_unit",
 ]
 
 #: CT windows: name -> (width, level) in HU; "liver" is the narrow abdominal window.
@@ -73,8 +86,6 @@ PET_LOWER_SUV = 1.0
 COLOUR_TABLE_SIZE = 256
 #: Most ticks on the colour bar.
 COLOUR_BAR_TICKS = 6
-#: The label of the colour bar and of PET values under the cursor.
-SUV_LABEL = "SUV"
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,8 @@ class DisplaySettings:
         Upper SUV of the inverted-grey MIP; None: the PET window's.
     colour_bar_ticks : int
         Most ticks on the SUV colour bar.
+    counts_upper_percentile, counts_lower_fraction : float
+        Counts-only SPECT window: upper percentile of the voxels > 0, transparent fraction.
     """
 
     ct_preset: str = "soft tissue"
@@ -121,6 +134,8 @@ class DisplaySettings:
     suv_upper: float | None = None
     mip_suv_upper: float | None = None
     colour_bar_ticks: int = COLOUR_BAR_TICKS
+    counts_upper_percentile: float = COUNTS_UPPER_PERCENTILE
+    counts_lower_fraction: float = COUNTS_LOWER_FRACTION
 
     def __post_init__(self) -> None:
         if self.ct_preset not in self.ct_windows:
@@ -137,6 +152,12 @@ class DisplaySettings:
                              "must be above the lower one")
         if self.colour_bar_ticks < 2:
             raise ValueError("colour_bar_ticks: at least 2")
+        if not 0.0 < self.counts_upper_percentile <= 100.0:
+            raise ValueError(f"counts_upper_percentile {self.counts_upper_percentile}: give a "
+                             "percentile above 0 and up to 100")
+        if not 0.0 <= self.counts_lower_fraction < 1.0:
+            raise ValueError(f"counts_lower_fraction {self.counts_lower_fraction}: give a "
+                             "fraction from 0 to below 1")
 
     def suv_limits(self, tracer: str) -> tuple[float, float]:
         """The fused PET's SUV window ``(lower, upper)`` for a tracer."""
@@ -296,7 +317,7 @@ class ColourBar:
     labels : list of str
         Tick labels.
     title : str
-        ``"SUV"``.
+        The unit: ``"SUV"``, or ``"counts"`` for counts-only SPECT.
     """
 
     rgba: np.ndarray
@@ -312,23 +333,25 @@ def _label(value: float) -> str:
 
 
 def colour_bar(limits: tuple[float, float], rgba: np.ndarray,
-               max_ticks: int = COLOUR_BAR_TICKS) -> ColourBar:
-    """The SUV colour bar of a PET window.
+               max_ticks: int = COLOUR_BAR_TICKS, title: str = SUV_LABEL) -> ColourBar:
+    """The colour bar of a PET (or SPECT) window.
 
     Parameters
     ----------
     limits : tuple of float
-        ``(lower, upper)`` SUV.
+        ``(lower, upper)`` in the image's unit.
     rgba : numpy.ndarray
         The colour table ``(n, 4)`` used for that window.
     max_ticks : int
         Most ticks.
+    title : str
+        The unit (:func:`value_unit`): ``"SUV"`` or ``"counts"``.
     """
     lower, upper = (float(v) for v in limits)
     ticks = nice_ticks(lower, upper, max_ticks)
     positions = [(t - lower) / (upper - lower) for t in ticks]
     return ColourBar(np.asarray(rgba, dtype=float), (lower, upper), ticks, positions,
-                     [_label(t) for t in ticks])
+                     [_label(t) for t in ticks], title)
 
 
 def _sample(image: sitk.Image | None, world_zyx) -> float | None:
@@ -341,7 +364,7 @@ def _sample(image: sitk.Image | None, world_zyx) -> float | None:
 
 
 def cursor_values(images: Any, world_zyx) -> dict[str, float]:
-    """Values at a world point: ``SUV`` of the PET, ``HU`` of a CT or ``MR`` of an MR.
+    """Values at a world point: ``SUV`` (or ``counts``) of the PET/SPECT, ``HU`` or ``MR``.
 
     Parameters
     ----------
@@ -358,7 +381,7 @@ def cursor_values(images: Any, world_zyx) -> dict[str, float]:
     out: dict[str, float] = {}
     suv = _sample(images.pet, world_zyx)
     if suv is not None:
-        out[SUV_LABEL] = suv
+        out[value_unit(images)] = suv
     anatomy = _sample(images.anatomy, world_zyx)
     if anatomy is not None:
         out["HU" if images.anatomy_kind == "CT" else "MR"] = anatomy
@@ -366,7 +389,7 @@ def cursor_values(images: Any, world_zyx) -> dict[str, float]:
 
 
 def cursor_text(images: Any, world_zyx) -> str:
-    """One line for the status bar: ``SUV 4.21 | HU 35``, or ``outside the scan``."""
+    """One status-bar line: ``SUV 4.21 | HU 35``, ``counts 812 | HU 35``, ``outside the scan``."""
     values = cursor_values(images, world_zyx)
     if not values:
         return "outside the scan"

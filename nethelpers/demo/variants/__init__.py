@@ -12,7 +12,9 @@ the reader on it against the demo's truth:
 - :mod:`.overlapping` — a workstation's SEG whose segments share voxels (a liver VOI around
   a lesion; two lesion outlines that run into each other);
 - :mod:`.damaged` — PET series that must be refused, under ``damaged/``: one file's pixel
-  data cut short, PatientWeight empty, the injection 7 h off as a time of day only.
+  data cut short, PatientWeight empty, the injection 7 h off as a time of day only;
+- :mod:`.spect` — the PET's activity as SPECT: NM counts, NM Bq/ml, xSPECT PT 177Lu, a GE NM
+  with negative slice spacing, and under ``spect/refused/`` an NM with two energy windows.
 
 :func:`write_variants` writes one of each for a demo study into ``<study>/variants/``
 with a manifest, ``variants.json`` (what each folder holds and which scan it came from).
@@ -147,6 +149,10 @@ def write_variants(study: str | Path, out: str | Path | None = None) -> Path:
             overlaps=list(written.overlaps))
     for name, damaged, scan in write_damaged(root, scans, out / "damaged"):
         add(f"damaged/{name}", damaged.directory, scan, **damaged.truth)
+    from nethelpers.demo.variants.spect import write_spect_variants
+
+    for spect in write_spect_variants(pet, out):
+        add(spect.name, spect.directory, base, **spect.truth)
     manifest = out / "variants.json"
     manifest.write_text(json.dumps({"study": root.name, "variants": entries,
                                     "skipped": skipped}, indent=2))

@@ -8,7 +8,6 @@ once written, so the session's undo covers them.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -30,11 +29,9 @@ PENDING_TEXT = {
 
 def voi_message(voi: Any) -> str:
     """The status line after a click-to-VOI: its numbers and a leak warning."""
-    tb = "" if math.isnan(voi.tb_liver) else f" · T/B liver {voi.tb_liver:.2f}"
     warn = ("  ⚠ reached its bounding sphere: check it or draw it by hand"
             if voi.touches_bound else "")
-    return (f"{voi.lesion_id}: SUVmax {voi.suv_max:.2f} · SUVpeak {voi.suv_peak:.2f} · "
-            f"{voi.volume_ml:.2f} ml{tb}{warn}")
+    return f"{voi.lesion_id}: {voi.text}{warn}"        # SUV, or counts on counts-only SPECT
 
 
 class ClickMixin:

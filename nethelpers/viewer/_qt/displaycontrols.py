@@ -25,8 +25,10 @@ from nethelpers.viewer.display import (
     ColourBar,
     DisplaySettings,
     colour_bar,
+    emission_limits,
     fusion_rgba,
     presets_for,
+    value_unit,
 )
 
 __all__ = ["ColourBarWidget", "DisplayControls"]
@@ -91,6 +93,7 @@ class DisplayControls(QWidget):
         self.on_change = on_change
         self.kind = ""
         self.tracer = ""
+        self.images: Any = None                  # the scan: its unit (SUV or counts)
         rows = QVBoxLayout(self)                 # two rows: the views stay narrow
         rows.setContentsMargins(2, 2, 2, 2)
         row = QHBoxLayout()
@@ -124,11 +127,18 @@ class DisplayControls(QWidget):
         spin.setToolTip(tip)
         return spin
 
-    def set_scan(self, kind: str, tracer: str) -> None:
-        """Fill the controls for a scan's anatomy kind and tracer."""
+    def set_scan(self, kind: str, tracer: str, images: Any = None) -> None:
+        """Fill the controls for a scan's anatomy kind and tracer (and its unit, ``images``).
+
+        Counts-only SPECT shows its own counts window on a bar titled "counts"; the SUV
+        limits do not apply to it and are disabled.
+        """
         self._quiet = True
         try:
-            self.kind, self.tracer = kind, tracer
+            self.kind, self.tracer, self.images = kind, tracer, images
+            counts = value_unit(images) != "SUV"
+            self.lower.setEnabled(not counts)
+            self.upper.setEnabled(not counts)
             self.preset.clear()
             self.preset.addItems(presets_for(kind, self.settings))
             self.preset.setEnabled(self.preset.count() > 0)
@@ -145,10 +155,12 @@ class DisplayControls(QWidget):
 
     def _draw_bar(self) -> None:
         if self.tracer:
-            limits = self.settings.suv_limits(self.tracer)
+            limits = (emission_limits(self.images, self.settings) if self.images is not None
+                      else self.settings.suv_limits(self.tracer))
             self.bar.set_bar(colour_bar(limits, fusion_rgba(self.settings.pet_colormap,
                                                     alpha_ramp=self.settings.pet_alpha_ramp),
-                                        self.settings.colour_bar_ticks))
+                                        self.settings.colour_bar_ticks,
+                                        title=value_unit(self.images)))
 
     def _changed(self, *_: Any) -> None:
         if self._quiet:

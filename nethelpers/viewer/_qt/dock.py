@@ -261,6 +261,7 @@ class ReviewWidget(ScanSwitchMixin, LesionTableMixin, ClickMixin, SavingMixin, S
                 parts.append(f"{roi}: none (press {roi[0].upper()})")
                 continue
             numbers = self.session.measure(int(rows["label"].iloc[0]))
-            parts.append(f"{roi} SUVmean {numbers['suv_mean']:.2f} "
-                         f"({numbers['volume_ml']:.1f} ml)")
+            mean = (f"SUVmean {numbers['suv_mean']:.2f}" if self.session.images.quantity == "SUV"
+                    else f"mean {numbers['counts_mean']:.0f} counts")   # counts-only SPECT
+            parts.append(f"{roi} {mean} ({numbers['volume_ml']:.1f} ml)")
         self.reference_label.setText("Reference: " + " · ".join(parts))

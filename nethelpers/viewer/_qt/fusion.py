@@ -16,8 +16,10 @@ import SimpleITK as sitk
 from nethelpers.viewer.display import (
     DisplaySettings,
     anatomy_window,
+    emission_limits,
     fusion_rgba,
     inverted_grey_rgba,
+    value_unit,
 )
 from nethelpers.viewer.layers import layer_geometry, roi_colormap
 
@@ -48,7 +50,8 @@ def style_anatomy(layer: Any, kind: str, settings: DisplaySettings,
     layer.contrast_limits = limits
 
 
-def style_pet(layer: Any, tracer: str, settings: DisplaySettings, *, over_anatomy: bool) -> None:
+def style_pet(layer: Any, tracer: str, settings: DisplaySettings, *, over_anatomy: bool,
+              images: Any = None) -> None:
     """The fused PET: colour map with a transparent lower end, alpha-blended over the anatomy.
 
     Parameters
@@ -61,8 +64,12 @@ def style_pet(layer: Any, tracer: str, settings: DisplaySettings, *, over_anatom
         Colour map, opacity, SUV window.
     over_anatomy : bool
         True: translucent over the anatomy; False (PET alone): opaque.
+    images : nethelpers.review.ScanImages, optional
+        The scan: counts-only SPECT takes its own counts window
+        (:func:`~nethelpers.viewer.display.emission_limits`); default the tracer's SUV window.
     """
-    limits = settings.suv_limits(tracer)
+    limits = (emission_limits(images, settings) if images is not None
+              else settings.suv_limits(tracer))
     rgba = fusion_rgba(settings.pet_colormap, alpha_ramp=settings.pet_alpha_ramp)
     layer.colormap = napari_colormap(rgba, "PET fusion")
     layer.blending = "translucent_no_depth" if over_anatomy else "opaque"
@@ -72,9 +79,14 @@ def style_pet(layer: Any, tracer: str, settings: DisplaySettings, *, over_anatom
     layer.contrast_limits = limits
 
 
-def style_mip(layer: Any, tracer: str, settings: DisplaySettings) -> None:
-    """PET alone in inverted grey, maximum intensity projection in 3-D."""
-    limits = settings.mip_limits(tracer)
+def style_mip(layer: Any, tracer: str, settings: DisplaySettings,
+              limits: tuple[float, float] | None = None) -> None:
+    """PET alone in inverted grey, maximum intensity projection in 3-D.
+
+    ``limits``: the window in the image's unit (:func:`nethelpers.viewer.emission.mip_limits`;
+    default the tracer's SUV window).
+    """
+    limits = settings.mip_limits(tracer) if limits is None else limits
     layer.colormap = napari_colormap(inverted_grey_rgba(), "inverted grey")
     layer.blending = "translucent"
     layer.opacity = 1.0
@@ -126,10 +138,12 @@ def add_fused_layers(model: Any, images: Any, labels: np.ndarray | None,
             **layer_geometry(anat_img))
         style_anatomy(anat_layer, images.anatomy_kind, settings)
     pet_layer = model.add_image(
-        sitk.GetArrayViewFromImage(pet_img), name=f"PET SUV {scan_id}",
-        metadata={"role": "pet", "tracer": images.job.tracer, "scan_id": scan_id},
+        sitk.GetArrayViewFromImage(pet_img), name=f"PET {value_unit(images)} {scan_id}",
+        metadata={"role": "pet", "tracer": images.job.tracer, "scan_id": scan_id,
+                  "unit": value_unit(images)},
         **layer_geometry(pet_img))
-    style_pet(pet_layer, images.job.tracer, settings, over_anatomy=anat_layer is not None)
+    style_pet(pet_layer, images.job.tracer, settings, over_anatomy=anat_layer is not None,
+              images=images)
     rois = None
     if labels is not None:
         rois = model.add_labels(labels, name=f"ROIs {scan_id}", opacity=ROI_OPACITY,
@@ -144,4 +158,5 @@ def restyle(layers: FusedLayers, images: Any, settings: DisplaySettings) -> None
     """Apply display settings to a scan's kept layers (anatomy window, fused PET)."""
     if layers.anatomy is not None:
         style_anatomy(layers.anatomy, images.anatomy_kind, settings)
-    style_pet(layers.pet, images.job.tracer, settings, over_anatomy=layers.anatomy is not None)
+    style_pet(layers.pet, images.job.tracer, settings, over_anatomy=layers.anatomy is not None,
+              images=images)

@@ -39,11 +39,15 @@ COLUMNS = (
 )
 #: Columns of ``ReviewSession.lesion_table()``.
 FRAME_COLUMNS = ("lesion_id", "label", *READ_COLUMNS[1:], "suv_max", "suv_peak", "volume_ml",
-                 "tb_liver", "on_scan")
+                 "tb_liver", "counts_max", "counts_peak", "on_scan")
+#: Counts-only SPECT: the SUV columns show the counts (their own header), never as SUV.
+COUNTS_FIELDS = {"suv_max": ("counts_max", "Max counts"), "suv_peak": ("counts_peak",
+                                                                       "Peak counts")}
 EDITABLE = {"site", "call", "krenning", "confidence", "note"}
 CHOICES = {"call": ("", *CALLS), "krenning": ("", "0", "1", "2", "3", "4"),
            "confidence": ("", "1", "2", "3", "4", "5")}
-DIGITS = {"suv_max": 2, "suv_peak": 2, "volume_ml": 2, "tb_liver": 2}
+DIGITS = {"suv_max": 2, "suv_peak": 2, "volume_ml": 2, "tb_liver": 2, "counts_max": 0,
+          "counts_peak": 0}
 
 
 def centre_view(viewer: Any, world: Any) -> None:
@@ -112,13 +116,27 @@ def make_table(parent: QWidget | None = None) -> QTableWidget:
     return table
 
 
-def fill_table(table: QTableWidget, frame: pd.DataFrame, marker_ids: set[str]) -> None:
-    """Write a lesion frame into the table (signals of the caller's choice stay blocked)."""
+def shown_columns(quantity: str = "SUV") -> list[tuple[str, str]]:
+    """The (field, header) of each column for a scan on ``quantity`` (SUV or counts)."""
+    if quantity != "counts":
+        return list(COLUMNS)
+    return [COUNTS_FIELDS.get(field, (field, header)) for field, header in COLUMNS]
+
+
+def fill_table(table: QTableWidget, frame: pd.DataFrame, marker_ids: set[str],
+               quantity: str = "SUV") -> None:
+    """Write a lesion frame into the table (signals of the caller's choice stay blocked).
+
+    For counts-only SPECT (``quantity="counts"``) the SUVmax and SUVpeak columns show the
+    counts statistics under their own headers.
+    """
+    columns = shown_columns(quantity)
+    table.setHorizontalHeaderLabels([h for _, h in columns])
     table.setRowCount(len(frame))
     for r, rec in enumerate(frame.to_dict("records")):
         on_scan = bool(rec["on_scan"])
-        for c, (field, _) in enumerate(COLUMNS):
-            item = QTableWidgetItem(_cell_text(field, rec[field], on_scan,
+        for c, (field, _) in enumerate(columns):
+            item = QTableWidgetItem(_cell_text(field, rec.get(field), on_scan,
                                                rec["lesion_id"] in marker_ids))
             flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
             if field in EDITABLE:
@@ -151,7 +169,8 @@ class LesionTableMixin:
         self._filling = True
         self.table.blockSignals(True)
         try:
-            fill_table(self.table, frame, set(self._markers["lesion_id"]))
+            fill_table(self.table, frame, set(self._markers["lesion_id"]),
+                       self.session.images.quantity)
             self._lesion_ids = frame["lesion_id"].tolist()
             if select in self._lesion_ids:
                 self.table.selectRow(self._lesion_ids.index(select))
@@ -172,7 +191,8 @@ class LesionTableMixin:
         row |= {c: (reads.at[voi.lesion_id, c] if voi.lesion_id in reads.index else "")
                 for c in READ_COLUMNS[1:]}
         row |= {"suv_max": voi.suv_max, "suv_peak": voi.suv_peak, "volume_ml": voi.volume_ml,
-                "tb_liver": voi.tb_liver, "on_scan": True}
+                "tb_liver": voi.tb_liver, "counts_max": voi.counts_max,
+                "counts_peak": voi.counts_peak, "on_scan": True}
         rest = frame[frame["lesion_id"] != voi.lesion_id]
         out = pd.concat([rest, pd.DataFrame([row], columns=frame.columns)], ignore_index=True)
         return out.sort_values("lesion_id", kind="stable").reset_index(drop=True)

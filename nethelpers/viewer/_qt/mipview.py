@@ -17,6 +17,7 @@ import numpy as np
 from nethelpers.viewer._qt.canvas import ExtraCanvas, on_click_only
 from nethelpers.viewer._qt.fusion import style_mip
 from nethelpers.viewer.display import DisplaySettings
+from nethelpers.viewer.emission import mip_limits
 from nethelpers.viewer.layers import layer_geometry
 
 __all__ = ["CORONAL_VIEW", "MipView", "hottest_along_ray"]
@@ -109,7 +110,7 @@ class MipView(ExtraCanvas):
                 metadata={"role": "mip", "scan_id": scan_id}, **layer_geometry(images.pet))
             self._kept[scan_id] = self.pet
         self.pet.visible = True
-        style_mip(self.pet, images.job.tracer, settings)
+        style_mip(self.pet, images.job.tracer, settings, mip_limits(images, settings))
         if self.marker is None:
             self.marker = self.model.add_points(
                 np.zeros((0, 3)), name="crosshair", symbol="cross", size=12,

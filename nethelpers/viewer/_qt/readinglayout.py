@@ -121,7 +121,7 @@ class ReadingLayout:
         """
         self.images = images
         self.main_layers = main_layers
-        self.controls.set_scan(images.anatomy_kind, images.job.tracer)
+        self.controls.set_scan(images.anatomy_kind, images.job.tracer, images=images)
         self.mip.show(images, self.settings)
         for view in (self.coronal, self.sagittal):
             view.show(images, labels, self.settings)
@@ -188,7 +188,7 @@ class ReadingLayout:
             if view.layers.anatomy is not None:
                 style_anatomy(view.layers.anatomy, images.anatomy_kind, settings)
             style_pet(view.layers.pet, images.job.tracer, settings,
-                      over_anatomy=view.layers.anatomy is not None)
+                      over_anatomy=view.layers.anatomy is not None, images=images)
         self._style_main()
 
     def _style_main(self) -> None:
@@ -200,7 +200,7 @@ class ReadingLayout:
             style_anatomy(anatomy, self.images.anatomy_kind, self.settings)
         if pet is not None:
             style_pet(pet, self.images.job.tracer, self.settings,
-                      over_anatomy=anatomy is not None)
+                      over_anatomy=anatomy is not None, images=self.images)
             if hasattr(pet, "colorbar"):
                 pet.colorbar.visible = True
 

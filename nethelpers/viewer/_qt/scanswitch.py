@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from qtpy.QtWidgets import QComboBox
 
+from nethelpers.viewer.display import DisplaySettings, emission_limits
 from nethelpers.viewer.layers import (
     add_scan_layers,
     anatomy_limits,
@@ -103,7 +104,8 @@ class ScanSwitchMixin:
         else:
             if cached is not None:                        # a reader removed one of them
                 remove_scan_layers(self.viewer, cached)
-            top = suv_window(images.job.tracer)
+            top = (suv_window(images.job.tracer) if images.quantity == "SUV"   # counts SPECT:
+                   else emission_limits(images, DisplaySettings())[1])      # its own window
             self.layers = add_scan_layers(self.viewer, images, s.labels, self._markers,
                                           ct_preset=self.window_combo.currentText(),
                                           suv_max=top)
@@ -113,6 +115,7 @@ class ScanSwitchMixin:
         self._filling = True
         try:
             self.suv_spin.setValue(top)
+            self.suv_spin.setEnabled(images.quantity == "SUV")     # an SUV spin: not counts
             self.window_combo.setEnabled(images.anatomy_kind == "CT")
             self.scan_combo.setCurrentIndex(s.scan_ids.index(s.current))
         finally:
