@@ -100,7 +100,13 @@ def test_paired_plot_one_line_per_unit_and_medians():
     median = ax.lines[-1]
     np.testing.assert_allclose(median.get_ydata(), [10.0, 4.0])
     assert ax.get_ylabel() == "SUVmax (g/ml)" and ax.get_yscale() == "log"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["DOTATATE", "FDG"]
+    # L3 has no FDG: each tick says its number of units, the title how many have both
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["DOTATATE\nn = 3", "FDG\nn = 2"]
+    assert ax.get_title() == "n = 3 units, 2 with all 2"
+    complete = paired_plot(table[table.lesion != "L3"], unit_id="lesion", condition="tracer",
+                           value="suv").axes[0]
+    assert [t.get_text() for t in complete.get_xticklabels()] == ["DOTATATE", "FDG"]
+    assert complete.get_title() == "n = 2 paired units"
 
 
 def test_roc_curve_from_a_fitted_roc():
@@ -225,3 +231,26 @@ def test_log_axes_are_labelled_in_plain_numbers(which):
         assert len(texts) >= 2
         assert all("10^" not in t and "$" not in t and "×" not in t for t in texts), texts
         assert all(float(t.replace("\u2212", "-")) > 0 for t in texts)
+
+
+def test_roc_plot_names_the_lesions_behind_each_curve_below_the_axes():
+    from nethelpers.plots import roc_curve, roc_plot
+    from nethelpers.stats import roc
+
+    rng = np.random.default_rng(3)
+    small = np.r_[np.ones(20), np.zeros(3)]
+    large = np.r_[np.ones(46), np.zeros(7)]
+    a = roc_curve(roc(small, rng.normal(small, 1.0)), "SUVmax", band=False)
+    b = roc_curve(roc(large, rng.normal(large, 1.0)), "T/B liver", band=False)
+    ax = roc_plot([a, b]).axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0].startswith("SUVmax (20 vs 3): AUC") and legend[1].startswith(
+        "T/B liver (46 vs 7): AUC")
+    assert ax.get_xlabel() == "1 − specificity"
+    # the legend lies below the axes, not over the curves
+    fig = ax.figure
+    fig.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    assert box.y1 < ax.get_window_extent().y0
+    same = roc_plot([b, roc_curve(roc(large, rng.normal(large, 1.0)), "SUVpeak", band=False)])
+    assert same.axes[0].get_xlabel() == "1 − specificity  (46 positive, 7 negative)"

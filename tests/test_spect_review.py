@@ -109,7 +109,7 @@ def test_fused_spect_layer_takes_the_counts_window(counts_session):
     s = counts_session
     settings = DisplaySettings()
     layers = add_fused_layers(ViewerModel(), s.images, s.labels, settings)
-    assert layers.pet.name == f"PET counts {COUNTS_SCAN}"
+    assert layers.pet.name == f"SPECT counts {COUNTS_SCAN}"      # never "PET" on a SPECT
     assert tuple(layers.pet.contrast_limits) == pytest.approx(
         emission_limits(s.images, settings))
     assert layers.pet.metadata["unit"] == "counts"

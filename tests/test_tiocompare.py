@@ -367,7 +367,15 @@ def test_figures_draw_from_the_planted_tables(planted):
     uptake = tiouptake.per_patient(tiouptake.culprit_uptake(
         _measurements(True), planted["cases"], planted["types"]))
     fig = tioplots.uptake_paired(uptake, "tb_liver", order)
-    assert fig.axes[0].get_title() == "n = 5 paired units"
+    have = uptake.dropna(subset=["tb_liver"]).groupby("scan_type")["patient_id"].nunique()
+    units = uptake.dropna(subset=["tb_liver"])["patient_id"].nunique()
+    drawn = [o for o in order if o in have.index]
+    complete = int((uptake.dropna(subset=["tb_liver"]).groupby("patient_id")["scan_type"]
+                    .nunique() == len(drawn)).sum())
+    assert units == 5 and complete < units      # some patients lack a scan type
+    assert fig.axes[0].get_title() == f"n = {units} units, {complete} with all {len(drawn)}"
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == [f"{o}\nn = {have[o]}" for o in drawn]
     patients = pd.DataFrame({"patient_id": ["T01", "T04"], "fgf23_ru_ml": [400.0, 250.0],
                              "phosphate_mmol_l": [0.4, 0.55]})
     fig = tioplots.clinical_scatter(patients, uptake)

@@ -58,6 +58,7 @@ class RocCurve:
     band: pd.DataFrame | None = None
     point: tuple[float, float] | None = None
     point_label: str = ""
+    n: tuple[int, int] | None = None
 
 
 def roc_curve(r, label: str, *, ci: str | None = "delong", band: bool = True,
@@ -100,7 +101,8 @@ def roc_curve(r, label: str, *, ci: str | None = "delong", band: bool = True,
         y = r.youden()
         point = (1.0 - y.specificity, y.sensitivity)
         point_label = f"Youden cut-off {y.threshold:.3g} (exploratory)"
-    return RocCurve(label, fpr[order], tpr[order], r.auc, auc_ci, sens_band, point, point_label)
+    return RocCurve(label, fpr[order], tpr[order], r.auc, auc_ci, sens_band, point, point_label,
+                    (int(r.n_cases), int(r.n_controls)))
 
 
 def roc_plot(curves: Sequence[RocCurve], *, title: str | None = None, level: float = 0.95,
@@ -121,14 +123,22 @@ def roc_plot(curves: Sequence[RocCurve], *, title: str | None = None, level: flo
     Returns
     -------
     matplotlib.figure.Figure
-        Square axes: x "1 − specificity", y "sensitivity", the chance diagonal dashed.
+        Square axes: x "1 − specificity", y "sensitivity", the chance diagonal dashed; the
+        legend below the axes (never over the curves). The numbers of positives and
+        negatives go in the x label when every curve has the same, else in each curve's
+        legend entry ("SUVmax (20 vs 3)").
     """
     if not curves:
         raise ValueError("roc_plot: give at least one curve")
     pct = f"{100 * level:g} %"
+    sizes = {c.n for c in curves if c.n is not None}
+    entries = len(curves) + sum(c.point is not None and bool(c.point_label) for c in curves)
+    below = 0.42 + 0.19 * entries            # inches under the axes: x label, then the legend
+    height = size + below
     with figure_style():
-        fig = Figure(figsize=(size, size), dpi=100)
-        ax = fig.add_subplot()
+        fig = Figure(figsize=(size, height), dpi=100)
+        side = size - 0.75                   # the square axes, in inches
+        ax = fig.add_axes((0.62 / size, (below + 0.45) / height, side / size, side / height))
         ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=0.8,
                 label="_chance")
         for i, c in enumerate(curves):
@@ -140,8 +150,10 @@ def roc_plot(curves: Sequence[RocCurve], *, title: str | None = None, level: flo
             auc = f"AUC {c.auc:.2f}"
             if c.auc_ci is not None:
                 auc += f" ({pct} CI {c.auc_ci[0]:.2f}–{c.auc_ci[1]:.2f})"
+            name = c.label if len(sizes) < 2 or c.n is None else (
+                f"{c.label} ({c.n[0]} vs {c.n[1]})")   # curves on different lesions
             ax.plot(np.asarray(c.fpr, dtype=float), np.asarray(c.tpr, dtype=float),
-                    color=colour, label=f"{c.label}: {auc}")
+                    color=colour, label=f"{name}: {auc}")
             if c.point is not None:
                 ax.plot([c.point[0]], [c.point[1]], marker="o", markersize=5, color=colour,
                         markeredgecolor="black", linestyle="none",
@@ -150,7 +162,11 @@ def roc_plot(curves: Sequence[RocCurve], *, title: str | None = None, level: flo
                ylabel="Sensitivity", aspect="equal")
         if title:
             ax.set_title(title)
-        ax.legend(loc="lower right")
+        if len(sizes) == 1:                  # one set of lesions: its size in the x label
+            cases, controls = next(iter(sizes))
+            ax.set_xlabel(f"1 − specificity  ({cases} positive, {controls} negative)")
+        ax.legend(loc="upper left", bbox_to_anchor=(-0.62 / side, -0.42 / side),
+                  frameon=False, borderaxespad=0.0)
     return fig
 
 
@@ -304,7 +320,9 @@ def paired_plot(table: pd.DataFrame, *, unit_id: str, condition: str, value: str
     Returns
     -------
     matplotlib.figure.Figure
-        The plot; units missing a condition are drawn as single points.
+        The plot; units missing a condition are drawn as single points. When some units
+        miss a condition, each tick says its number of units, the title how many have all
+        conditions, and the median line joins the medians of each condition's own units.
     """
     if table.empty:
         raise ValueError("paired_plot: the table is empty")
@@ -319,9 +337,12 @@ def paired_plot(table: pd.DataFrame, *, unit_id: str, condition: str, value: str
             ax.plot(x, row.to_numpy(dtype=float), color="#888888", linewidth=0.6, alpha=0.7,
                     marker="o", markersize=2.5)
         medians = wide.median(axis=0).to_numpy(dtype=float)
+        counts = wide.notna().sum(axis=0).astype(int).tolist()
+        complete = int(wide.notna().all(axis=1).sum())
         ax.plot(x, medians, color=OKABE_ITO[3], linewidth=2.2, marker="D", markersize=5,
-                label="median")
-        ax.set_xticks(x, order)
+                label="median" if complete == len(wide) else "median of each condition's units")
+        ax.set_xticks(x, order if complete == len(wide) else
+                      [f"{name}\nn = {k}" for name, k in zip(order, counts, strict=True)])
         ax.set_xlim(-0.4, len(order) - 0.6)
         values = wide.to_numpy(dtype=float)
         values = values[np.isfinite(values) & (values > 0)]
@@ -329,7 +350,8 @@ def paired_plot(table: pd.DataFrame, *, unit_id: str, condition: str, value: str
             log_axis(ax.yaxis, float(values.min()) / 1.15, float(values.max()) * 1.15)
         ax.set_ylabel(ylabel or value)
         ax.legend(loc="best")
-        ax.set_title(f"n = {len(wide)} paired units", fontsize=7.5)
+        ax.set_title(f"n = {len(wide)} paired units" if complete == len(wide) else
+                     f"n = {len(wide)} units, {complete} with all {len(order)}", fontsize=7.5)
     return fig
 
 

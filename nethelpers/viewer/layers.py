@@ -261,7 +261,8 @@ def add_scan_layers(viewer: Any, images: Any, labels: np.ndarray,
     suv = sitk.GetArrayFromImage(images.pet)
     unit = "counts" if getattr(images, "quantity", "SUV") == "counts" else "SUV"
     pet = viewer.add_image(
-        suv, name=f"PET {unit} {scan_id}", colormap=PET_COLORMAP,
+        suv, name=f"{getattr(images.job, 'system', 'PET')} {unit} {scan_id}",
+        colormap=PET_COLORMAP,
         contrast_limits=(0.0, top), blending="additive" if anatomy is not None else "opaque",
         opacity=PET_OPACITY,
         metadata={"role": "pet", "tracer": images.job.tracer, "scan_id": scan_id},

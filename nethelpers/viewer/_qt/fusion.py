@@ -138,7 +138,8 @@ def add_fused_layers(model: Any, images: Any, labels: np.ndarray | None,
             **layer_geometry(anat_img))
         style_anatomy(anat_layer, images.anatomy_kind, settings)
     pet_layer = model.add_image(
-        sitk.GetArrayViewFromImage(pet_img), name=f"PET {value_unit(images)} {scan_id}",
+        sitk.GetArrayViewFromImage(pet_img),
+        name=f"{getattr(images.job, 'system', 'PET')} {value_unit(images)} {scan_id}",
         metadata={"role": "pet", "tracer": images.job.tracer, "scan_id": scan_id,
                   "unit": value_unit(images)},
         **layer_geometry(pet_img))
