@@ -70,6 +70,7 @@ from nethelpers.tablespec import (
     Table,
     study_tables,
 )
+from nethelpers.timepoints import add_time_points
 from nethelpers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 if TYPE_CHECKING:
@@ -118,9 +119,12 @@ class Cohort:
     patients, scans, lesions, reads : pandas.DataFrame
         The tables as returned by the ``load_*`` functions, restricted to rows whose
         references resolve (scans of known patients, reads of known scans and lesions).
+        ``scans`` also carries each scan's time point and the days from its baseline
+        (:func:`nethelpers.timepoints.add_time_points`).
     exclusions : pandas.DataFrame
         One row per problem found in lenient mode: ``what, id, reason, action, source``.
-        Empty in strict mode (a problem raises instead).
+        In strict mode a problem raises instead; only the notes on time points are kept
+        (a spelling normalised, a scan or a series without a baseline).
     vocabulary : Vocabulary
         The codes of the study (``vocabulary`` of the parameters).
     missing : dict
@@ -317,6 +321,7 @@ def load_cohort(params: Params, *, strict: bool = False) -> Cohort:
     excluded = {"patients": _excluded_ids(problems.rows, "patient")}
     parents = {"patients": patients}
     scans = _check_references(scans, SCANS, parents, Path(paths.scans), problems, excluded)
+    scans = add_time_points(scans, Path(paths.scans), problems)
     lesions = _check_references(lesions, LESIONS, parents, Path(paths.lesions), problems, excluded)
     excluded |= {
         "scans": _excluded_ids(problems.rows, "scan"),

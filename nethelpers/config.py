@@ -45,6 +45,7 @@ from nethelpers.configexports import EXPORTS_FIELD, ExportFormat
 from nethelpers.configreaders import ReadersConfig
 from nethelpers.configreading import ReadingConfig
 from nethelpers.configregistration import RegistrationConfig
+from nethelpers.configresponse import ResponseConfig
 from nethelpers.configreview import ReviewConfig
 from nethelpers.vocabulary import Vocabulary
 
@@ -361,6 +362,7 @@ class Params(_Section):
     reading: ReadingConfig = Field(default_factory=ReadingConfig)
     readers: ReadersConfig = Field(default_factory=ReadersConfig)
     registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
+    response: ResponseConfig = Field(default_factory=ResponseConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
     vocabulary: Vocabulary = Field(default_factory=Vocabulary)

@@ -28,6 +28,7 @@ import pandas as pd
 
 from nethelpers.cohort import NO_LESION, Cohort, reads_joined
 from nethelpers.groups import NOT_RECORDED  # the group of a patient whose group is missing
+from nethelpers.timepoints import is_baseline
 
 __all__ = ["EQUIVOCAL_RULES", "NOT_RECORDED", "accuracy_by", "false_calls", "index_test_flow",
            "indeterminate_counts", "lesion_level", "patient_level"]
@@ -65,6 +66,8 @@ def repeat_scans(scans: pd.DataFrame) -> set[str]:
 
     The first scan of each type (by ``scan_date``, then ``scan_id``) is the patient's index
     test; a later one (a follow-up, a repeated acquisition) would count the patient twice.
+    A scan whose ``time_point`` is recorded as baseline (:mod:`nethelpers.timepoints`) is
+    the index test even when a scan without a recorded time point is dated before it.
 
     Parameters
     ----------
@@ -76,8 +79,8 @@ def repeat_scans(scans: pd.DataFrame) -> set[str]:
     set of str
         Their ``scan_id``.
     """
-    order = scans.assign(_id=scans["scan_id"].astype(str)).sort_values(
-        ["scan_date", "_id"], kind="stable", na_position="last")
+    order = scans.assign(_id=scans["scan_id"].astype(str), _later=~is_baseline(scans)).sort_values(
+        ["_later", "scan_date", "_id"], kind="stable", na_position="last")
     later = order.duplicated(["patient_id", "tracer", "modality"], keep="first")
     return set(order.loc[later, "_id"])
 

@@ -253,7 +253,7 @@ def _pseudonymise(plan: ScanPlan, dicom: Path, study: Path) -> tuple[pd.DataFram
                                              for p in plan.skipped["path"]])
     skipped = skipped[["patient", "study_date", "modality", "series_number",
                        "series_description", "series_uid", "dicom_dir", "reason", "detail"]]
-    return (patients, scans[[c.name for c in SCANS.columns]], skipped,
+    return (patients, scans.reindex(columns=[c.name for c in SCANS.columns]), skipped,
             private.reset_index(drop=True), _skipped_summary(skipped), pseudonym)
 
 

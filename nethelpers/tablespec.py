@@ -228,6 +228,9 @@ def study_tables(vocabulary: Vocabulary = DEFAULT_VOCABULARY,
             Column("anat_dir", "text"),
             Column("manufacturer", "text"),
             Column("model", "text"),
+            # baseline / follow-up N, any common spelling; empty: derived from scan_date
+            # (nethelpers.timepoints)
+            Column("time_point", "text"),
         ),
         references=(("patient_id", "patients"),),
     )

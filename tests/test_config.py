@@ -67,7 +67,7 @@ def test_write_json_schema(tmp_path):
     assert schema["additionalProperties"] is False
     assert set(schema["properties"]) == {"study", "report", "stats", "quantify", "scores",
                                          "index_test", "reading", "readers", "registration",
-                                         "review", "demo", "vocabulary"}
+                                         "response", "review", "demo", "vocabulary"}
 
 
 def test_demo_yaml_values():
@@ -181,7 +181,7 @@ def test_unknown_nested_and_top_level_keys(tmp_path):
     assert "study.tables.patient: unknown key" in message
     assert "patients, scans, lesions, reads" in message
     assert ("stat: unknown key; allowed keys here: study, report, stats, quantify, scores, "
-            "index_test, reading, readers, registration, review, demo") in message
+            "index_test, reading, readers, registration, response, review, demo") in message
 
 
 def test_bad_ci_level_names_key_and_range(tmp_path):
