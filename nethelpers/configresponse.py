@@ -66,3 +66,9 @@ class ResponseConfig(BaseModel):
     liver_change_sul: float = Field(
         0.3, ge=0, description="... or by more than this many SUL units (0.3).",
     )
+    match_max_mm: float = Field(
+        15.0, gt=0, description="Lesion matching across time points: a baseline and a "
+        "follow-up VOI are proposed as one lesion only when their centres, after the "
+        "registration, lie within this distance plus the equivalent-sphere radius of the "
+        "larger VOI (mm; nethelpers.lesionmatch).",
+    )

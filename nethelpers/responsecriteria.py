@@ -170,7 +170,7 @@ class ResponseRules:
         ResponseRules
         """
         vocab = params.vocabulary
-        return cls(**params.response.model_dump(),
+        return cls(**params.response.model_dump(exclude={"match_max_mm"}),
                    mean_factor=params.quantify.percist_mean_factor,
                    sd_factor=params.quantify.percist_sd_factor,
                    sstr_tracers=vocab.sstr_tracers, fdg_tracers=vocab.fdg_tracers)
