@@ -85,7 +85,8 @@ def patient_response(baseline: pd.DataFrame, followup: pd.DataFrame,
     rules : ResponseRules, optional
         Rule sets and thresholds; ``ResponseRules()`` when omitted.
     scans : pandas.DataFrame, optional
-        The scans table (``scan_id``, ``date``) for ``days_between``.
+        The scans table (``scan_id`` and ``scan_date``, as in ``cohort.scans``, or ``date``)
+        for ``days_between``: calendar days, as :mod:`nethelpers.timepoints` counts them.
 
     Returns
     -------
@@ -232,20 +233,34 @@ def _candidates(rules: ResponseRules, rule_set: RuleSet, b: ScanView, at_base: p
 
 def _resolution(rules: ResponseRules, rule_set: RuleSet, f: ScanView, at_follow: pd.DataFrame
                 ) -> tuple[bool | None, str]:
-    """Every follow-up lesion at or below the liver (and blood pool)? None: cannot judge."""
+    """Every follow-up lesion at or below the references? None: cannot judge.
+
+    PERCIST: at or below the SULmean of ``percist_reference`` (the liver; with
+    ``blood_pool``, an abnormal liver, the blood pool's SULmean + ``sd_factor`` x SD), which
+    must be measured, and below the other reference too when it is. The other rule sets:
+    SUVmax at or below the liver SUVmean.
+    """
     if at_follow.empty:
         return True, ""
-    liver = f.refs["liver"]
-    if not liver:
-        return None, f"follow-up liver: {f.ref_reason['liver']}: CMR cannot be judged"
-    if rule_set.name == "percist":
-        values = at_follow["sul_peak_followup"].to_numpy()
-        below = values <= liver["sul_mean"] + TOLERANCE
-        pool = f.refs["blood_pool"]
-        if pool and np.isfinite(pool["sul_sd"]):
-            below &= values <= pool["sul_mean"] + rules.sd_factor * pool["sul_sd"] + TOLERANCE
-    else:
-        below = at_follow["tlr_followup"].to_numpy() <= 1.0 + TOLERANCE
+    if rule_set.name != "percist":
+        if not f.refs["liver"]:
+            return None, f"follow-up liver: {f.ref_reason['liver']}: CMR cannot be judged"
+        return bool(np.all(at_follow["tlr_followup"].to_numpy() <= 1.0 + TOLERANCE)), ""
+    liver, pool = f.refs["liver"], f.refs["blood_pool"]
+    limits = {"liver": liver.get("sul_mean", np.nan),
+              "blood_pool": pool.get("sul_mean", np.nan)
+              + rules.sd_factor * pool.get("sul_sd", np.nan)}
+    region = rules.percist_reference
+    if not np.isfinite(limits[region]):
+        why = (f.ref_reason[region] if not f.refs[region] else
+               "SULmean missing (no SUL on this scan)" if region == "liver" else
+               "SULmean or SD missing (no SUL on this scan)")
+        return None, f"follow-up {region}: {why}: CMR cannot be judged"
+    values = at_follow["sul_peak_followup"].to_numpy()
+    below = np.ones(len(values), dtype=bool)
+    for limit in limits.values():
+        if np.isfinite(limit):
+            below &= values <= limit + TOLERANCE
     return bool(np.all(below)), ""
 
 
@@ -260,15 +275,17 @@ def _notes(rules: ResponseRules, rule_set: RuleSet, b: ScanView, f: ScanView) ->
             notes.append(f"liver SULmean changed {lb:.3g} -> {lf:.3g} (PERCIST asks within "
                          f"{rules.liver_change_relative:.0%} and {rules.liver_change_sul:g} "
                          "SUL)")
-    if rule_set.name == "percist" and not f.refs["blood_pool"]:
+    if (rule_set.name == "percist" and rules.percist_reference == "liver"
+            and not f.refs["blood_pool"]):
         notes.append("no follow-up blood pool ROI: CMR judged against the liver only")
     return notes
 
 
 def _dates(scans: pd.DataFrame | None) -> dict[str, pd.Timestamp]:
-    if scans is None or "date" not in scans.columns:
+    column = "scan_date" if scans is not None and "scan_date" in scans.columns else "date"
+    if scans is None or column not in scans.columns:
         return {}
-    when = pd.to_datetime(scans["date"], errors="coerce")
+    when = pd.to_datetime(scans[column], errors="coerce").dt.normalize()
     return {_text(s): d for s, d in zip(scans["scan_id"], when, strict=True) if pd.notna(d)}
 
 

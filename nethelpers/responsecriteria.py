@@ -47,8 +47,10 @@ The decision (:func:`categorise`), the same for every rule set, in this order:
    minimum (PERCIST 0.8 SUL units; ``absolute_change`` for the other rule sets).
 4. **CMR** when every lesion at follow-up is gone (no ROI) or resolved: its value at or below
    the follow-up liver mean (PERCIST: SULpeak <= liver SULmean, and, when a blood pool ROI
-   was measured, <= its SULmean + 2 SD; the other rule sets: SUVmax <= liver SUVmean).
-   NA when a remaining lesion cannot be judged (no follow-up liver).
+   was measured, <= its SULmean + 2 SD; with ``percist_reference: blood_pool`` the blood
+   pool is required and the liver applies when measured; the other rule sets: SUVmax <=
+   liver SUVmean). NA when a remaining lesion cannot be judged (no follow-up reference, or
+   no SUL on it).
 5. **PMR** when the target falls by >= ``relative_change`` AND by >= the absolute minimum.
 6. **SMD** otherwise.
 

@@ -153,6 +153,42 @@ def test_missing_liver_leaves_the_category_empty_with_the_reason():
     assert row["reason"] == "follow-up liver: 0 liver ROIs (one needed): CMR cannot be judged"
 
 
+def test_follow_up_liver_without_sul_cannot_judge_complete_response():
+    # review of issue 19: a follow-up liver ROI without SULmean (no lean body mass) compared
+    # NaN with the lesion (False), so a lesion at SULpeak 1.0, below the liver's SUVmean 2.0,
+    # was "not resolved" and called PMR; CMR cannot be ruled out: NA with the reason
+    follow = scan("F", {"L1": 1.0})
+    follow.loc[follow["roi"] == "liver", "sul_mean"] = NAN
+    row = one(scan("B", {"L1": 10.0}), follow)
+    assert pd.isna(row["category"])
+    assert row["reason"] == ("follow-up liver: SULmean missing (no SUL on this scan): CMR "
+                             "cannot be judged")
+
+
+def test_blood_pool_reference_judges_an_abnormal_liver_scan_without_a_liver_roi():
+    # review of issue 19: with percist_reference blood_pool (abnormal liver, no liver ROI)
+    # every patient without PMD was NA ("follow-up liver: 0 liver ROIs"). PERCIST 1.0:
+    # measurable >= 2.0 x blood-pool SULmean (1.5) + 2 x SD (0.1) = 3.2; CMR at or below
+    # the blood pool, 1.5 + 2 x 0.1 = 1.7
+    rules = ResponseRules(percist_reference="blood_pool")
+    pool = (1.5, 0.1)
+
+    def row(follow):
+        return one(scan("B", {"L1": 10.0}, liver=None, blood_pool=pool),
+                   scan("F", {"L1": follow}, liver=None, blood_pool=pool), rules)
+
+    assert row(6.0)["category"] == "PMR"      # -40 %, -4 SUL
+    assert row(9.0)["category"] == "SMD"      # -10 %
+    assert row(1.6)["category"] == "CMR"      # <= 1.7
+    assert row(1.8)["category"] == "PMR"      # above the blood pool: -82 %, not CMR
+    # the blood pool is the reference now: without it at follow-up, CMR cannot be judged
+    no_pool = one(scan("B", {"L1": 10.0}, liver=None, blood_pool=pool),
+                  scan("F", {"L1": 1.6}, liver=None), rules)
+    assert pd.isna(no_pool["category"])
+    assert no_pool["reason"] == ("follow-up blood_pool: 0 blood_pool ROIs (one needed): CMR "
+                                 "cannot be judged")
+
+
 def test_missing_sul_leaves_the_category_empty():
     row = one(scan("B", {"L1": 10.0, "L2": {"sul_peak": NAN}}), scan("F", {"L1": 6.0}))
     assert pd.isna(row["category"])
@@ -241,6 +277,16 @@ def test_days_between_and_a_follow_up_before_baseline():
             as err:
         one(scan("B", {"L1": 10.0}), scan("F", {"L1": 9.0}), scans=backwards)
     assert "2024" not in str(err.value)
+
+
+def test_days_between_reads_the_cohort_scan_date_in_calendar_days():
+    # review of issue 19: the scans table of a cohort names the column scan_date; only a
+    # "date" column was read, so days_between was always missing. Calendar days, as in
+    # nethelpers.timepoints: 10 Jan 15:00 -> 10 Apr 09:00 2024 is 91 days (not 90)
+    scans = pd.DataFrame({"scan_id": ["B", "F"],
+                          "scan_date": ["2024-01-10 15:00", "2024-04-10 09:00"]})
+    assert one(scan("B", {"L1": 10.0}), scan("F", {"L1": 9.0}), scans=scans
+               )["days_between"] == 91
 
 
 def test_notes_liver_drift_and_modality_change():
