@@ -133,7 +133,6 @@ class _Browser:
             loaded = load_emission_series(job.pet, self.params.quantify.norm,
                                           series_uid=job.series_uid)
             pet = loaded.image    # SUV, or counts for counts-only SPECT (its own window)
-            pet.SetMetaData("quantity", str(loaded.provenance.get("quantity", "SUV")))
             store = RoiStore(self.params.study.rois)
             labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
             table = pd.DataFrame(columns=["label", "roi", "lesion_id"])

@@ -45,7 +45,8 @@ def spect_measurement(params: Any, out: Path | None) -> str:
     Parameters
     ----------
     params : Params
-        The parameters (unused: the SUV rules are stated by the PET sentences).
+        The parameters: the vocabulary says which modalities are SPECT (the SUV rules are
+        stated by the PET sentences).
     out : Path or None
         The report folder: the SPECT scans measured (``quantification_qc``, status ok) decide
         which scales are described. None: both.
@@ -61,7 +62,8 @@ def spect_measurement(params: Any, out: Path | None) -> str:
     qc = _table(out, "quantification_qc")
     if qc is None or not {"modality", "quantity"} <= set(qc.columns):
         return ""
-    spect = qc[qc["modality"].str.upper().str.startswith("SPECT")]
+    systems = qc["modality"].map(lambda m: params.vocabulary.system(str(m)) or "")
+    spect = qc[systems == "SPECT"]          # the vocabulary's SPECT modalities, any name
     if "status" in spect.columns:
         spect = spect[spect["status"].str.lower() == "ok"]
     kinds = set(spect["quantity"].str.lower())

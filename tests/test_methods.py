@@ -208,3 +208,16 @@ def test_tio_comparison_quotes_its_tables(tmp_path):
     assert "exact conditional McNemar test (two-sided binomial test" in text
     assert "Spearman's rank correlation with a Fisher z interval" in text
     assert "exploratory" in text
+
+
+def test_spect_measurement_follows_the_vocabulary_s_spect_modalities(tmp_path):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame({"scan_id": ["A", "B"], "modality": ["NM/CT", "PET/CT"],
+                  "status": ["ok", "ok"], "quantity": ["counts", "SUV"]}).to_csv(
+        tmp_path / "tables/quantification_qc.csv", index=False)
+    params = _params(vocabulary={"modalities": [{"name": "PET/CT", "system": "PET"},
+                                                {"name": "NM/CT", "system": "SPECT"}]})
+    # a SPECT modality named otherwise in this study is still SPECT; its PET/CT is not
+    text = methods_paragraph(params, tmp_path, VERSIONS)
+    assert "Counts-only SPECT, which has no activity calibration" in text
+    assert "Quantitative SPECT" not in text

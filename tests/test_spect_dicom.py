@@ -309,3 +309,12 @@ def test_a_ct_in_another_frame_of_reference_is_linked_with_a_warning(tmp_path):
     assert nm_for != ct_for
     assert row["qc"] == "warn"
     assert "its CT is in another frame of reference" in row["qc_reasons"]
+
+
+def test_the_loaded_image_carries_its_scale(tmp_path):
+    write_nm(tmp_path / "NM")
+    counts = load_emission_series(tmp_path / "NM")
+    assert counts.provenance["quantity"] == "counts"
+    assert counts.image.GetMetaData("quantity") == "counts"   # figures tell counts by it
+    write_nm(tmp_path / "NMQ", quantitative=True)
+    assert load_emission_series(tmp_path / "NMQ").image.GetMetaData("quantity") == "SUV"

@@ -97,6 +97,7 @@ def load_nm_emission(files: list[Path], headers: list[RawHeader], norm: str,
     Returns
     -------
     LoadedSeries
+        Its image carries the metadata ``quantity`` (``SUV`` or ``counts``).
     """
     from nethelpers.dicom import multiframe
 
@@ -157,12 +158,13 @@ def emission(files: list[Path], headers: list[RawHeader], norm: str, slice_toler
     Returns
     -------
     LoadedSeries
+        Its image carries the metadata ``quantity`` (``SUV`` or ``counts``).
     """
     from nethelpers.dicom import multiframe
 
     if any(is_nm_object(h) for h in headers):
-        return load_nm_emission(files, headers, norm, slice_tolerance, overrides,
-                                counts_ok=counts_ok)
+        return _tagged(load_nm_emission(files, headers, norm, slice_tolerance, overrides,
+                                        counts_ok=counts_ok))
     if any(multiframe.is_multiframe(h) for h in headers):  # Enhanced / Legacy Converted
         loaded = multiframe.load_multiframe(files, headers, modality="PT", norm=norm,
                                             slice_tolerance=slice_tolerance, **overrides)
@@ -176,9 +178,18 @@ def emission(files: list[Path], headers: list[RawHeader], norm: str, slice_toler
             loaded = _load_plain(files, None, "PT", slice_tolerance)
             loaded.provenance = counts_provenance(loaded.headers[0], loaded.provenance,
                                                   f"Units {units}, RescaleSlope per slice")
-            return loaded
+            return _tagged(loaded)
         loaded = _load_pet_slices(files, headers, norm, slice_tolerance, overrides)
     system = header_system(loaded.headers[0]) or "PET"
     named = spect_isotope(loaded.headers[0]) if system == "SPECT" else {}
     loaded.provenance = {"system": system, "quantity": "SUV", **named, **loaded.provenance}
+    return _tagged(loaded)
+
+
+def _tagged(loaded: LoadedSeries) -> LoadedSeries:
+    """The image carries its scale as metadata ``quantity`` (``SUV`` or ``counts``).
+
+    Whoever gets only the image (a figure, a thumbnail) can tell counts from SUV by it.
+    """
+    loaded.image.SetMetaData("quantity", str(loaded.provenance.get("quantity", "SUV")))
     return loaded

@@ -202,7 +202,8 @@ def display_scale(pet: sitk.Image, tracer: str) -> tuple[float, str]:
     """The upper end of a scan's display and its unit (``"SUV"`` or ``"counts"``).
 
     The tracer's SUV window; for counts-only SPECT (metadata ``quantity`` "counts", set by
-    :func:`scan_images`) the counts window of :func:`nethelpers.viewer.emission.counts_window`.
+    :func:`nethelpers.dicom.volume.load_emission_series`) the counts window of
+    :func:`nethelpers.viewer.emission.counts_window`.
     """
     if pet.HasMetaDataKey("quantity") and pet.GetMetaData("quantity") == "counts":
         from nethelpers.viewer.emission import counts_window
@@ -298,7 +299,6 @@ def scan_images(job: Any, store: Any, norm: str = "bw", reader: str | None = Non
 
     loaded = load_emission_series(job.pet, norm, series_uid=job.series_uid)
     pet = loaded.image
-    pet.SetMetaData("quantity", str(loaded.provenance.get("quantity", "SUV")))  # SUV or counts
     labels = np.zeros(pet.GetSize()[::-1], dtype=np.uint16)
     table = pd.DataFrame(columns=["label", "roi", "lesion_id"])
     rois, _ = roi_set_for(store, job.scan_id, reader)
