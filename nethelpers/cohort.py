@@ -70,7 +70,7 @@ from nethelpers.tablespec import (
     Table,
     study_tables,
 )
-from nethelpers.timepoints import add_time_points
+from nethelpers.timepoints import add_time_points, lesions_at_baseline, unreadable_time_points
 from nethelpers.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 if TYPE_CHECKING:
@@ -357,13 +357,17 @@ def _check_disease_status(patients: pd.DataFrame, lesions: pd.DataFrame, path: P
                           problems: Problems) -> None:
     """Flag patients whose disease_present contradicts their diagnosis or their lesions.
 
+    disease_present is the truth of the baseline (the index test): a malignant lesion new at
+    a follow-up (``first_time_point``) does not contradict a disease-free baseline.
+
     The rows are kept (the reference standard is the study's to decide) and listed with
     action ``kept: check`` (strict mode raises).
     """
     present = patients["disease_present"].astype("boolean")
     diagnosis = patients["final_diagnosis"].astype("string")
+    at_baseline = lesions_at_baseline(lesions)
     malignant = set(lesions.loc[lesions["malignant"].astype("boolean").fillna(False)
-                                .astype(bool), "patient_id"].astype(str))
+                                .astype(bool) & at_baseline, "patient_id"].astype(str))
     ids = patients["patient_id"].astype(str)
     checks = [
         (present.eq(False).fillna(False) & ids.isin(malignant),
@@ -374,6 +378,19 @@ def _check_disease_status(patients: pd.DataFrame, lesions: pd.DataFrame, path: P
         (present.eq(True).fillna(False) & diagnosis.eq("none").fillna(False),
          "disease_present is true but final_diagnosis is none"),
     ]
+    if "first_time_point" in lesions.columns:
+        bad = unreadable_time_points(lesions["first_time_point"])
+        lines = list(bad[bad].index)
+        if lines:
+            problems.report(
+                "lesions table: column first_time_point: not a time point: "
+                + ", ".join(f"{_at(line)} ({lesions.at[line, 'lesion_id']})"
+                            for line in lines[:SHOW])
+                + ". Fix: write baseline, follow-up 1, follow-up 2, ... or leave it empty "
+                "(present at baseline).",
+                [{"what": "lesion value", "id": str(lesions.at[line, "lesion_id"]),
+                  "reason": "first_time_point is not a time point", "action": "kept: check",
+                  "source": f"lesions table {_at(line)}"} for line in lines])
     for mask, reason in checks:
         lines = list(mask[mask.astype(bool)].index)
         if not lines:

@@ -72,7 +72,7 @@ CIMethod = Literal["wilson", "clopper-pearson", "wilson-cc", "jeffreys", "agrest
 
 
 ALL_NOTEBOOKS = ("01_cohort", "02_roi_review", "03_quantification", "04_tracer_comparison",
-                 "05_diagnostic_accuracy")
+                 "05_diagnostic_accuracy", "06_response")
 """The notebooks of the report, in order (the default of ``report.notebooks``)."""
 
 

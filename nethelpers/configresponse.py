@@ -53,15 +53,21 @@ class ResponseConfig(BaseModel):
     percist_reference: Literal["liver", "blood_pool"] = Field(
         "liver", description="PERCIST measurability reference: liver (1.5 x SULmean + 2 SD, "
         "quantify's percist factors) or blood_pool (when the liver is abnormal: "
-        "blood_pool_mean_factor x SULmean + 2 SD).",
+        "blood_pool_mean_factor x SULmean + blood_pool_sd_factor x SD).",
     )
     blood_pool_mean_factor: float = Field(
         2.0, gt=0, description="PERCIST with the blood-pool reference: this x blood-pool "
-        "SULmean + quantify.percist_sd_factor x SD (2.0).",
+        "SULmean + blood_pool_sd_factor x SD (2.0).",
+    )
+    blood_pool_sd_factor: float = Field(
+        2.0, ge=0, description="PERCIST with the blood-pool reference: the SDs of the blood "
+        "pool added to the threshold (2.0; PERCIST 1.0 writes the blood-pool threshold once "
+        "with and once without this term: 0 for the reading without it).",
     )
     liver_change_relative: float = Field(
-        0.20, ge=0, description="PERCIST comparability: a liver SULmean that changes by more "
-        "than this fraction between the scans is stated in the note (0.20).",
+        0.20, ge=0, description="PERCIST comparability: a liver SULmean (the blood pool's "
+        "with percist_reference blood_pool) that changes between the scans by more than this "
+        "fraction of the larger of the two values is stated in the note (0.20).",
     )
     liver_change_sul: float = Field(
         0.3, ge=0, description="... or by more than this many SUL units (0.3).",
@@ -71,4 +77,13 @@ class ResponseConfig(BaseModel):
         "follow-up VOI are proposed as one lesion only when their centres, after the "
         "registration, lie within this distance plus the equivalent-sphere radius of the "
         "larger VOI (mm; nethelpers.lesionmatch).",
+    )
+    lesions: Literal["called", "malignant", "all"] = Field(
+        "called", description="Which lesion VOIs take part in the response (target, new and "
+        "gone lesions): called (the index-test reader called the lesion positive on either "
+        "scan of the pair, equivocal calls counted as index_test.equivocal says: the "
+        "reader's own judgement, blind to the reference standard), malignant (the lesions "
+        "table's reference standard says malignant, pending or missing truth kept: a "
+        "sensitivity analysis, since it uses the reference standard to choose the targets) "
+        "or all (every lesion VOI, physiological and benign foci included).",
     )

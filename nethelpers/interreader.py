@@ -1,7 +1,8 @@
 """Inter-reader agreement and per-reader accuracy (notebook 05, section "Readers").
 
 Two readers who read the same scan, blinded to each other, are compared on the lesions both
-read there:
+read there (on the index tests: the reads of follow-up and repeat scans,
+:func:`nethelpers.readings.repeat_scans`, are left out, as in every diagnostic analysis):
 
 - **visual calls** (negative < equivocal < positive): Cohen's kappa, with the weighting a named
   parameter that appears in every row (``weighting``: unweighted, linear or quadratic);
@@ -35,6 +36,7 @@ import pandas as pd
 
 from nethelpers.cohort import NO_LESION, Cohort, reads_joined
 from nethelpers.consensus import CONSENSUS_READER
+from nethelpers.readings import repeat_scans
 
 __all__ = ["CALL_ORDER", "MEASURES", "SSTR_RADS", "SSTR_RADS_NUMBERS", "accuracy_by_reader",
            "independent_readers", "interreader_agreement", "reader_pairs", "readers_of"]
@@ -89,12 +91,14 @@ def reader_pairs(cohort: Cohort, reader_a: str, reader_b: str, *,
         ``<measure>_a, <measure>_b`` for each of :data:`MEASURES` the reads carry, and
         ``sstr_rads_a, sstr_rads_b`` (SSTR-RADS category number; NaN off SSTR PET or where a
         read lacks the fields). Rows ``lesion_id == "none"`` (scan read, nothing called) are
-        not lesions and left out.
+        not lesions and left out, and so are the reads of follow-up and repeat scans (not
+        index tests: :func:`nethelpers.readings.repeat_scans`).
     """
     from nethelpers.sstrrads import sstr_rads_lesions
 
     reads = reads_joined(cohort)
-    reads = reads[reads["lesion_id"].astype(str) != NO_LESION]
+    reads = reads[(reads["lesion_id"].astype(str) != NO_LESION)
+                  & ~reads["scan_id"].astype(str).isin(repeat_scans(cohort.scans))]
     sstr = sstr_rads_lesions(cohort, intense_from=intense_from)
     number = sstr[["scan_id", "lesion_id", "reader", "category_number"]].rename(
         columns={"category_number": SSTR_RADS[0]})

@@ -13,9 +13,11 @@ A baseline and a follow-up VOI can only be one lesion when their distance is wit
 gate: ``match_max_mm`` (``response.match_max_mm``, 15 mm) plus the equivalent-sphere radius
 of the larger VOI (a big lesion that shrinks or grows on one side moves its centre by up to
 its size). Among the pairs within the gate, the assignment is one-to-one and globally optimal
-(:func:`scipy.optimize.linear_sum_assignment`): as many pairs as possible, then the smallest
-total distance -- greedy nearest-neighbour matching can pair a lesion with its neighbour's
-successor and leave the neighbour unmatched. VOIs left over are *new* (follow-up only) or
+(:func:`scipy.optimize.linear_sum_assignment`): the least total of the pairs' distances plus
+half the largest gate for each VOI left unmatched -- greedy nearest-neighbour matching can
+pair a lesion with its neighbour's successor and leave the neighbour unmatched, and "as many
+pairs as possible" can swap two identities when a lesion disappears and a new one appears
+beside a lesion that persists. VOIs left over are *new* (follow-up only) or
 *gone* (baseline only). It is a proposal: the reader confirms it, first where ``id_agrees`` is
 False (the reader's lesion IDs say otherwise) and where ``second_best_mm`` is close to
 ``distance_mm`` (an ambiguous match).
@@ -96,17 +98,29 @@ def _mapped(points: list[np.ndarray], transform: sitk.Transform | None) -> np.nd
 
 
 def _assign(distance: np.ndarray, gate: np.ndarray) -> list[tuple[int, int]]:
-    """One-to-one pairs within the gate: as many as possible, then the least total distance.
+    """One-to-one pairs within the gate with the least total cost.
 
-    Pairs beyond the gate cost more than all pairs within it together, so the optimum never
-    trades a pair within the gate for a shorter total; they are dropped afterwards.
+    The cost is the pairs' distances plus, for every VOI left unmatched (gone or new), half
+    the largest gate. An isolated pair within the gate therefore always matches (its
+    distance is below the two VOIs' unmatched cost), but a lesion that stays put is never
+    traded for two long pairs: when a lesion disappears and a new one appears beside a
+    lesion that persists, pairing the persistent lesion with itself and leaving the other
+    two gone and new costs less than two pairs across the neighbours.
     """
-    if distance.size == 0:
+    n, m = distance.shape
+    if n == 0 or m == 0:
         return []
     allowed = distance <= gate
-    cost = np.where(allowed, distance, distance[allowed].sum() + 1.0 if allowed.any() else 1.0)
+    unmatched = float(gate.max()) / 2.0
+    big = 4.0 * (float(np.where(allowed, distance, 0.0).sum()) + (n + m) * unmatched) + 1.0
+    cost = np.full((n + m, m + n), big)
+    cost[:n, :m] = np.where(allowed, distance, big)
+    cost[:n, m:][np.eye(n, dtype=bool)] = unmatched      # baseline i: gone
+    cost[n:, :m][np.eye(m, dtype=bool)] = unmatched      # follow-up j: new
+    cost[n:, m:] = 0.0
     rows, cols = linear_sum_assignment(cost)
-    return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if allowed[i, j]]
+    return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True)
+            if i < n and j < m and allowed[i, j]]
 
 
 def _nearest(values: np.ndarray) -> float:

@@ -21,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from nethelpers.config import Params
+from nethelpers.methodsresponse import response_methods
 from nethelpers.methodsspect import spect_measurement, tio_comparison
+from nethelpers.reporttables import has_table, report_table
 
 __all__ = ["METHODS_NAME", "methods_paragraph", "write_methods"]
 
@@ -39,26 +41,13 @@ SOFTWARE = ("nethelpers", "numpy", "scipy", "pandas", "statsmodels", "pydicom", 
 """Packages named with their versions (the rest are in provenance.json)."""
 
 
-def _table(out: Path | None, name: str) -> pd.DataFrame | None:
-    if out is None:
-        return None
-    path = out / "tables" / f"{name}.csv"
-    if not path.is_file():
-        return None
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return frame if len(frame) else None
-
-
-def _present(out: Path | None, name: str) -> bool:
-    """Describe an analysis: always without a report, else only when its table exists."""
-    return out is None or _table(out, name) is not None
 
 
 def _methods_in(out: Path | None, name: str, column: str = "method") -> list[str]:
     """The distinct method codes of a table's column, in words (first-seen order)."""
     from nethelpers.pubnumbers import METHOD_WORDS
 
-    frame = _table(out, name)
+    frame = report_table(out, name)
     if frame is None or column not in frame.columns:
         return []
     codes = [c for c in dict.fromkeys(frame[column]) if c]
@@ -67,7 +56,7 @@ def _methods_in(out: Path | None, name: str, column: str = "method") -> list[str
 
 def _distinct(out: Path | None, name: str, column: str) -> list[str]:
     """The distinct non-empty values of a table's column, in first-seen order."""
-    frame = _table(out, name)
+    frame = report_table(out, name)
     if frame is None or column not in frame.columns:
         return []
     return [v for v in dict.fromkeys(frame[column]) if v]
@@ -75,7 +64,7 @@ def _distinct(out: Path | None, name: str, column: str) -> list[str]:
 
 def _rows(out: Path | None, name: str, **equal: object) -> pd.DataFrame | None:
     """The rows of a table whose columns equal the given values (as text), or None."""
-    frame = _table(out, name)
+    frame = report_table(out, name)
     if frame is None or any(c not in frame.columns for c in equal):
         return None
     for column, value in equal.items():
@@ -135,7 +124,7 @@ def _sstr_positive_from(p: Params, out: Path | None) -> int:
 
 
 def _sstr_rads(p: Params, out: Path | None) -> str:
-    if not (_present(out, "sstr_rads_lesion") or _present(out, "sstr_rads_patient")):
+    if not (has_table(out, "sstr_rads_lesion") or has_table(out, "sstr_rads_patient")):
         return ""
     grade = p.readers.sstr_intense_from
     text = ("SSTR-RADS 1.0 (Werner et al. 2018) was scored for every focus of the SSTR PET "
@@ -145,8 +134,8 @@ def _sstr_rads(p: Params, out: Path | None) -> str:
             f"({UPTAKE_WORDS.get(grade, f'grade {grade}')}). A patient's category was the "
             "highest of the lesions' on that scan, and a scan read with no focus was "
             "SSTR-RADS 1.")
-    if (_present(out, "sstr_rads_lesion_accuracy")
-            or _present(out, "sstr_rads_patient_accuracy")):
+    if (has_table(out, "sstr_rads_lesion_accuracy")
+            or has_table(out, "sstr_rads_patient_accuracy")):
         k = _sstr_positive_from(p, out)
         text += (f" For its accuracy, {POSITIVE_WORDS.get(k, f'SSTR-RADS {k} and above')} "
                  "counted as positive.")
@@ -154,7 +143,7 @@ def _sstr_rads(p: Params, out: Path | None) -> str:
 
 
 def _visual_vs_rule(p: Params, out: Path | None) -> str:
-    if not _present(out, "visual_vs_rule"):
+    if not has_table(out, "visual_vs_rule"):
         return ""
     from nethelpers.scores import ScoreRules
 
@@ -165,7 +154,7 @@ def _visual_vs_rule(p: Params, out: Path | None) -> str:
 
 
 def _causes(p: Params, out: Path | None) -> str:
-    if not _present(out, "false_call_causes"):
+    if not has_table(out, "false_call_causes"):
         return ""
     r = p.reading
     return ("Each false-negative lesion (malignant, counted negative) and false-positive "
@@ -195,7 +184,7 @@ def _intervals(p: Params, out: Path | None) -> str:
     text = (f"Proportions (sensitivity, specificity, PPV, NPV, accuracy) are given with "
             f"{level} confidence intervals by the {how} method; likelihood ratios and the "
             "diagnostic odds ratio with log-method intervals.")
-    if _present(out, "accuracy_lesion_level"):
+    if has_table(out, "accuracy_lesion_level"):
         found = _methods_in(out, "accuracy_lesion_level", "cluster_method")
         effective = not found or any("effective" in f for f in found)
         interval = (f"a {how} interval at the effective sample size (n divided by the design "
@@ -203,7 +192,7 @@ def _intervals(p: Params, out: Path | None) -> str:
         text += (" At lesion level, where a patient contributes several lesions, the "
                  "intervals were adjusted for clustering within patients: ratio-estimator "
                  f"variance (Rao & Scott 1992) with {interval}.")
-    if _present(out, "detection_by_region"):
+    if has_table(out, "detection_by_region"):
         found = _distinct(out, "detection_by_region", "method")
         how_region = f" ({'; '.join(found)})" if found else ""
         text += (" Detection (sensitivity among malignant lesions) was also given per region "
@@ -252,12 +241,12 @@ def _primary_secondary(frame: pd.DataFrame) -> str:
 
 def _dotatate_fdg(out: Path | None) -> list[str]:
     parts = []
-    if _present(out, "mcnemar_dotatate_vs_fdg"):
+    if has_table(out, "mcnemar_dotatate_vs_fdg"):
         found = _methods_in(out, "mcnemar_dotatate_vs_fdg") or ["exact", "Obuchowski"]
         parts.append(f"Paired detection by DOTATATE and FDG PET was compared with "
                      f"{_mcnemar(found)}")
-    if _present(out, "difference_dotatate_minus_fdg"):
-        frame = _table(out, "difference_dotatate_minus_fdg")
+    if has_table(out, "difference_dotatate_minus_fdg"):
+        frame = report_table(out, "difference_dotatate_minus_fdg")
         how = SCORE_WALD if frame is None or "method" not in frame.columns else (
             _primary_secondary(frame))
         parts.append(f"the paired differences of sensitivity and specificity with {how}")
@@ -265,9 +254,9 @@ def _dotatate_fdg(out: Path | None) -> list[str]:
 
 
 def _petmr_petct(out: Path | None) -> str:
-    if not _present(out, "paired_accuracy_petmr_petct"):
+    if not has_table(out, "paired_accuracy_petmr_petct"):
         return ""
-    frame = _table(out, "paired_accuracy_petmr_petct")
+    frame = report_table(out, "paired_accuracy_petmr_petct")
     if frame is None or not {"unit", "quantity", "method"} <= set(frame.columns):
         return ("PET/MR and PET/CT were compared as paired accuracy on the lesions and "
                 f"patients examined with both: proportions, and differences with {SCORE_WALD}")
@@ -289,12 +278,12 @@ def _petmr_petct(out: Path | None) -> str:
 
 
 def _staging(out: Path | None) -> str:
-    if not _present(out, "staging_change"):
+    if not has_table(out, "staging_change"):
         return ""
     from nethelpers.staging import LOCOREGIONAL_REGIONS
 
     pairs = []
-    frame = _table(out, "staging_change")
+    frame = report_table(out, "staging_change")
     if frame is not None and {"a", "b"} <= set(frame.columns):
         pairs = [f"{a} vs {b}" for a, b in dict.fromkeys(zip(frame["a"], frame["b"],
                                                              strict=True))]
@@ -320,7 +309,7 @@ KAPPA_WORDS = {"unweighted": "unweighted", "linear": "linear weights",
 
 
 def _petmr_agreement(out: Path | None) -> str:
-    if not _present(out, "agreement_petmr_petct"):
+    if not has_table(out, "agreement_petmr_petct"):
         return ""
     weights = [KAPPA_WORDS.get(w, w) for w in _distinct(out, "agreement_petmr_petct",
                                                        "kappa_weighting")]
@@ -335,9 +324,9 @@ def _petmr_agreement(out: Path | None) -> str:
 
 
 def _interreader(p: Params, out: Path | None) -> str:
-    if not _present(out, "interreader_agreement"):
+    if not has_table(out, "interreader_agreement"):
         return ""
-    frame = _table(out, "interreader_agreement")
+    frame = report_table(out, "interreader_agreement")
     if frame is None or not {"quantity", "method"} <= set(frame.columns):
         weighting = KAPPA_WORDS.get(p.readers.kappa_weighting, p.readers.kappa_weighting)
         return (f"inter-reader agreement on the lesions both readers read: Cohen's κ "
@@ -360,13 +349,13 @@ def _interreader(p: Params, out: Path | None) -> str:
 
 def _agreement(p: Params, out: Path | None) -> str:
     parts = [t for t in (_petmr_agreement(out), _interreader(p, out)) if t]
-    if _present(out, "accuracy_by_reader"):
+    if has_table(out, "accuracy_by_reader"):
         parts.append("accuracy was also given for each reader")
     return ("; ".join(parts) + ".") if parts else ""
 
 
 def _roc(out: Path | None) -> str:
-    if not _present(out, "roc_auc"):
+    if not has_table(out, "roc_auc"):
         return ""
     return ("ROC curves of SUVmax and T/B were summarised by the empirical AUC with DeLong "
             "intervals (and cluster-adjusted intervals at lesion level, Obuchowski 1997); "
@@ -418,7 +407,7 @@ def methods_paragraph(params: Params, out: str | Path | None = None,
                                  _measurement(params), spect_measurement(params, folder)) if s)
     second = " ".join(s for s in (_intervals(params, folder), _comparisons(folder),
                                   tio_comparison(folder), _agreement(params, folder),
-                                  _roc(folder)) if s)
+                                  _roc(folder), response_methods(params, folder)) if s)
     return "\n\n".join([first, second, _software(params, found)])
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from nethelpers.reporttables import has_table, report_table
+
 __all__ = ["spect_comparison", "spect_measurement", "tio_comparison"]
 
 RADIONUCLIDE = re.compile(r"SPECT \(([^)]+)\)")
@@ -33,10 +35,6 @@ APART = ("SPECT values were described apart from PET and never compared with the
          "scale (lower SPECT resolution: different partial-volume losses in small lesions).")
 
 
-def _table(out: Path | None, name: str) -> pd.DataFrame | None:
-    from nethelpers.methods import _table as table
-
-    return table(out, name)
 
 
 def spect_measurement(params: Any, out: Path | None) -> str:
@@ -59,7 +57,7 @@ def spect_measurement(params: Any, out: Path | None) -> str:
     """
     if out is None:
         return " ".join((QUANTITATIVE, COUNTS, APART))
-    qc = _table(out, "quantification_qc")
+    qc = report_table(out, "quantification_qc")
     if qc is None or not {"modality", "quantity"} <= set(qc.columns):
         return ""
     systems = qc["modality"].map(lambda m: params.vocabulary.system(str(m)) or "")
@@ -79,18 +77,19 @@ def spect_measurement(params: Any, out: Path | None) -> str:
 
 def spect_comparison(out: Path | None) -> str:
     """How SSTR PET and SSTR SPECT detection were compared, "" without that table."""
-    from nethelpers.methods import _mcnemar, _methods_in, _present, _primary_secondary
+    from nethelpers.methods import _mcnemar, _methods_in, _primary_secondary
 
-    if not _present(out, "mcnemar_dotatate_vs_hynic"):
+
+    if not has_table(out, "mcnemar_dotatate_vs_hynic"):
         return ""
-    tests = _table(out, "mcnemar_dotatate_vs_hynic")
+    tests = report_table(out, "mcnemar_dotatate_vs_hynic")
     names = (f"{tests['a'].iloc[0]} and {tests['b'].iloc[0]}"
              if tests is not None and {"a", "b"} <= set(tests.columns)
              else "the SSTR PET and the SSTR SPECT")
     found = _methods_in(out, "mcnemar_dotatate_vs_hynic") or ["exact", "Obuchowski"]
     text = (f"Paired detection by {names} (patients who had both) was compared with "
             f"{_mcnemar(found)}")
-    diff = _table(out, "difference_dotatate_minus_hynic")
+    diff = report_table(out, "difference_dotatate_minus_hynic")
     if diff is not None and "method" in diff.columns:
         text += f", the paired differences with {_primary_secondary(diff)}"
     return text + "."
@@ -98,7 +97,7 @@ def spect_comparison(out: Path | None) -> str:
 
 def _tio_size(out: Path | None) -> str:
     """`` (at most n patients with a culprit per scan type)`` from ``tio_detection``."""
-    detection = _table(out, "tio_detection")
+    detection = report_table(out, "tio_detection")
     if detection is None or not {"measure", "denominator"} <= set(detection.columns):
         return ""
     n = pd.to_numeric(detection.loc[detection["measure"] == "culprit detected",
@@ -121,24 +120,24 @@ def tio_comparison(out: Path | None) -> str:
     str
         Sentences naming the tests and intervals, the sample size and *exploratory*.
     """
-    from nethelpers.methods import CI_WORDS, _distinct, _present
+    from nethelpers.methods import CI_WORDS, _distinct
     from nethelpers.tiocompare import NEWCOMBE_WORDS, TEST_WORDS
 
     first = spect_comparison(out)
-    if not _present(out, "tio_detection"):
+    if not has_table(out, "tio_detection"):
         return first
     how = [CI_WORDS.get(m, m) for m in _distinct(out, "tio_detection", "method")] or [
         CI_WORDS["wilson"]]
     text = ("In the TIO groups, detection of the culprit tumour (the malignant lesion of the "
             "reference standard) was counted per patient for each scan type with "
             f"{' and '.join(how)} intervals")
-    if _present(out, "tio_mcnemar"):
+    if has_table(out, "tio_mcnemar"):
         text += (f"; each pair of scan types was compared on the patients with both by the "
                  f"{TEST_WORDS} with {NEWCOMBE_WORDS} intervals of the paired difference")
     text += ("; the localisation of the positive calls, the diameters of the culprits detected "
              "and missed and their tumour-to-background ratios were described per scan type, "
              "not tested across scan types")
-    if _present(out, "tio_clinical"):
+    if has_table(out, "tio_clinical"):
         text += ("; FGF23 and phosphate were set against the culprit's uptake by Spearman's rank "
                  "correlation with a Fisher z interval (Bonett–Wright variance)")
     text += f". With so few patients{_tio_size(out)} these analyses are exploratory."

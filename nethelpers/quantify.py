@@ -388,12 +388,25 @@ def quantify_cohort(params: Any, *, scheduler: str | None = None, workers: int |
         patients = pd.DataFrame(columns=["patient_id", "netpet", "reason"])
     else:
         measurements = scores.lesion_scores(measurements.reset_index(drop=True), rules)
-        patients = scores.netpet(measurements, rules)
+        patients = scores.netpet(_index_scans(measurements, cohort), rules)
     info = {"scheduler": used, "scans": len(jobs), "seconds": round(time.perf_counter() - start, 2),
             "started": started, "options": asdict(options), "reader": reader}
     if inputs is not None:
         info["inputs"] = inputs
     return QuantifyResult(measurements, patients, qc, info, cohort_exclusions)
+
+
+def _index_scans(measurements: pd.DataFrame, cohort: Any) -> pd.DataFrame:
+    """The rows of each patient's index scans: NETPET grades the baseline, not a follow-up.
+
+    Without the cohort (scan jobs given) every row is kept.
+    """
+    if cohort is None:
+        return measurements
+    from nethelpers.readings import repeat_scans
+
+    later = repeat_scans(cohort.scans)
+    return measurements.loc[~measurements["scan_id"].astype(str).isin(later)]
 
 
 def format_failure(exc: BaseException) -> str:

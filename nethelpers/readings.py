@@ -28,7 +28,7 @@ import pandas as pd
 
 from nethelpers.cohort import NO_LESION, Cohort, reads_joined
 from nethelpers.groups import NOT_RECORDED  # the group of a patient whose group is missing
-from nethelpers.timepoints import is_baseline
+from nethelpers.timepoints import is_baseline, is_follow_up
 
 __all__ = ["EQUIVOCAL_RULES", "NOT_RECORDED", "accuracy_by", "false_calls", "index_test_flow",
            "indeterminate_counts", "lesion_level", "patient_level"]
@@ -67,7 +67,9 @@ def repeat_scans(scans: pd.DataFrame) -> set[str]:
     The first scan of each type (by ``scan_date``, then ``scan_id``) is the patient's index
     test; a later one (a follow-up, a repeated acquisition) would count the patient twice.
     A scan whose ``time_point`` is recorded as baseline (:mod:`nethelpers.timepoints`) is
-    the index test even when a scan without a recorded time point is dated before it.
+    the index test even when a scan without a recorded time point is dated before it, and a
+    scan at a follow-up time point never is, even when its series has no baseline scan (a
+    PET/MR follow-up of a patient without a PET/MR baseline).
 
     Parameters
     ----------
@@ -82,7 +84,7 @@ def repeat_scans(scans: pd.DataFrame) -> set[str]:
     order = scans.assign(_id=scans["scan_id"].astype(str), _later=~is_baseline(scans)).sort_values(
         ["_later", "scan_date", "_id"], kind="stable", na_position="last")
     later = order.duplicated(["patient_id", "tracer", "modality"], keep="first")
-    return set(order.loc[later, "_id"])
+    return set(order.loc[later, "_id"]) | set(order.loc[is_follow_up(order), "_id"])
 
 
 def _reader_reads(cohort: Cohort, reader: str) -> pd.DataFrame:
@@ -100,7 +102,8 @@ def lesion_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> pd
 
     Rows recording a scan read with no lesion called (``lesion_id`` ``"none"``) are not
     lesions and are left out (they count in :func:`patient_level`), and so are the reads of
-    repeat scans (:func:`repeat_scans`: only the first scan of a type is the index test).
+    follow-up and repeat scans (:func:`repeat_scans`: only the baseline, the first scan of
+    a type, is the index test).
 
     Parameters
     ----------
@@ -149,9 +152,12 @@ def patient_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> p
     reader is *not read* whatever the patient's lesions: ``read`` is False and the test NA
     (left out of the analysis and counted in the flow), never a negative result (which
     would be a false negative for a diseased patient). With ``equivocal="exclude"``, a scan
-    whose only non-negative calls are equivocal is excluded (test NA). A repeat scan (not
-    the first of its patient × tracer × modality, :func:`repeat_scans`) has ``repeat`` True
-    and the test NA: a patient counts once per index test.
+    whose only non-negative calls are equivocal is excluded (test NA). A scan at a follow-up
+    time point (:func:`nethelpers.timepoints.is_follow_up`) is not an index test and has no
+    row (the treatment response, notebook 06, compares it with its baseline). A repeat scan
+    (not the first of its patient × tracer × modality, :func:`repeat_scans`, and not at a
+    follow-up time point, e.g. a scan whose time point could not be placed) has ``repeat``
+    True and the test NA: a patient counts once per index test.
 
     Returns
     -------
@@ -168,8 +174,9 @@ def patient_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> p
     _check_rule(equivocal)
     read_scans = set(_reader_reads(cohort, reader)["scan_id"].astype(str))
     lesions = lesion_level(cohort, reader, equivocal="exclude")
-    scans = cohort.scans[["scan_id", "patient_id", "tracer", "modality"]].astype(
-        {"tracer": str, "modality": str})
+    follow_up = is_follow_up(cohort.scans)
+    scans = cohort.scans.loc[~follow_up, ["scan_id", "patient_id", "tracer", "modality"]
+                             ].astype({"tracer": str, "modality": str})
     patients = cohort.patients[["patient_id", "group", "disease_present"]].copy()
     patients["group"] = _group(patients["group"])
     counts = lesions.groupby("scan_id").agg(
@@ -197,7 +204,7 @@ def patient_level(cohort: Cohort, reader: str, equivocal: str = "negative") -> p
 
 
 def index_test_flow(results: pd.DataFrame, patients: pd.DataFrame,
-                    equivocal: str) -> pd.DataFrame:
+                    equivocal: str, scans: pd.DataFrame | None = None) -> pd.DataFrame:
     """Count the STARD flow of every index test (tracer × modality) at patient level.
 
     A scan's result is *positive* when the reader called a lesion positive, *indeterminate*
@@ -215,18 +222,24 @@ def index_test_flow(results: pd.DataFrame, patients: pd.DataFrame,
         and ``disease_present``.
     equivocal : {"negative", "positive", "exclude"}
         The rule the analysis applied to indeterminate results.
+    scans : pandas.DataFrame, optional
+        ``cohort.scans``: adds ``follow_up_scans``, the scans of each index test's tracer ×
+        modality at a follow-up time point. They are not index tests and in no branch (the
+        treatment response, notebook 06, analyses them); the column says how many there are.
 
     Returns
     -------
     pandas.DataFrame
-        One row per index test × result (positive, negative, indeterminate[, not read]):
+        One row per index test × result (positive, negative, indeterminate[, not read][,
+        repeat scan]):
         ``tracer, modality, eligible, patients_tested, not_tested, result, scans,
         counted_as, histopathology, follow_up, method_not_recorded, no_reference,
         disease_present, disease_absent``. The reference standard is the result
         ``disease_present``: ``no_reference`` counts the scans of patients without it, and
         ``histopathology``, ``follow_up`` and ``method_not_recorded`` (how it was
         established) split the others, so the four add up to ``scans``. ``scans`` exceeds
-        the patients when a patient had the same scan twice.
+        the patients when a patient had the same scan twice (a repeat scan, its own
+        branch). With ``scans``, a last column ``follow_up_scans``.
     """
     _check_rule(equivocal)
     ref = patients[["patient_id", "reference_standard", "disease_present"]].astype(
@@ -262,7 +275,14 @@ def index_test_flow(results: pd.DataFrame, patients: pd.DataFrame,
                 "disease_present": int(r["disease_present"].eq(True).sum()),
                 "disease_absent": int(r["disease_present"].eq(False).sum()),
             })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if scans is not None:
+        later = scans[is_follow_up(scans)]
+        counts = later.groupby([later["tracer"].astype(str), later["modality"].astype(str)]
+                               ).size()
+        keys = zip(out.get("tracer", []), out.get("modality", []), strict=True)
+        out["follow_up_scans"] = [int(counts.get(key, 0)) for key in keys]
+    return out
 
 
 def accuracy_by(df: pd.DataFrame, by: Sequence[str], *, test: str, truth: str,

@@ -162,7 +162,10 @@ class SessionRegistrations:
 
     The markers (:meth:`point_map`) and the side-by-side view (:meth:`get`) use the same
     pair -- the other scan (moving) onto the one read (fixed) -- so one registration
-    serves both.
+    serves both. Lesion matching at a follow-up needs the baseline as the fixed scan
+    (:mod:`nethelpers.reviewmatch`): a rigid registration serves that direction too through
+    its exact inverse; a deformable (B-spline) one has none and is registered in each
+    direction.
 
     Parameters
     ----------

@@ -7,7 +7,9 @@ MEASUREMENT_COLUMNS`), the baseline and the follow-up, with **one scan per patie
 every scan of a patient; reference ROIs (``liver``, ``spleen``, ``blood_pool``) give each
 scan's references, usable when exactly one such row exists with a finite mean > 0 (as in
 :mod:`nethelpers.scores`). A lesion with a ROI at follow-up only is *new*, at baseline only
-*gone* (a reader who saw nothing drew nothing), at both *both*.
+*gone* (a reader who saw nothing drew nothing), at both *both*. A negative uptake, SD or
+volume on a lesion or reference row cannot be right and is refused, naming the scan, the ROI
+and the column.
 
 :func:`lesion_response` gives the per-lesion changes, :func:`patient_response` the category
 (CMR/PMR/SMD/PMD) by the rule set of the patient's tracer family; the rules, thresholds and
@@ -67,7 +69,8 @@ def lesion_response(baseline: pd.DataFrame, followup: pd.DataFrame,
     ------
     ValueError
         Two scans of one patient in a table, a lesion ROI without lesion_id or measured twice,
-        or a patient whose two scans have different tracers.
+        a negative uptake, SD or volume on a lesion or reference ROI, or a patient whose two
+        scans have different tracers.
     """
     rules = ResponseRules() if rules is None else rules
     return matched_scans(baseline, followup, rules)[2]
@@ -86,7 +89,8 @@ def patient_response(baseline: pd.DataFrame, followup: pd.DataFrame,
         Rule sets and thresholds; ``ResponseRules()`` when omitted.
     scans : pandas.DataFrame, optional
         The scans table (``scan_id`` and ``scan_date``, as in ``cohort.scans``, or ``date``)
-        for ``days_between``: calendar days, as :mod:`nethelpers.timepoints` counts them.
+        for ``days_between``: calendar days, as :mod:`nethelpers.timepoints` counts them; its
+        ``manufacturer`` and ``model``, when given, for the note of a scanner change.
 
     Returns
     -------
@@ -96,8 +100,14 @@ def patient_response(baseline: pd.DataFrame, followup: pd.DataFrame,
         cannot be judged), ``decided_by`` (the rule that decided), ``reason`` (why NA, ''
         otherwise), ``baseline_scan_id, followup_scan_id``, ``baseline_target,
         followup_target`` (lesion_ids; the targets may differ), ``baseline_value,
-        followup_value``, ``change, change_rel``, ``n_baseline, n_measurable_baseline,
-        n_followup, n_new, n_gone``, ``days_between`` ("Int64") and ``note``.
+        followup_value``, ``change, change_rel``, ``n_baseline, n_measurable_baseline``
+        (the baseline lesions that could be the target under the patient's rule set:
+        PERCIST-measurable for ``percist``, above the liver mean for the others -- so it can
+        differ from the count of :func:`lesion_response`'s ``measurable_baseline``, which is
+        PERCIST measurability whatever the rule set), ``n_followup, n_new, n_gone``,
+        ``days_between`` ("Int64") and ``note`` (what is
+        unusual but accepted: PERCIST's comparability conditions, see
+        :mod:`nethelpers.responsecriteria`).
 
     Raises
     ------
@@ -106,7 +116,7 @@ def patient_response(baseline: pd.DataFrame, followup: pd.DataFrame,
     """
     rules = ResponseRules() if rules is None else rules
     base, follow, lesions = matched_scans(baseline, followup, rules)
-    dates = _dates(scans)
+    dates, scanners = _dates(scans), _scanners(scans)
     rows = []
     for patient in sorted(set(base) | set(follow)):
         b, f = base.get(patient), follow.get(patient)
@@ -128,6 +138,8 @@ def patient_response(baseline: pd.DataFrame, followup: pd.DataFrame,
         mine = lesions.loc[lesions["patient_id"] == patient]
         row |= _judge(rules, rule_set, b, f, mine)
         row["days_between"] = _days(patient, b, f, dates)
+        row["note"] = "; ".join(filter(None, [row["note"], *_scan_notes(
+            b, f, row["days_between"], scanners)]))
         rows.append(row)
     return _patient_frame(rows)
 
@@ -176,14 +188,17 @@ def _judge(rules: ResponseRules, rule_set: RuleSet, b: ScanView, f: ScanView,
                            "n_new": len(new), "n_gone": int((status == "gone").sum())}
 
     no_target, candidates = _candidates(rules, rule_set, b, at_base)
-    out["n_measurable_baseline"] = pd.NA if no_target else len(candidates)
     missing_b = sorted(at_base.index[~np.isfinite(at_base[f"{stat}_baseline"].to_numpy())])
+    # a count known to be 0 is 0; NA only when measurability cannot be judged
+    out["n_measurable_baseline"] = (0 if at_base.empty else pd.NA if candidates is None
+                                    or missing_b else len(candidates))
     missing_f = sorted(at_follow.index[~np.isfinite(at_follow[f"{stat}_followup"].to_numpy())])
     if missing_b:
         no_target = f"baseline {stat} missing for lesion(s) {', '.join(missing_b)}"
     if at_base.empty:
         no_target = "no lesion at baseline"
-    base_target, base_value = (None, None) if no_target else _hottest(candidates)
+    base_target, base_value = (None, None) if no_target or candidates is None else (
+        _hottest(candidates))
     follow_target, follow_value = _hottest(at_follow[f"{stat}_followup"].dropna())
 
     resolved, unresolved = _resolution(rules, rule_set, f, at_follow)
@@ -207,8 +222,8 @@ def _judge(rules: ResponseRules, rule_set: RuleSet, b: ScanView, f: ScanView,
 
 
 def _candidates(rules: ResponseRules, rule_set: RuleSet, b: ScanView, at_base: pd.DataFrame
-                ) -> tuple[str, pd.Series]:
-    """The baseline lesions that can be the target, or why none can.
+                ) -> tuple[str, pd.Series | None]:
+    """The baseline lesions that can be the target (None: cannot be judged), or why none can.
 
     PERCIST: the measurable lesions (SULpeak >= the threshold). The other rule sets: the
     lesions above the liver (SUVmax > liver SUVmean, the study's positivity rule), so that a
@@ -218,13 +233,13 @@ def _candidates(rules: ResponseRules, rule_set: RuleSet, b: ScanView, at_base: p
     if rule_set.name == "percist":
         cut, why = percist_cut(b, rules)
         if not np.isfinite(cut):
-            return f"baseline {why}: measurability cannot be judged", values.iloc[:0]
+            return f"baseline {why}: measurability cannot be judged", None
         keep = at_base["measurable_baseline"].fillna(False).to_numpy(dtype=bool)
         empty = f"no measurable lesion at baseline (SULpeak < {cut:.3g})"
     else:
         if not b.refs["liver"]:
             return (f"baseline liver: {b.ref_reason['liver']}: uptake above the liver cannot "
-                    "be judged"), values.iloc[:0]
+                    "be judged"), None
         keep = at_base["tlr_baseline"].to_numpy() > 1.0 + TOLERANCE
         empty = "no lesion above the liver at baseline (SUVmax <= liver SUVmean)"
     candidates = values[keep]
@@ -265,20 +280,54 @@ def _resolution(rules: ResponseRules, rule_set: RuleSet, f: ScanView, at_follow:
 
 
 def _notes(rules: ResponseRules, rule_set: RuleSet, b: ScanView, f: ScanView) -> list[str]:
-    """What is unusual but accepted: modality change, liver drift, no blood pool for CMR."""
+    """What is unusual but accepted: modality change, reference drift, no blood pool for CMR.
+
+    PERCIST assesses a pair only when the reference SULmean (the liver; the blood pool when
+    it is the reference) differs by at most ``liver_change_relative`` of the larger of the
+    two values and at most ``liver_change_sul`` SUL units (O et al. 2016); a larger change is
+    noted, the category is kept.
+    """
     notes = []
     if b.modality != f.modality:
         notes.append(f"modality differs: baseline {b.modality}, follow-up {f.modality}")
-    lb, lf = b.refs["liver"].get("sul_mean", np.nan), f.refs["liver"].get("sul_mean", np.nan)
-    if rule_set.name == "percist" and np.isfinite(lb) and np.isfinite(lf) and lb > 0:
-        if abs(lf - lb) > rules.liver_change_sul or abs(lf - lb) / lb > rules.liver_change_relative:
-            notes.append(f"liver SULmean changed {lb:.3g} -> {lf:.3g} (PERCIST asks within "
-                         f"{rules.liver_change_relative:.0%} and {rules.liver_change_sul:g} "
-                         "SUL)")
+    region = rules.percist_reference
+    lb = b.refs[region].get("sul_mean", np.nan)
+    lf = f.refs[region].get("sul_mean", np.nan)
+    if rule_set.name == "percist" and np.isfinite(lb) and np.isfinite(lf):
+        change = abs(lf - lb)
+        if (change > rules.liver_change_sul + TOLERANCE
+                or change > rules.liver_change_relative * max(lb, lf) + TOLERANCE):
+            notes.append(f"{region.replace('_', ' ')} SULmean changed {lb:.3g} -> {lf:.3g} "
+                         f"(PERCIST assesses a pair within {rules.liver_change_relative:.0%} "
+                         f"of the larger and {rules.liver_change_sul:g} SUL)")
     if (rule_set.name == "percist" and rules.percist_reference == "liver"
             and not f.refs["blood_pool"]):
         notes.append("no follow-up blood pool ROI: CMR judged against the liver only")
     return notes
+
+
+def _scan_notes(b: ScanView, f: ScanView, days: Any,
+                scanners: dict[str, str]) -> list[str]:
+    """Notes from the scans table: a scanner change, a follow-up on the baseline's day."""
+    notes = []
+    sb, sf = scanners.get(b.scan_id, ""), scanners.get(f.scan_id, "")
+    if sb and sf and sb.casefold() != sf.casefold():
+        notes.append(f"scanner differs: baseline {sb}, follow-up {sf} (PERCIST: the same "
+                     "scanner, or the same model at the same site)")
+    if days is not pd.NA and days == 0:
+        notes.append("follow-up on the day of its baseline (0 days): a repeat scan, not a "
+                     "treatment interval; check the scan dates")
+    return notes
+
+
+def _scanners(scans: pd.DataFrame | None) -> dict[str, str]:
+    """scan_id -> "manufacturer model" of the scans table (empty without those columns)."""
+    if scans is None or "scan_id" not in scans.columns:
+        return {}
+    parts = [scans[c].map(_text) if c in scans.columns else pd.Series("", index=scans.index)
+             for c in ("manufacturer", "model")]
+    names = (parts[0] + " " + parts[1]).str.strip()
+    return {_text(s): n for s, n in zip(scans["scan_id"], names, strict=True) if n}
 
 
 def _dates(scans: pd.DataFrame | None) -> dict[str, pd.Timestamp]:

@@ -11,7 +11,9 @@ and in the ``criteria`` column of every response table, each with its source:
     1.0. *Radiology* 2016;280:576-584, doi:10.1148/radiol.2016142043. Statistic: SULpeak.
     A lesion is *measurable* when SULpeak >= 1.5 x liver SULmean + 2 x liver SD (3 cm liver
     sphere; ``quantify.percist_mean_factor`` / ``percist_sd_factor``), or, with
-    ``percist_reference: blood_pool`` (abnormal liver), >= 2.0 x blood-pool SULmean + 2 SD.
+    ``percist_reference: blood_pool`` (abnormal liver), >= 2.0 x blood-pool SULmean + 2 SD
+    (``blood_pool_mean_factor`` / ``blood_pool_sd_factor``: PERCIST 1.0 writes this threshold
+    once with and once without the + 2 SD term; 0 gives the reading without it).
     The *target* is the single hottest lesion at each time point, not necessarily the same
     lesion: at baseline the hottest measurable lesion, at follow-up the hottest lesion.
 ``suvmax``
@@ -60,6 +62,15 @@ of exactly 30 % or 0.8 written in decimals meets the rule (the same tolerance ap
 measurability and to "at or below the liver"). Not applied: PERCIST's visual
 criteria (unequivocal progression of non-target lesions, the TLG +75 % secondary rule,
 "typical of cancer" beyond the reader's drawing).
+
+PERCIST's comparability conditions (Wahl 2009, PERCIST 1.0 table; O et al. 2016) are noted,
+never refused (:func:`nethelpers.response.patient_response`'s ``note``): a reference SULmean
+(the liver; the blood pool with ``percist_reference: blood_pool``) that changes by more than
+``liver_change_relative`` (20 %) of the larger of the two values or by more than
+``liver_change_sul`` (0.3 SUL); a different modality or scanner (manufacturer and model of
+the scans table; PERCIST: the same scanner, or the same model at the same site); a follow-up
+on the day of its baseline. Not checked: the uptake times within 15 min of each other and
+the injected doses within 20 % (neither is in the measurement rows nor in the scans table).
 """
 
 from __future__ import annotations
@@ -122,10 +133,11 @@ class ResponseRules:
     mean_factor, sd_factor : float
         PERCIST liver threshold factors (quantify's ``percist_mean_factor`` 1.5 and
         ``percist_sd_factor`` 2).
-    blood_pool_mean_factor : float
-        PERCIST blood-pool threshold factor. Default 2.0.
+    blood_pool_mean_factor, blood_pool_sd_factor : float
+        PERCIST blood-pool threshold: factor x SULmean + sd factor x SD. Defaults 2.0, 2.0.
     liver_change_relative, liver_change_sul : float
-        A liver SULmean changing by more than these between scans is noted (0.20, 0.3).
+        A reference SULmean changing between the scans by more than this fraction of the
+        larger value, or by more than this many SUL units, is noted (0.20, 0.3).
     sstr_tracers, fdg_tracers : frozenset of str
         Tracer names of the two families (upper case).
     """
@@ -139,6 +151,7 @@ class ResponseRules:
     mean_factor: float = 1.5
     sd_factor: float = 2.0
     blood_pool_mean_factor: float = 2.0
+    blood_pool_sd_factor: float = 2.0
     liver_change_relative: float = 0.20
     liver_change_sul: float = 0.3
     sstr_tracers: frozenset[str] = SSTR_TRACERS
@@ -172,7 +185,7 @@ class ResponseRules:
         ResponseRules
         """
         vocab = params.vocabulary
-        return cls(**params.response.model_dump(exclude={"match_max_mm"}),
+        return cls(**params.response.model_dump(exclude={"match_max_mm", "lesions"}),
                    mean_factor=params.quantify.percist_mean_factor,
                    sd_factor=params.quantify.percist_sd_factor,
                    sstr_tracers=vocab.sstr_tracers, fdg_tracers=vocab.fdg_tracers)
@@ -231,12 +244,16 @@ def categorise(rules: ResponseRules, rule_set: RuleSet, *, new: list[str],
     stat = rule_set.statistic
     minimum = rules.absolute_minimum(rule_set)
     rel_t = rules.relative_change
+    # the absolute clause is named only when the rule has one (PERCIST's 0.8 SUL)
+    rise = f" and >= +{minimum:g}" if minimum else ""
+    fall = f" and <= -{minimum:g}" if minimum else ""
+    either = f" with +/-{minimum:g}" if minimum else ""
     if followup_value is not None:
         change = followup_value - baseline_value
         rel = change / baseline_value
         if rel >= rel_t - TOLERANCE and change >= minimum - TOLERANCE:
             return Decision("PMD", f"target {stat} rose {rel:+.1%} ({change:+.3g}): "
-                                   f">= +{rel_t:.0%} and >= +{minimum:g}")
+                                   f">= +{rel_t:.0%}{rise}")
     if resolved is None:
         return Decision(None, unresolved_reason or "resolution cannot be judged")
     if resolved:
@@ -246,6 +263,6 @@ def categorise(rules: ResponseRules, rule_set: RuleSet, *, new: list[str],
     rel = change / baseline_value
     if rel <= -rel_t + TOLERANCE and change <= -minimum + TOLERANCE:
         return Decision("PMR", f"target {stat} fell {rel:+.1%} ({change:+.3g}): "
-                               f"<= -{rel_t:.0%} and <= -{minimum:g}")
+                               f"<= -{rel_t:.0%}{fall}")
     return Decision("SMD", f"target {stat} changed {rel:+.1%} ({change:+.3g}): neither "
-                           f"+/-{rel_t:.0%} with +/-{minimum:g}")
+                           f"+/-{rel_t:.0%}{either}")

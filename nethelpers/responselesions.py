@@ -20,6 +20,12 @@ __all__ = ["CHANGE_STATISTICS", "ScanView", "matched_scans", "percist_cut"]
 
 CHANGE_STATISTICS = ("suv_max", "suv_peak", "sul_peak", "mtv_ml", "tla", "tlr", "tsr")
 _REGIONS = ("liver", "spleen", "blood_pool")
+#: Columns read from lesion / reference rows that cannot be negative (refused when they are).
+_NON_NEGATIVE = {
+    ("lesion",): ("suv_max", "suv_peak", "sul_peak", "sul_mean", "mtv_ml", "tla",
+                  "counts_max"),
+    _REGIONS: ("suv_mean", "suv_sd", "sul_mean", "counts_mean", "counts_sd"),
+}
 
 
 @dataclass
@@ -88,6 +94,7 @@ def _scans(meas: pd.DataFrame, when: str) -> dict[str, ScanView]:
         if dup:
             raise ValueError(f"{when} scan {scan_ids[0]}: lesion(s) {', '.join(dup)} measured "
                              "twice; keep one ROI per lesion")
+        _refuse_negative(rows, when, scan_ids[0])
         counts = (rows["quantity"] == "counts").any()
         scan = ScanView(scan_ids[0], rows["tracer"].iloc[0], rows["modality"].iloc[0],
                      "counts" if counts else "SUV", _lesion_values(lesions, counts))
@@ -99,6 +106,29 @@ def _scans(meas: pd.DataFrame, when: str) -> dict[str, ScanView]:
             scan.lesions[col] = scan.lesions["_max"] / mean
         out[str(patient)] = scan
     return out
+
+
+def _refuse_negative(rows: pd.DataFrame, when: str, scan_id: str) -> None:
+    """Refuse a negative uptake, SD or volume on a lesion or reference ROI of one scan.
+
+    Raises
+    ------
+    ValueError
+        Naming the time point, the scan, the lesion (or reference ROI) and the column.
+    """
+    for kinds, columns in _NON_NEGATIVE.items():
+        part = rows.loc[rows["roi"].isin(kinds)]
+        for col in columns:
+            values = _num(part, col)
+            bad = values < 0
+            if bad.any():
+                at = bad.to_numpy().nonzero()[0][0]
+                roi, lesion = part["roi"].iloc[at], part["lesion_id"].iloc[at]
+                what = f"lesion {lesion}" if roi == "lesion" else f"{roi} ROI"
+                raise ValueError(
+                    f"{when} scan {scan_id}, {what}: {col} = {values.iloc[at]:g} is negative, "
+                    "which no uptake, SD or volume can be; re-run the measurement of this "
+                    "scan (nethelpers quantify) or correct the value in its measurement row")
 
 
 def _lesion_values(lesions: pd.DataFrame, counts: bool) -> pd.DataFrame:
@@ -124,7 +154,8 @@ def percist_cut(scan: ScanView, rules: ResponseRules) -> tuple[float, str]:
     Returns
     -------
     float
-        factor x reference SULmean + sd_factor x SD.
+        factor x reference SULmean + SD factor x SD (liver: ``mean_factor``, ``sd_factor``;
+        blood pool: ``blood_pool_mean_factor``, ``blood_pool_sd_factor``).
     str
         Empty, or why there is no threshold.
     """
@@ -132,8 +163,9 @@ def percist_cut(scan: ScanView, rules: ResponseRules) -> tuple[float, str]:
     ref = scan.refs[region]
     if not ref:
         return float("nan"), f"{region}: {scan.ref_reason[region]}"
-    factor = rules.mean_factor if region == "liver" else rules.blood_pool_mean_factor
-    value = factor * ref["sul_mean"] + rules.sd_factor * ref["sul_sd"]
+    factor, sds = ((rules.mean_factor, rules.sd_factor) if region == "liver" else
+                   (rules.blood_pool_mean_factor, rules.blood_pool_sd_factor))
+    value = factor * ref["sul_mean"] + sds * ref["sul_sd"]
     if not np.isfinite(value):
         return float("nan"), f"{region} SULmean or SD missing (no SUL on this scan)"
     return float(value), ""

@@ -33,6 +33,7 @@ import pandas as pd
 from nethelpers.quantify import QuantifyOptions, ScanJob, scan_jobs
 from nethelpers.reviewedit import SPLEEN_SPHERE_RADIUS_MM, EditingMixin
 from nethelpers.reviewmarkers import MarkersMixin, PointMap
+from nethelpers.reviewmatch import MatchingMixin
 from nethelpers.reviewnumbers import NumbersMixin
 from nethelpers.reviewsave import SavingMixin
 from nethelpers.reviewscan import (
@@ -64,7 +65,7 @@ class ScanOpenError(RuntimeError):
     """A scan that cannot be opened; its str() is the reason. The session is unchanged."""
 
 
-class ReviewSession(SavingMixin, EditingMixin, MarkersMixin, NumbersMixin):
+class ReviewSession(SavingMixin, EditingMixin, MarkersMixin, NumbersMixin, MatchingMixin):
     """The review of one patient by one reader (or by the adjudicator of the consensus).
 
     Parameters
@@ -90,6 +91,9 @@ class ReviewSession(SavingMixin, EditingMixin, MarkersMixin, NumbersMixin):
     point_map : callable or None
         ``(from_scan, to_scan, point_lps_mm) -> point_lps_mm`` used by :meth:`markers`
         (a registration); None: the scans share patient coordinates.
+    registrations : SessionRegistrations or None
+        The registrations lesion matching uses (:mod:`nethelpers.reviewmatch`); the review
+        widget shares its own, None: made on first use.
 
     Raises
     ------
@@ -114,6 +118,7 @@ class ReviewSession(SavingMixin, EditingMixin, MarkersMixin, NumbersMixin):
         self.options = QuantifyOptions.from_config(params.quantify)
         self.store = RoiStore(params.study.rois)
         self.point_map: PointMap | None = None
+        self.registrations: Any = None
         jobs = [j for j in scan_jobs(params) if j.patient_id == patient_id]
         if not jobs:
             raise KeyError(f"patient {patient_id} has no PET scan in "
@@ -236,12 +241,12 @@ class ReviewSession(SavingMixin, EditingMixin, MarkersMixin, NumbersMixin):
 
     @property
     def dirty(self) -> bool:
-        """Whether any scan has edits not yet saved."""
-        return any(s.dirty for s in self._scans.values())
+        """Whether any scan has edits (or matching decisions) not yet saved."""
+        return any(s.unsaved for s in self._scans.values())
 
     def dirty_scans(self) -> list[str]:
-        """The scans with edits not yet saved."""
-        return [scan_id for scan_id, s in self._scans.items() if s.dirty]
+        """The scans with edits not yet saved, or matching decisions not yet in their log."""
+        return [scan_id for scan_id, s in self._scans.items() if s.unsaved]
 
     def reload(self, scan_id: str | None = None) -> None:
         """Drop a scan's unsaved edits and load its newest saved version (default: current)."""
@@ -260,7 +265,7 @@ class ReviewSession(SavingMixin, EditingMixin, MarkersMixin, NumbersMixin):
     def _checkpoint(self) -> None:
         cur = self._cur
         cur.undo.append(ScanState(cur.state.labels.copy(), cur.state.table.copy(),
-                               cur.state.reads.copy()))
+                               cur.state.reads.copy(), list(cur.state.matches)))
         del cur.undo[:-_UNDO_DEPTH]
         cur.dirty = True
 

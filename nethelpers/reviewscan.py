@@ -115,11 +115,16 @@ class LesionVoi:
 
 @dataclass
 class ScanState:
-    """What an edit changes (and undo brings back): labels, ROI table, reads."""
+    """What an edit changes (and undo brings back): labels, ROI table, reads.
+
+    ``matches``: the reader's lesion-matching decisions not saved yet
+    (:mod:`nethelpers.reviewmatch`; written with the next ROI version).
+    """
 
     labels: np.ndarray
     table: pd.DataFrame
     reads: pd.DataFrame
+    matches: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -136,6 +141,11 @@ class LoadedScan:
     def parent(self) -> int:
         """The saved version the edits start from (0: none yet), for the conflict check."""
         return self.version.version if self.version else 0
+
+    @property
+    def unsaved(self) -> bool:
+        """Edits not saved, or matching decisions not written to the log yet."""
+        return self.dirty or bool(self.state.matches)
 
 
 

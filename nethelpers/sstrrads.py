@@ -9,7 +9,9 @@ uptake intensity (against blood pool, liver and spleen), the site (typical of NE
 soft tissue or bone) and the anatomic correlate on the CT or MR. It is reciprocal to PSMA-RADS
 1.0 (Rowe et al., J Nucl Med 2018;59:479-485). The patient's category is the highest of the
 lesions'; every SSTR PET scan the reader read is a patient-level row, and a scan read with no
-focus (a read with lesion_id ``none``) is SSTR-RADS-1.
+focus (a read with lesion_id ``none``) is SSTR-RADS-1. Only index tests are scored: the reads of
+follow-up and repeat scans (:func:`nethelpers.readings.repeat_scans`) are left out (notebook 06
+compares a follow-up with its baseline).
 
 What the reads must carry (columns of the reads table, optional; :mod:`nethelpers.tablespec`):
 
@@ -74,6 +76,7 @@ from typing import Any
 import pandas as pd
 
 from nethelpers.cohort import NO_LESION, Cohort, reads_joined
+from nethelpers.readings import repeat_scans
 
 __all__ = ["CATEGORIES", "FIELDS", "SCAN_KEYS", "lesion_category", "sstr_rads_accuracy",
            "sstr_rads_counts", "sstr_rads_lesions", "sstr_rads_patients"]
@@ -141,6 +144,10 @@ def sstr_rads_lesions(cohort: Cohort, *, intense_from: int = 2, bone: str = "bon
                       ) -> pd.DataFrame:
     """SSTR-RADS category of every lesion read on an SSTR PET scan, by every reader.
 
+    Index tests only: the reads of a patient's follow-up and repeat scans
+    (:func:`nethelpers.readings.repeat_scans`) are left out, from the lesions and from
+    ``attrs["scans_read"]``, so that a patient counts once per scan type.
+
     Parameters
     ----------
     cohort : Cohort
@@ -161,6 +168,7 @@ def sstr_rads_lesions(cohort: Cohort, *, intense_from: int = 2, bone: str = "bon
         :data:`SCAN_KEYS` (including the scans read with no lesion, which have no row here).
     """
     reads = reads_joined(cohort)
+    reads = reads[~reads["scan_id"].astype(str).isin(repeat_scans(cohort.scans))]
     pet = reads["modality"].astype(str).isin(cohort.vocabulary.pet_modalities)
     sstr_pet = reads["tracer"].astype(str).isin(cohort.vocabulary.sstr_tracers) & pet
     keep = sstr_pet & (reads["lesion_id"].astype(str) != NO_LESION)

@@ -73,7 +73,9 @@ class StardItem:
 FLOW = ("Participant flow from enrolment through groups, index tests and reference standard "
         "to the final diagnosis; and for each index test (tracer × modality) the eligible "
         "patients, those without the scan, positive, negative and indeterminate results, "
-        "the reference standard received and the target condition.")
+        "the reference standard received and the target condition. The index tests are the "
+        "baseline scans; follow-up scans are counted apart (treatment response, notebook "
+        "06).")
 
 
 CROSS_TAB = ("2×2 tables (TP, FP, FN, TN) of every index test against the reference standard, "
@@ -104,9 +106,11 @@ MISSING = ("Rows failing the data checks are excluded with everything that depen
            "truth is left out of the lesion-level accuracy and counted, its reads still count "
            "at patient level; a scan without any read of the index-test reader is not read "
            "(left out and counted in the flow, never counted negative; a scan read with "
-           "nothing called is one negative read with lesion_id none); when a patient has "
-           "several scans of one type, the first is the index test and the others are counted "
-           "as repeats. Every row left out is listed in left_out.csv (exclusions.csv and "
+           "nothing called is one negative read with lesion_id none); a scan at a follow-up "
+           "time point is not an index test (notebook 06, treatment response, compares it "
+           "with its baseline; the flow diagrams count it apart); when a patient has "
+           "several other scans of one type, the first is the index test and the others are "
+           "counted as repeats. Every row left out is listed in left_out.csv (exclusions.csv and "
            "quantification_qc.csv hold the details).")
 
 
@@ -186,10 +190,13 @@ def _variability(p: Params, v: dict[str, str | None]) -> str:
 
 
 ALTERNATIVES_TEXT = ("Patients without the target condition by final diagnosis and reference "
-                     "standard; lesions that are not malignant by truth (benign, "
-                     "physiological) and description, with their reference standard.")
+                     "standard; lesions present at baseline that are not malignant by truth "
+                     "(benign, physiological) and description, with their reference "
+                     "standard.")
 
-INTERVAL_TEXT = ("Days from each index test (scan) to the reference standard (the patients' "
+INTERVAL_TEXT = ("Days from each index test (the patient's baseline scan of each type; "
+                 "follow-up scans are analysed in notebook 06, treatment response) to the "
+                 "reference standard (the patients' "
                  "reference_date: histopathology, end of follow-up), per tracer × modality: "
                  "median [IQR], range, and how many references preceded the scan. Clinical "
                  "interventions between index test and reference standard (e.g. treatment "

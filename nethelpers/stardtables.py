@@ -2,10 +2,15 @@
 
 * 21b: the distribution of alternative diagnoses in those without the target condition, at
   patient level (final diagnosis and reference standard of the patients without disease) and
-  at lesion level (truth and description of the lesions that are not malignant).
-* 22: the time interval between the index test (each scan) and the reference standard, in
-  days (the patients table's optional ``reference_date``), per tracer × modality: median,
-  quartiles and range, and how many references came before the scan.
+  at lesion level (truth and description of the lesions that are not malignant, among the
+  lesions present at baseline: a lesion new at a follow-up was never an index-test lesion).
+* 22: the time interval between the index test (each baseline scan) and the reference
+  standard, in days (the patients table's optional ``reference_date``), per tracer ×
+  modality: median, quartiles and range, and how many references came before the scan.
+
+Both describe the index tests: a patient's follow-up and repeat scans
+(:func:`nethelpers.readings.repeat_scans`) are not index tests and are left out (notebook 06
+analyses the follow-ups).
 
 The report runner writes both as ``tables/stard_alternative_diagnoses.csv`` and
 ``tables/stard_time_to_reference.csv`` (:func:`nethelpers.stard.stard_tables`); no date
@@ -15,6 +20,9 @@ leaves this module, only intervals in days.
 from __future__ import annotations
 
 import pandas as pd
+
+from nethelpers.readings import repeat_scans
+from nethelpers.timepoints import lesions_at_baseline
 
 __all__ = ["ALTERNATIVES", "INTERVALS", "alternative_diagnoses", "time_to_reference"]
 
@@ -53,6 +61,7 @@ def _patient_alternatives(patients: pd.DataFrame) -> pd.DataFrame:
 def _lesion_alternatives(lesions: pd.DataFrame) -> pd.DataFrame:
     if lesions is None or lesions.empty or "malignant" not in lesions.columns:
         return pd.DataFrame(columns=ALT_COLUMNS)
+    lesions = lesions[lesions_at_baseline(lesions)]
     benign = lesions[lesions["malignant"].astype("boolean").eq(False).fillna(False)]
     if benign.empty:
         return pd.DataFrame(columns=ALT_COLUMNS)
@@ -78,7 +87,8 @@ def alternative_diagnoses(patients: pd.DataFrame,
         ``reference_standard``).
     lesions : pandas.DataFrame, optional
         The checked lesions table (``malignant``, ``truth``, ``description``,
-        ``reference_standard``).
+        ``reference_standard``; a lesion whose ``first_time_point`` is a follow-up is left
+        out: new at a follow-up, it is not a lesion of the index tests).
 
     Returns
     -------
@@ -98,7 +108,11 @@ def alternative_diagnoses(patients: pd.DataFrame,
 
 
 def time_to_reference(patients: pd.DataFrame, scans: pd.DataFrame) -> pd.DataFrame:
-    """STARD 22: days from each index test (scan) to the reference standard.
+    """STARD 22: days from each index test (baseline scan) to the reference standard.
+
+    A patient's follow-up and repeat scans (:func:`nethelpers.readings.repeat_scans`) are
+    not index tests and are left out: a follow-up months after the baseline would count the
+    patient twice and could even come after the reference standard.
 
     Parameters
     ----------
@@ -106,21 +120,24 @@ def time_to_reference(patients: pd.DataFrame, scans: pd.DataFrame) -> pd.DataFra
         The checked patients table; ``reference_date`` (optional column) is the date the
         reference standard was established (histopathology, end of follow-up).
     scans : pandas.DataFrame
-        The checked scans table (``patient_id, tracer, modality, scan_date``).
+        The checked scans table (``scan_id, patient_id, tracer, modality, scan_date``,
+        ``time_point`` when recorded).
 
     Returns
     -------
     pandas.DataFrame
-        One row per tracer × modality: ``tracer, modality, scans``, ``n`` (scans whose
-        patient has a reference date), ``days_median, days_q1, days_q3, days_min,
-        days_max`` and ``n_reference_before_scan``; empty when the patients table has no
-        ``reference_date``.
+        One row per tracer × modality: ``tracer, modality, scans`` (index tests), ``n``
+        (scans whose patient has a reference date), ``days_median, days_q1, days_q3,
+        days_min, days_max`` and ``n_reference_before_scan``; empty when the patients table
+        has no ``reference_date``.
     """
     columns = ["tracer", "modality", "scans", "n", "days_median", "days_q1", "days_q3",
                "days_min", "days_max", "n_reference_before_scan"]
     if "reference_date" not in patients.columns or "scan_date" not in scans.columns:
         return pd.DataFrame(columns=columns)
     ref = pd.to_datetime(patients.set_index("patient_id")["reference_date"], errors="coerce")
+    if "scan_id" in scans.columns:
+        scans = scans[~scans["scan_id"].astype(str).isin(repeat_scans(scans))]
     frame = scans[["patient_id", "tracer", "modality", "scan_date"]].copy()
     frame["days"] = (frame["patient_id"].map(ref)
                      - pd.to_datetime(frame["scan_date"], errors="coerce")).dt.days

@@ -252,6 +252,9 @@ LESIONS = Table(
         Column("true_suv_dotatate", "float", low=0, high=1000),
         Column("true_suv_fdg", "float", low=0, high=1000),
         Column("description", "text"),
+        # the time point the lesion is first present at: baseline (also when empty) or a
+        # follow-up (a new lesion: recurrence or progression; nethelpers.timepoints)
+        Column("first_time_point", "text"),
     ),
     references=(("patient_id", "patients"),),
 )

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from nethelpers.tableload import Problems
 
 __all__ = ["BASELINE", "DERIVED", "NOT_DERIVED", "RECORDED", "REFUSED", "SERIES",
-           "TIME_POINT_COLUMNS", "add_time_points", "is_baseline", "normalise_time_point",
+           "TIME_POINT_COLUMNS", "add_time_points", "is_baseline", "is_follow_up",
+           "lesions_at_baseline",
+           "normalise_time_point", "unreadable_time_points",
            "pairs", "time_point_label", "time_points"]
 
 BASELINE = "baseline"
@@ -99,6 +101,22 @@ def normalise_time_point(value: object) -> str | None:
     raise ValueError(f"{str(value)!r} is not a time point; allowed: {_ALLOWED}")
 
 
+def _read_or_none(value: object) -> str | None:
+    """A cell's time point; None for an empty cell or a value that is not a time point."""
+    try:
+        return normalise_time_point(value)
+    except ValueError:
+        return None
+
+
+def _time_point_column(table: pd.DataFrame, column: str = "time_point") -> pd.Series:
+    """Every row's time point (None: empty, not a time point, or no such column)."""
+    if column not in table.columns:
+        return pd.Series(None, index=table.index, dtype=object)
+    # as objects: a string column's .map skips its missing cells (NA would stay NA)
+    return table[column].astype(object).map(_read_or_none).astype(object)
+
+
 def is_baseline(scans: pd.DataFrame) -> pd.Series:
     """Return True for the scans whose ``time_point`` column says baseline.
 
@@ -112,16 +130,54 @@ def is_baseline(scans: pd.DataFrame) -> pd.Series:
     pandas.Series of bool
         False everywhere when the column is absent or a value is not a time point.
     """
-    if "time_point" not in scans.columns:
-        return pd.Series(False, index=scans.index)
+    return _time_point_column(scans).eq(BASELINE).fillna(False).astype(bool)
 
-    def baseline(value: object) -> bool:
+
+def is_follow_up(scans: pd.DataFrame) -> pd.Series:
+    """Return True for the scans whose ``time_point`` names a follow-up (``follow-up N``).
+
+    Parameters
+    ----------
+    scans : pandas.DataFrame
+        A scans table, with or without a ``time_point`` column.
+
+    Returns
+    -------
+    pandas.Series of bool
+        False where the column is absent, empty, baseline or not a time point.
+    """
+    point = _time_point_column(scans)
+    return (point.notna() & point.ne(BASELINE)).fillna(False).astype(bool)
+
+
+def lesions_at_baseline(lesions: pd.DataFrame) -> pd.Series:
+    """Return True for the lesions present at baseline (not new at a follow-up).
+
+    Parameters
+    ----------
+    lesions : pandas.DataFrame
+        A lesions table, with or without a ``first_time_point`` column.
+
+    Returns
+    -------
+    pandas.Series of bool
+        False where ``first_time_point`` names a follow-up; True where it is empty, says
+        baseline, or is not a time point (the cohort's load reports such a value).
+    """
+    point = _time_point_column(lesions, "first_time_point")
+    return (point.isna() | point.eq(BASELINE)).fillna(True).astype(bool)
+
+
+def unreadable_time_points(values: pd.Series) -> pd.Series:
+    """Return True for the non-empty values that are not a time point in any spelling."""
+    def bad(value: object) -> bool:
         try:
-            return normalise_time_point(value) == BASELINE
+            normalise_time_point(value)
         except ValueError:
-            return False
+            return True
+        return False
 
-    return scans["time_point"].map(baseline).astype(bool)
+    return values.map(bad).astype(bool)
 
 
 @dataclass(frozen=True)

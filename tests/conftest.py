@@ -36,7 +36,7 @@ def ideal_study(tmp_path_factory) -> Path:
 
 
 ALL_NOTEBOOKS = ["01_cohort", "02_roi_review", "03_quantification", "04_tracer_comparison",
-                 "05_diagnostic_accuracy"]
+                 "05_diagnostic_accuracy", "06_response"]
 
 
 def write_demo_params(path: Path, data_root: Path, out: Path, quantify: Path) -> Path:

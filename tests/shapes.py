@@ -23,7 +23,7 @@ SHAPES = ("one_tracer", "no_petmr", "single_patient", "no_reads", "no_liver")
 """The study shapes of issue 14 besides the demo itself."""
 
 NOTEBOOKS = ["01_cohort", "02_roi_review", "03_quantification", "04_tracer_comparison",
-             "05_diagnostic_accuracy"]
+             "05_diagnostic_accuracy", "06_response"]
 
 
 def _tables(src: Path, dst: Path) -> dict[str, pd.DataFrame]:

@@ -79,7 +79,8 @@ def test_demo_yaml_values():
     assert params.study.dicom == REPO / "data/demo/dicom"
     assert params.report.output == REPO / "reports" / "demo"
     assert params.report.notebooks == ["01_cohort", "02_roi_review", "03_quantification",
-                                       "04_tracer_comparison", "05_diagnostic_accuracy"]
+                                       "04_tracer_comparison", "05_diagnostic_accuracy",
+                                       "06_response"]
     assert params.quantify.output == REPO / "derived" / "demo"
     assert params.quantify.mtv_fraction == 0.41
     assert (params.index_test.reader, params.index_test.equivocal) == ("R1", "negative")
@@ -134,7 +135,8 @@ def test_defaults_of_a_minimal_file(tmp_path):
     assert params.quantify.output == tmp_path / "derived" / "registry"
     assert params.report.calendar_dates is False
     assert params.report.notebooks == ["01_cohort", "02_roi_review", "03_quantification",
-                                       "04_tracer_comparison", "05_diagnostic_accuracy"]
+                                       "04_tracer_comparison", "05_diagnostic_accuracy",
+                                       "06_response"]
     assert params.report.kernel == "python3"
     assert params.report.timeout == 600
     assert params.stats.ci_method == "wilson"

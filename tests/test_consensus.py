@@ -207,8 +207,10 @@ def test_index_test_consensus_accuracy_equals_a_plain_count_of_the_demo_csvs(dem
     reads = pd.read_csv(demo_study / "reads" / "reads.csv")
     reads = reads[reads["reader"] == "consensus"]
     truth = pd.read_csv(demo_study / "truth" / "lesions.csv")[["lesion_id", "malignant"]]
-    scans = pd.read_csv(demo_study / "clinical" / "scans.csv")[
-        ["scan_id", "patient_id", "tracer", "modality"]]
+    scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
+    # the index tests are the baseline scans (follow-ups: the response, notebook 06)
+    scans = scans.loc[scans["time_point"] == "baseline",
+                      ["scan_id", "patient_id", "tracer", "modality"]]
     sick = pd.read_csv(demo_study / "clinical" / "patients.csv")[["patient_id",
                                                                   "disease_present"]]
     calls = reads.merge(truth, on="lesion_id").merge(scans, on="scan_id")

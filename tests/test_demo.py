@@ -24,7 +24,8 @@ from tests.dicom_arith import read_suv_volume
 def _tables(root: Path) -> dict[str, pd.DataFrame]:
     files = {"patients": "clinical/patients", "scans": "clinical/scans",
              "lesions": "truth/lesions", "truth_scans": "truth/scans",
-             "lesion_positions": "truth/lesion_positions", "reads": "reads/reads"}
+             "lesion_positions": "truth/lesion_positions", "reads": "reads/reads",
+             "lesion_course": "truth/lesion_course"}
     return {key: pd.read_csv(root / f"{name}.csv") for key, name in files.items()}
 
 
@@ -55,6 +56,10 @@ def test_six_patients_cover_every_group_and_truth_class(demo_study):
 def test_scans_per_protocol(demo_study):
     t = _tables(demo_study)
     scans, pts = t["scans"], t["patients"]
+    # follow-ups (history of NET, PRRT: P003, P004) are tested in test_followup_demo.py
+    assert sorted(scans.loc[scans.time_point != "baseline", "scan_id"]) == [
+        "P003-DOTATATE-PETCT-FU1", "P003-DOTATATE-PETMR-FU1", "P004-DOTATATE-PETCT-FU1"]
+    scans = scans[scans.time_point == "baseline"]
     dota_ct = scans[(scans.tracer == "DOTATATE") & (scans.modality == "PET/CT")]
     assert set(dota_ct.patient_id) == set(pts.patient_id)      # everyone
     petmr = scans[scans.modality == "PET/MR"]
@@ -110,7 +115,9 @@ def test_reads_cover_every_scan_lesion_reader(demo_study):
     t = _tables(demo_study)
     reads, lesions, scans = t["reads"], t["lesions"], t["scans"]
     # readers R1 and R2 and their consensus read every lesion of every scan of the patient
-    expected = sum(3 * (lesions.patient_id == pid).sum() for pid in scans.patient_id)
+    # that is on the scan (a follow-up: not the gone ones, and the new ones too)
+    present = t["lesion_positions"].groupby("scan_id").size()
+    expected = 3 * int(scans.scan_id.map(present).fillna(0).sum())
     assert len(reads) == expected
     assert reads.groupby("reader").size().to_dict() == {r: expected // 3
                                                         for r in ("R1", "R2", "consensus")}
@@ -248,6 +255,14 @@ def test_true_suv_recovered_in_lesion_cores(ideal_study):
             if core.size == 0:
                 continue
             expected = les[f"true_suv_{s.tracer.lower()}"]
+            course = t["lesion_course"]        # a follow-up: the lesion's SUV at that time
+            at = course[(course.scan_id == s.scan_id) & (course.lesion_id == row.lesion_id)]
+            if len(at):
+                expected = at["true_suv"].iloc[0]
+                core = _core_values(vol, origin, spacing, zs, (row.x_mm, row.y_mm, row.z_mm),
+                                    at["diameter_mm"].iloc[0] / 2.0)
+                if core.size == 0:
+                    continue
             if s.modality == "PET/MR" and les.in_bone:
                 expected *= 0.85
             np.testing.assert_allclose(core, expected, rtol=0.01,

@@ -18,6 +18,7 @@ import pytest
 
 from nethelpers.demo import cohort_sim as cs
 from nethelpers.demo.anatomy import Cylinder, Ellipsoid, Tissue
+from nethelpers.demo.followup_sim import lesions_at
 from nethelpers.demo.placement import PlacementError, grid_point, place_point, point_in
 from nethelpers.demo.readers import _liver_reference
 
@@ -132,11 +133,12 @@ def test_every_seed_places_every_lesion_inside_its_region():
 def test_every_seed_places_the_liver_reference():
     """The 3 cm liver sphere of reader R1's ROIs, drawn as ``nethelpers demo`` draws it."""
     for seed, p in cohort():
+        present = lesions_at(p, p.scans[0])     # the first (baseline) scan's lesions
         point = _liver_reference(p, np.random.default_rng([seed, p.index, 200, 0]),
-                                 REFERENCE_RADIUS)
+                                 REFERENCE_RADIUS, present)
         margin = REFERENCE_RADIUS + REFERENCE_GAP
         assert _inside(p.anatomy.organ(Tissue.LIVER)[0], point, margin), (seed, p.patient_id)
-        for les in p.lesions:       # lesions are kept 4 mm + the margin away
+        for les in present:         # lesions are kept 4 mm + the margin away
             distance = np.linalg.norm(point - les.center)
             assert distance > les.diameter_mm / 2 + 4.0 + margin, (seed, les.lesion_id)
         for tissue in (Tissue.KIDNEY, Tissue.ADRENAL, Tissue.PANCREAS, Tissue.UNCINATE,

@@ -30,7 +30,7 @@ from nethelpers.studyinit import InitError, init_study, summary_text
 from nethelpers.vocabulary import Vocabulary
 
 ALL_NOTEBOOKS = ["01_cohort", "02_roi_review", "03_quantification", "04_tracer_comparison",
-                 "05_diagnostic_accuracy"]
+                 "05_diagnostic_accuracy", "06_response"]
 TAG = {"PET/CT": "PETCT", "PET/MR": "PETMR", "SPECT/CT": "SPECTCT"}
 
 
@@ -77,8 +77,12 @@ def test_finds_exactly_the_demo_scans(run, truth, ideal_study):
     assert sorted(got.index) == sorted(want.index)
     for column in ("tracer", "modality", "scan_date", "study_uid", "anat_series_uid", "model"):
         assert got.loc[want.index, column].tolist() == want[column].tolist(), column
-    expected_ids = [f"{p}-{t}-{TAG[m]}" for p, t, m in
-                    zip(want["pseudonym"], want["tracer"], want["modality"], strict=True)]
+    # a patient's second scan of a type (P003's follow-ups) is numbered -2 in date order
+    base = [f"{p}-{t}-{TAG[m]}" for p, t, m in
+            zip(want["pseudonym"], want["tracer"], want["modality"], strict=True)]
+    rank = want.assign(_base=base).groupby("_base")["scan_date"].rank(method="first")
+    expected_ids = [b if r == 1 else f"{b}-{int(r)}" for b, r in zip(base, rank, strict=True)]
+    assert sum(r > 1 for r in rank) == 2
     assert got.loc[want.index, "scan_id"].tolist() == expected_ids
     assert got.loc[want.index, "patient_id"].tolist() == want["pseudonym"].tolist()
     for column in ("pet_dir", "anat_dir"):   # relative to data_root = the study folder
@@ -184,7 +188,7 @@ def test_cohort_loads_without_exclusions(run, truth):
 
 def test_summary_names_pseudonyms_and_next_steps(run):
     stdout = run["done"].stdout
-    assert "3 patient(s) (P001..P003), 8 scan(s)" in stdout
+    assert "3 patient(s) (P001..P003), 10 scan(s)" in stdout   # P003: 2 follow-ups
     assert "nethelpers report -f" in stdout and "--patient P001" in stdout
 
 
@@ -604,6 +608,6 @@ def test_scan_folders_are_kept_commented_and_never_printed(run):
     assert "report never shows them" in note
     scans = _csv(out / "clinical" / "scans.csv")
     dirs = [d for d in [*scans["pet_dir"], *scans["anat_dir"]] if d]
-    assert len(dirs) == 16
+    assert len(dirs) == 20                     # 10 scans x (PET, CT/MR)
     printed = run["done"].stdout + run["done"].stderr
     assert [d for d in dirs if d in printed or Path(d).parent.as_posix() in printed] == []

@@ -23,12 +23,18 @@ def cohort(demo_study, tmp_path):
                                                 tmp_path / "o")))
 
 
-def _csv_pairs(study) -> pd.DataFrame:
-    """Lesions both readers read on one scan, straight from the CSV files."""
+def _csv_pairs(study, baseline_only: bool = True) -> pd.DataFrame:
+    """Lesions both readers read on one scan, straight from the CSV files.
+
+    The index tests are the baseline scans (the demo's scans.csv records the time point);
+    ``baseline_only=False`` keeps the follow-up scans too.
+    """
     reads = pd.read_csv(study / "reads" / "reads.csv")
     reads = reads[reads["lesion_id"] != "none"]
-    scans = pd.read_csv(study / "clinical" / "scans.csv")[["scan_id", "patient_id", "tracer",
-                                                          "modality"]]
+    scans = pd.read_csv(study / "clinical" / "scans.csv")
+    if baseline_only:
+        scans = scans[scans["time_point"] == "baseline"]
+    scans = scans[["scan_id", "patient_id", "tracer", "modality"]]
     a, b = (reads[reads["reader"] == r] for r in ("R1", "R2"))
     return a.merge(b, on=["scan_id", "lesion_id"], suffixes=("_a", "_b")).merge(scans,
                                                                                on="scan_id")
@@ -38,6 +44,9 @@ def test_pairs_and_agreement_equal_independent_computations(cohort, demo_study):
     pairs = interreader.reader_pairs(cohort, "R1", "R2")
     csv = _csv_pairs(demo_study)
     assert len(pairs) == len(csv) > 20
+    # the follow-up scans' pairs (P003, P004) are not index tests: left out
+    every = _csv_pairs(demo_study, baseline_only=False)
+    assert len(every) > len(csv) and not set(pairs["scan_id"]) - set(csv["scan_id"])
     table = interreader.interreader_agreement(pairs, ("R1", "R2"), weighting="quadratic",
                                               n_boot=200, seed=5)
     for (tracer, modality), g in csv.groupby(["tracer", "modality"]):
@@ -82,9 +91,9 @@ def test_accuracy_by_reader_counts_each_readers_calls(cohort, demo_study):
     assert set(acc["unit"]) == {"patient", "lesion"}
     reads = pd.read_csv(demo_study / "reads" / "reads.csv")
     truth = pd.read_csv(demo_study / "truth" / "lesions.csv")[["lesion_id", "malignant"]]
-    scans = pd.read_csv(demo_study / "clinical" / "scans.csv")[["scan_id", "tracer",
-                                                                "modality"]]
-    r = reads.merge(truth, on="lesion_id").merge(scans, on="scan_id")
+    scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
+    scans = scans.loc[scans["time_point"] == "baseline", ["scan_id", "tracer", "modality"]]
+    r = reads.merge(truth, on="lesion_id").merge(scans, on="scan_id")  # index tests only
     lesion = acc[(acc["unit"] == "lesion") & (acc["measure"] == "sensitivity")]
     for row in lesion.itertuples():
         sub = r[(r["reader"] == row.reader) & (r["tracer"] == row.tracer)

@@ -221,3 +221,18 @@ def test_what_cannot_be_placed_is_refused():
     assert "/" not in str(info.value)
     with pytest.raises(ValueError, match="follow-up ROI table: no column lesion_id"):
         match_lesions(base, table(["L1"]), base, pd.DataFrame({"label": [1], "roi": "lesion"}))
+
+
+def test_a_persistent_lesion_is_not_traded_for_two_pairs_across_its_neighbours():
+    """Review finding: lesion B (16 mm from A) disappears and a new lesion appears 16 mm on
+    A's other side. Two pairs (A -> new, B -> A) fit the gate, but A stays where it is: the
+    proposal keeps A -> A, B gone, the new VOI new (total 0 + 2 x gate/2 = 19.96 against
+    16 + 16 = 32 for the two pairs)."""
+    base = label_map([(10, 10, 10), (14, 10, 10)])               # A, B: 16 mm apart
+    follow = label_map([(10, 10, 10), (6, 10, 10)])              # A, a new lesion
+    result = match_lesions(base, table(["A", "B"]), follow, table(["F1", "F2"]))
+    a = row_of(result, baseline=1)
+    assert (a["status"], a["followup_label"], a["distance_mm"]) == ("matched", 1, 0.0)
+    assert a["second_best_mm"] == pytest.approx(16.0)
+    assert row_of(result, baseline=2)["status"] == "gone"
+    assert row_of(result, followup=2)["status"] == "new"

@@ -29,9 +29,10 @@ def test_notebook_02_writes_review_status_and_a_gallery_of_every_scan(demo_study
     scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
     assert sorted(status["scan_id"]) == sorted(scans["scan_id"])
     assert (status["version"] == 1).all() and (status["reader"] == "R1").all()
-    lesions = pd.read_csv(demo_study / "truth" / "lesions.csv")
-    per_patient = lesions.groupby("patient_id").size()
-    expected = scans["patient_id"].map(per_patient).fillna(0).astype(int)
+    # R1 drew every lesion present on the scan (a follow-up: gone lesions not, new ones too)
+    present = pd.read_csv(demo_study / "truth" / "lesion_positions.csv").groupby(
+        "scan_id").size()
+    expected = scans["scan_id"].map(present).fillna(0).astype(int)
     assert status.set_index("scan_id").loc[scans["scan_id"], "lesion_vois"].tolist() == (
         expected.tolist())
     assert (status["references"] == "liver, spleen").all()
@@ -51,19 +52,23 @@ def test_notebook_03_writes_the_quantification_tables(demo_study, demo_report):
     assert sorted(qc["scan_id"]) == sorted(scans["scan_id"]) and (qc["status"] == "ok").all()
     measured = pd.read_csv(demo_report["quantify"] / "measurements.csv")
     liver = pd.read_csv(tables / "liver_reference.csv")
-    # the SUV liver reference: counts-only SPECT livers are listed apart (no SUV)
+    # the SUV liver reference of the baseline scans: counts-only SPECT livers are listed apart
     assert liver["n"].sum() == ((measured["roi"] == "liver") & (measured["quantity"] == "SUV")
-                                ).sum()
+                                & measured["scan_id"].isin(scans.loc[
+                                    scans["time_point"] == "baseline", "scan_id"])).sum()
     truth = pd.read_csv(demo_study / "truth" / "scans.csv").set_index("scan_id")
     dota = measured[(measured.roi == "liver") & (measured.tracer == "DOTATATE")]
     # the 3 cm liver sphere measures the true liver SUV within the noise (about 10 %)
     ratio = dota.set_index("scan_id")["suv_mean"] / truth.loc[dota.scan_id, "true_suv_liver"]
     assert ratio.between(0.85, 1.15).all()
+    # the uptake summaries describe each patient's baseline scans (follow-ups: notebook 06)
+    baseline = measured[~measured["scan_id"].isin(
+        scans.loc[scans["time_point"] != "baseline", "scan_id"])]
     site = pd.read_csv(tables / "uptake_by_site.csv")
-    assert site["n_lesions"].sum() == (measured["roi"] == "lesion").sum()
+    assert site["n_lesions"].sum() == (baseline["roi"] == "lesion").sum()
     krenning = pd.read_csv(tables / "krenning_distribution.csv")
-    sstr_lesions = measured[(measured.roi == "lesion")               # PET and SPECT
-                            & measured.tracer.isin(["DOTATATE", "HYNIC-TOC"])]
+    sstr_lesions = baseline[(baseline.roi == "lesion")               # PET and SPECT
+                            & baseline.tracer.isin(["DOTATATE", "HYNIC-TOC"])]
     assert krenning["n_lesions"].sum() == len(sstr_lesions)
     netpet = pd.read_csv(tables / "netpet_distribution.csv")
     assert netpet["n_patients"].sum() == scans["patient_id"].nunique()
@@ -89,6 +94,8 @@ def test_notebook_05_accuracy_tables_match_the_reads(demo_study, demo_report):
     # patient-level test = any lesion called positive by R1 (equivocal counted negative)
     reads = pd.read_csv(demo_study / "reads" / "reads.csv")
     r1 = reads[reads.reader == "R1"]
+    scans = pd.read_csv(demo_study / "clinical" / "scans.csv")  # index tests: the baselines
+    r1 = r1[r1.scan_id.isin(scans.loc[scans.time_point == "baseline", "scan_id"])]
     positive_scans = set(r1.loc[r1.call == "positive", "scan_id"])
     assert set(pat.loc[pat.test, "scan_id"]) == positive_scans
     lesion = pd.read_csv(tables / "accuracy_lesion_level.csv")
@@ -176,8 +183,9 @@ def test_notebook_05_flow_and_cutoffs_recounted_from_the_inputs(demo_study, demo
     tables = demo_report["out"] / "tables"
     reads = pd.read_csv(demo_study / "reads" / "reads.csv")
     scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
+    scans = scans[scans.time_point == "baseline"].copy()  # follow-ups are not index tests
     patients = pd.read_csv(demo_study / "clinical" / "patients.csv").set_index("patient_id")
-    r1 = reads[reads.reader == "R1"]
+    r1 = reads[(reads.reader == "R1") & reads.scan_id.isin(scans.scan_id)]
     calls = r1.groupby("scan_id")["call"].agg(
         lambda c: "positive" if (c == "positive").any()
         else "indeterminate" if (c == "equivocal").any() else "negative")

@@ -104,9 +104,14 @@ def test_no_liver_shape_waits_for_the_liver_and_measures_the_rest(shape_reports)
     measured = pd.read_csv(run["quantify"] / "measurements.csv")
     lesions = measured[measured["roi"] == "lesion"]
     assert len(lesions) > 0 and (measured["roi"] != "liver").all()
+    # the uptake summaries describe the baseline scans (P003's follow-ups: notebook 06)
+    scans = pd.read_csv(run["study"] / "clinical/scans.csv")
+    baseline = lesions[lesions["scan_id"].isin(scans.loc[scans["time_point"] == "baseline",
+                                                         "scan_id"])]
+    assert 0 < len(baseline) < len(lesions)
     by_site = pd.read_csv(out / "tables/uptake_by_site.csv")
     by_group = pd.read_csv(out / "tables/uptake_by_group.csv")
-    assert by_site["n_lesions"].sum() == by_group["n_lesions"].sum() == len(lesions)
+    assert by_site["n_lesions"].sum() == by_group["n_lesions"].sum() == len(baseline)
     assert by_group["tb_liver_median"].isna().all()              # no liver: no T/B
     assert _summary(out, "03_quantification")["Lesion VOIs"] == str(len(lesions))
 
@@ -161,7 +166,9 @@ def test_every_call_equivocal_and_excluded(ideal_study, tmp_path):
     out = run_report(_params(tmp_path / "p.yaml", root, tmp_path, notebooks=LATER,
                              extra=extra), progress=False)
     waiting = _waiting(out)
-    r1 = reads[reads["reader"] == "R1"]
+    scans = pd.read_csv(root / "clinical/scans.csv")     # index tests: the baseline scans
+    r1 = reads[(reads["reader"] == "R1") & reads["scan_id"].isin(
+        scans.loc[scans["time_point"] == "baseline", "scan_id"])]
     assert waiting["05 · Patient-level accuracy"].startswith(
         f"All {r1['scan_id'].nunique()} scan results were indeterminate (equivocal) and are "
         "excluded under index_test.equivocal = exclude")

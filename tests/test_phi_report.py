@@ -206,7 +206,7 @@ def test_report_runs_fully_on_the_planted_study(planted_report, planted):
     assert {s for s, v in status.items() if v == "failed"} == set(planted.failures)
     assert {s for s, v in status.items() if v == "ok"} == {
         "P001-DOTATATE-PETCT", "P001-DOTATATE-PETMR", "P001-FDG-PETCT", "P003-DOTATATE-PETCT",
-        "P003-FDG-PETCT"}
+        "P003-FDG-PETCT", "P003-DOTATATE-PETCT-FU1", "P003-DOTATATE-PETMR-FU1"}
 
 
 @pytest.mark.slow
@@ -228,7 +228,7 @@ def test_planted_study_measures_what_the_original_does(planted_report, ideal_stu
             np.testing.assert_allclose(mine[column], rows[column].astype(float), rtol=1e-9,
                                        err_msg=f"{job.scan_id} {column}")
         checked += 1
-    assert checked == 5
+    assert checked == 7                     # the 5 baseline scans and P003's 2 follow-ups
 
 
 def _kind(needle: str, planted) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from nethelpers import readings
@@ -81,23 +82,55 @@ def test_flow_boxes_add_up_when_the_reference_standard_is_partly_recorded(tmp_pa
     assert "1 without a reference standard" in mr["note"].item()
 
 
-def test_a_repeat_scan_does_not_count_the_patient_twice(tmp_path):
+def test_a_second_scan_months_later_is_a_follow_up_not_an_index_test(tmp_path):
+    # no time_point column: the second scan of a type is follow-up 1 (derived from its date)
     scans = SCANS + "P001-DOTATATE-PETCT-2,P001,DOTATATE,PET/CT,2024-07-10,,,,,,,\n"
     reads = READS + "P001-DOTATATE-PETCT-2,P001-L01,R1,positive,3,5,\n"
     c = _cohort(tmp_path, scans=scans, reads=reads)
+    assert c.scans.set_index("scan_id").loc["P001-DOTATATE-PETCT-2", "time_point"] == (
+        "follow-up 1")
     assert readings.repeat_scans(c.scans) == {"P001-DOTATATE-PETCT-2"}
     results = readings.patient_level(c, "R1")
-    repeat = _row(results, scan_id="P001-DOTATATE-PETCT-2")
+    assert "P001-DOTATATE-PETCT-2" not in set(results["scan_id"])  # no row: not an index test
+    assert not results["repeat"].any()
+    acc = readings.accuracy_by(results, ["tracer", "modality"], test="test",
+                               truth="disease_present")
+    sens = _row(acc, tracer="DOTATATE", modality="PET/CT", measure="sensitivity")
+    # P001 once, P005; left out: the unread P003, P004 and P006, not the follow-up
+    assert (sens["tp"], sens["fn"], sens["n_excluded"]) == (2, 0, 3)
+    flow = readings.index_test_flow(results, c.patients, "negative", c.scans)
+    petct = flow[(flow["tracer"] == "DOTATATE") & (flow["modality"] == "PET/CT")]
+    assert "repeat scan" not in set(petct["result"])  # a follow-up is not a repeat scan
+    assert set(petct["follow_up_scans"]) == {1} and set(flow["follow_up_scans"]) == {0, 1}
+    # the branches add up to the five baseline scans (P001, P003-P006), the follow-up apart
+    assert petct["scans"].sum() == 5 and set(petct["patients_tested"]) == {5}
+    lesion = readings.lesion_level(c, "R1")
+    assert "P001-DOTATATE-PETCT-2" not in set(lesion["scan_id"])
+
+
+def test_a_repeat_scan_does_not_count_the_patient_twice(tmp_path):
+    # recorded baseline; a scan of the same type dated before it has no time point: a repeat
+    lines = SCANS.splitlines()
+    scans = "\n".join([lines[0] + ",time_point",
+                       *(f"{row},baseline" if row.startswith("P001-DOTATATE-PETCT,") else
+                         f"{row}," for row in lines[1:]),
+                       "P001-DOTATATE-PETCT-0,P001,DOTATATE,PET/CT,2024-01-03,,,,,,,,"]) + "\n"
+    reads = READS + "P001-DOTATATE-PETCT-0,P001-L01,R1,positive,3,5,\n"
+    c = _cohort(tmp_path, scans=scans, reads=reads)
+    assert pd.isna(c.scans.set_index("scan_id").loc["P001-DOTATATE-PETCT-0", "time_point"])
+    assert readings.repeat_scans(c.scans) == {"P001-DOTATATE-PETCT-0"}
+    results = readings.patient_level(c, "R1")
+    repeat = _row(results, scan_id="P001-DOTATATE-PETCT-0")
     assert bool(repeat["repeat"]) and repeat["test"] is not True
     acc = readings.accuracy_by(results, ["tracer", "modality"], test="test",
                                truth="disease_present")
     sens = _row(acc, tracer="DOTATATE", modality="PET/CT", measure="sensitivity")
     assert (sens["tp"], sens["fn"]) == (2, 0)  # P001 once, P005
-    flow = readings.index_test_flow(results, c.patients, "negative")
+    flow = readings.index_test_flow(results, c.patients, "negative", c.scans)
     row = _row(flow, tracer="DOTATATE", modality="PET/CT", result="repeat scan")
-    assert (row["scans"], row["counted_as"]) == (1, "excluded")
+    assert (row["scans"], row["counted_as"], row["follow_up_scans"]) == (1, "excluded", 0)
     lesion = readings.lesion_level(c, "R1")
-    assert "P001-DOTATATE-PETCT-2" not in set(lesion["scan_id"])
+    assert "P001-DOTATATE-PETCT-0" not in set(lesion["scan_id"])
 
 
 def test_a_disease_status_that_contradicts_the_lesions_is_flagged(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PAGES = ["01_cohort", "02_roi_review", "03_quantification", "04_tracer_comparison",
-         "05_diagnostic_accuracy"]
+         "05_diagnostic_accuracy", "06_response"]
 NOT_YET_CONVERTED: dict[str, str] = {}
 """Pages whose tables do not go through nethelpers.pubformat yet: expected to fail."""
 MISSING = {"nan", "none", "<na>", "nat", "null"}

@@ -239,7 +239,7 @@ def test_sstr_default_is_the_percist_like_suvmax_rule():
 def test_sstr_baseline_target_must_be_above_the_liver():
     # SUVmax 4.0 <= liver SUVmean 5.0 at baseline: nothing to respond, not a CMR
     row = one(sstr("B", 4.0), sstr("F", 3.0))
-    assert pd.isna(row["category"]) and pd.isna(row["n_measurable_baseline"])
+    assert pd.isna(row["category"]) and row["n_measurable_baseline"] == 0
     assert row["reason"] == "no lesion above the liver at baseline (SUVmax <= liver SUVmean)"
     row = one(sstr("B", 20.0, liver=None), sstr("F", 14.0))
     assert pd.isna(row["category"])

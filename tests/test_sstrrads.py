@@ -64,8 +64,13 @@ def test_demo_reads_carry_the_fields_from_the_truth(demo_study):
     reads = pd.read_csv(demo_study / "reads" / "reads.csv")
     scans = pd.read_csv(demo_study / "clinical" / "scans.csv")
     truth = pd.read_csv(demo_study / "truth" / "lesions.csv")
+    # a lesion's size on a follow-up scan is its size there (truth/lesion_course.csv)
+    course = pd.read_csv(demo_study / "truth" / "lesion_course.csv")[
+        ["scan_id", "lesion_id", "diameter_mm"]].rename(columns={"diameter_mm": "at_scan"})
     r = reads.merge(scans[["scan_id", "tracer"]], on="scan_id").merge(
         truth[["lesion_id", "site", "diameter_mm", "malignant"]], on="lesion_id", how="left")
+    r = r.merge(course, on=["scan_id", "lesion_id"], how="left")
+    r["diameter_mm"] = r["at_scan"].fillna(r["diameter_mm"])
     sstr = r[(r["tracer"] == "DOTATATE") & (r["lesion_id"] != "none")]
     assert len(sstr) > 20
     assert sstr[["sstr_uptake", "anatomic_correlate", "site_typical"]].notna().all(axis=None)
@@ -137,8 +142,9 @@ def test_scans_read_with_no_lesion_are_sstr_rads_1(demo_study, tmp_path):
     les = sstrrads.sstr_rads_lesions(cohort)
     assert emptied not in set(les["scan_id"].astype(str))
     pat = sstrrads.sstr_rads_patients(les, cohort.patients)
-    # one row per SSTR PET scan and reader that was read, by hand from the reads table
-    joined = cohort.reads.merge(cohort.scans[["scan_id", "tracer", "modality"]], on="scan_id")
+    # one row per SSTR PET index scan (baseline) and reader that was read, by hand
+    baseline = cohort.scans[cohort.scans["time_point"] == "baseline"]
+    joined = cohort.reads.merge(baseline[["scan_id", "tracer", "modality"]], on="scan_id")
     expected = joined[joined["tracer"] == "DOTATATE"][["scan_id", "reader"]].drop_duplicates()
     assert len(pat) == len(expected)
     assert set(zip(pat["scan_id"], pat["reader"], strict=True)) == set(

@@ -42,10 +42,16 @@ def test_every_stard_2015_item_is_listed_once_in_order():
 def test_time_to_reference_in_days_per_index_test(demo_study, cohort):
     patients = {r["patient_id"]: r for r in _rows(demo_study / "clinical/patients.csv")}
     days: dict[tuple[str, str], list[int]] = {}
+    follow_up: list[int] = []
     for scan in _rows(demo_study / "clinical/scans.csv"):
         ref = date.fromisoformat(patients[scan["patient_id"]]["reference_date"])
         delta = (ref - date.fromisoformat(scan["scan_date"])).days
+        if scan["time_point"] != "baseline":  # not an index test (notebook 06)
+            follow_up.append(delta)
+            continue
         days.setdefault((scan["tracer"], scan["modality"]), []).append(delta)
+    # the demo's follow-ups (P003, P004) are there, some after the reference standard
+    assert len(follow_up) == 3 and min(follow_up) < 0
     table = time_to_reference(cohort.patients, cohort.scans).set_index(["tracer", "modality"])
     assert set(table.index) == set(days)
     for key, values in days.items():

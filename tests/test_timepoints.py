@@ -150,6 +150,12 @@ def test_repeat_scans_agree_with_the_time_points():
     assert tp.loc["S0", "days_from_baseline"] == -_days("2023-11-20", "2024-01-10") == -51
     assert repeat_scans(conflict) == {"S0", "S2"}  # the recorded baseline is the index test
     assert repeat_scans(conflict.drop(columns="time_point")) == {"S1", "S2"}
+    # a follow-up whose series has no baseline (PET/MR only at follow-up) is no index test
+    rows = [("S1", "P1", "DOTATATE", "PET/CT", "2024-01-10", "BL"),
+            ("S2", "P1", "DOTATATE", "PET/MR", "2024-06-10", "FU1"),
+            ("S3", "P2", "DOTATATE", "PET/CT", "2024-06-10", "follow-up 2")]
+    alone = _scans(rows).assign(scan_date=lambda d: pd.to_datetime(d["scan_date"]))
+    assert repeat_scans(alone) == {"S2", "S3"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,10 +173,20 @@ def test_cohort_scans_carry_time_points_without_changing_the_table(ideal_study):
     path = ideal_study / "clinical" / "scans.csv"
     cohort = _cohort(ideal_study, path)
     scans = cohort.scans
-    assert len(scans) == len(pd.read_csv(path)) > 0
-    assert (scans["time_point"] == "baseline").all()  # one time point each today
-    assert (scans["days_from_baseline"] == 0).all() and scans["days_from_previous"].isna().all()
-    assert (scans["time_point_source"] == DERIVED).all()
+    table = pd.read_csv(path)
+    assert len(scans) == len(table) > 0
+    # the demo records its time points: P003's two follow-ups, every other scan baseline
+    assert list(scans["time_point"]) == list(table["time_point"])
+    assert (scans["time_point_source"] == RECORDED).all()
+    base = scans[scans["time_point"] == "baseline"]
+    assert (base["days_from_baseline"] == 0).all() and base["days_from_previous"].isna().all()
+    later = scans[scans["time_point"] == "follow-up 1"].set_index("scan_id")
+    assert sorted(later.index) == ["P003-DOTATATE-PETCT-FU1", "P003-DOTATATE-PETMR-FU1"]
+    dates = pd.to_datetime(table.set_index("scan_id")["scan_date"])
+    for scan_id in later.index:
+        days = (dates[scan_id] - dates[scan_id.removesuffix("-FU1")]).days
+        assert later.loc[scan_id, "days_from_baseline"] == later.loc[
+            scan_id, "days_from_previous"] == days
     plain = load_scans(path)  # the table loader alone: every other column unchanged
     pd.testing.assert_frame_equal(scans.drop(columns=["time_point", "time_point_source",
                                                       "days_from_baseline",
@@ -199,7 +215,9 @@ def test_a_follow_up_row_loads_with_its_time_point_and_days(ideal_study, tmp_pat
     note = cohort.exclusions.set_index("id").loc[follow["scan_id"]]
     assert note["action"] == "normalised" and "'FU1' read as 'follow-up 1'" in note["reason"]
     assert note["source"] == f"scans.csv line {len(table) + 1}"
-    assert repeat_scans(cohort.scans) == {follow["scan_id"]}
+    # the other rows' time points erased: derived, P003's later scans are follow-ups too
+    assert repeat_scans(cohort.scans) == {follow["scan_id"], "P003-DOTATATE-PETCT-FU1",
+                                          "P003-DOTATATE-PETMR-FU1"}
 
 
 def test_a_cohort_with_a_follow_up_before_baseline_keeps_its_rows(ideal_study, tmp_path):

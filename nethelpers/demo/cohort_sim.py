@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -183,6 +184,8 @@ class Patient:
     #: Lesions drawn but left out, their region full: (site, description, diameter in mm,
     #: number of lesions placed before).
     unplaced: list[tuple[str, str, float, int]] = field(default_factory=list)
+    #: Follow-up truth (:class:`nethelpers.demo.followup_sim.Followup`), None without one.
+    followup: Any = None
 
 
 def _rng(seed: int, index: int, stream: int) -> np.random.Generator:
@@ -542,7 +545,10 @@ def simulate_patient(index: int, seed: int) -> Patient:
     p.anatomy.lesions = [Ellipsoid(0, tuple(les.center), (les.diameter_mm / 2.0,) * 3)
                          for les in p.lesions]
     _add_scans(p, _rng(seed, index, 20))
-    from nethelpers.demo.spect_sim import add_spect  # it builds on this module's classes
+    # they build on this module's classes
+    from nethelpers.demo.followup_sim import add_followup
+    from nethelpers.demo.spect_sim import add_spect
 
     add_spect(p, seed)
+    add_followup(p, seed)
     return p

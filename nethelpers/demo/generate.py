@@ -10,6 +10,8 @@ Layout of the output folder::
     rois/<scan_id>/R1/v000001/                      reader R1's VOIs on the PET (SPECT) grid,
                                                     saved through the ROI store (nethelpers.rois)
     truth/lesions.csv  truth/scans.csv  truth/lesion_positions.csv
+    truth/lesion_course.csv                         each lesion on each scan (follow-up:
+                                                    :mod:`nethelpers.demo.followup_sim`)
     demo.json                                       parameters; written last (= complete)
 
 TIO patients (and a few PRRT candidates) also have a 99mTc-HYNIC-TOC SPECT/CT
@@ -37,6 +39,7 @@ import pandas as pd
 from nethelpers import __version__
 from nethelpers.demo.anatomy import Tissue
 from nethelpers.demo.cohort_sim import Patient, Scan, simulate_patient
+from nethelpers.demo.followup_sim import BASELINE, lesion_course_rows, lesions_at, time_point
 from nethelpers.demo.imaging import ImagingOptions, write_scan
 from nethelpers.demo.readers import consensus_rows, lesions_in_view, reader_rois, simulate_reads
 from nethelpers.rois import RoiStore
@@ -44,7 +47,7 @@ from nethelpers.rois import RoiStore
 MARKER = "demo.json"
 
 #: Bump when the generator's output changes, so `--if-missing` replaces older studies.
-DEMO_FORMAT = 9
+DEMO_FORMAT = 10
 
 
 def _scan_task(args: tuple) -> dict:
@@ -67,7 +70,7 @@ def _scan_task(args: tuple) -> dict:
         dict(zip(("x_mm", "y_mm", "z_mm"), np.round(scan.pose.to_patient(les.center), 3),
                  strict=True),
              scan_id=scan.scan_id, lesion_id=les.lesion_id)
-        for les in p.lesions
+        for les in lesions_at(p, scan)
     ]
     info["scan_id"] = scan.scan_id
     return info
@@ -87,11 +90,13 @@ def _patient_row(p: Patient) -> dict:
 def _reference_date(p: Patient) -> str | None:
     """Date of the reference standard (STARD 22) after the patient's last scan (no rng draw).
 
-    Histopathology 2-6 weeks later (surgery, biopsy), follow-up 12-15 months later.
+    Histopathology 2-6 weeks later (surgery, biopsy), follow-up 12-15 months later; counted
+    from the baseline scans (a follow-up scan is part of the follow-up, not its start).
     """
-    if not p.scans:
+    baseline = [s for s in p.scans if time_point(s) == BASELINE]
+    if not baseline:
         return None
-    last = max(s.injection.date() for s in p.scans)
+    last = max(s.injection.date() for s in baseline)
     days = 14 + 7 * (p.index % 5) if p.reference_standard == "histopathology" else (
         365 + 30 * (p.index % 4))
     return (last + timedelta(days=days)).isoformat()
@@ -108,7 +113,16 @@ def _lesion_row(p: Patient, les) -> dict:
         "true_suv_hynic_toc": round(les.suv["HYNIC-TOC"], 4),
         "x_body_mm": round(float(les.center[0]), 3), "y_body_mm": round(float(les.center[1]), 3),
         "z_body_mm": round(float(les.center[2]), 3),
+        "first_time_point": _first_time_point(p, les.lesion_id),
+        "course": p.followup.lesion_course[les.lesion_id] if p.followup else "",
     }
+
+
+def _first_time_point(p: Patient, lesion_id: str) -> str:
+    """The first time point a lesion is present at (baseline unless new at follow-up)."""
+    if p.followup is None:
+        return BASELINE
+    return next(tp for tp, states in p.followup.states.items() if states[lesion_id].present)
 
 
 def _scan_truth_row(p: Patient, s: Scan) -> dict:
@@ -127,7 +141,9 @@ def _scan_truth_row(p: Patient, s: Scan) -> dict:
         "pose_tx_mm": s.pose.translation[0], "pose_ty_mm": s.pose.translation[1],
         "pose_tz_mm": s.pose.translation[2], "pose_roll_deg": s.pose.roll_deg,
         "system": s.system, "storage": s.storage, "quantitative": s.quantitative,
-        "counts_per_bqml": s.counts_per_bqml,
+        "counts_per_bqml": s.counts_per_bqml, "time_point": time_point(s),
+        "pose_yaw_deg": s.pose.yaw_deg,
+        "course": p.followup.course if p.followup else "",
     }
     for t in (Tissue.LIVER, Tissue.SPLEEN, Tissue.BLOOD, Tissue.MUSCLE, Tissue.KIDNEY,
               Tissue.BRAIN):
@@ -142,6 +158,7 @@ def _scan_row(s: Scan, info: dict) -> dict:
         "study_uid": info["study_uid"], "pet_series_uid": info["pet_series_uid"],
         "anat_series_uid": info["anat_series_uid"], "pet_dir": info["pet_dir"],
         "anat_dir": info["anat_dir"], "manufacturer": s.vendor, "model": s.model,
+        "time_point": time_point(s),
     }
 
 
@@ -240,6 +257,10 @@ def _write_tables(root: Path, patients: list[Patient], results: list[dict]) -> N
             columns=list(_lesion_row(patients[0], _dummy_lesion()).keys())),
         "truth/scans.csv": pd.DataFrame([_scan_truth_row(p, s) for p in patients
                                          for s in p.scans]),
+        "truth/lesion_course.csv": pd.DataFrame(
+            [row for p in patients for row in lesion_course_rows(p)],
+            columns=["patient_id", "scan_id", "lesion_id", "time_point", "present",
+                     "diameter_mm", "true_suv", "course"]),
         "truth/lesion_positions.csv": pd.DataFrame(
             [row for r in results for row in r["positions"]],
             columns=["scan_id", "lesion_id", "x_mm", "y_mm", "z_mm"]),

@@ -38,6 +38,7 @@ from nethelpers.demo.cohort_sim import (
     Patient,
     Scan,
 )
+from nethelpers.demo.followup_sim import anatomy_at, lesions_at
 from nethelpers.demo.grid import Grid
 from nethelpers.demo.uptake import CT_HU, MR_T1, lut
 
@@ -110,14 +111,15 @@ def true_suv_image(p: Patient, scan: Scan, grid: Grid) -> np.ndarray:
     PET/MR scans get the MR-attenuation bias in bone (tissue and lesions in bone).
     """
     organ = dict(p.organ_suv[scan.tracer])
-    lesion = [les.suv[scan.tracer] for les in p.lesions]
+    present = lesions_at(p, scan)
+    lesion = [les.suv[scan.tracer] for les in present]
     if scan.modality == "PET/MR":
         for t in (Tissue.BONE, Tissue.MARROW):
             organ[int(t)] *= PETMR_BONE_BIAS
         lesion = [v * PETMR_BONE_BIAS if les.in_bone else v
-                  for v, les in zip(lesion, p.lesions, strict=True)]
+                  for v, les in zip(lesion, present, strict=True)]
     table = lut(organ, lesion)
-    labels = paint(_fine_grid(grid), scan.pose, p.anatomy)
+    labels = paint(_fine_grid(grid), scan.pose, anatomy_at(p, scan))
     out = np.zeros(grid.shape, dtype=np.float32)
     for dz in (0, 1):
         for dy in (0, 1):
@@ -162,9 +164,9 @@ def ct_image(p: Patient, scan: Scan, grid: Grid, options: ImagingOptions,
     Values below -1024 HU (noise in air) are left to the writer, which stores them at its
     -1024 floor.
     """
-    table = lut({int(k): v for k, v in CT_HU.items()}, [les.hu for les in p.lesions],
+    table = lut({int(k): v for k, v in CT_HU.items()}, [les.hu for les in lesions_at(p, scan)],
                 default=CT_HU[Tissue.MUSCLE])
-    img = table[paint(grid, scan.pose, p.anatomy)]
+    img = table[paint(grid, scan.pose, anatomy_at(p, scan))]
     if options.noise:
         img += np.float32(12.0) * rng.standard_normal(img.shape, dtype=np.float32)
     return img
@@ -174,8 +176,8 @@ def mr_image(p: Patient, scan: Scan, grid: Grid, options: ImagingOptions,
              rng: np.random.Generator) -> np.ndarray:
     """T1-weighted MR: tissue signal, a smooth coil bias field and Rician noise."""
     table = lut({int(k): v for k, v in MR_T1.items()},
-                [les.mr_factor * MR_T1[Tissue.MUSCLE] for les in p.lesions])
-    img = table[paint(grid, scan.pose, p.anatomy)]
+                [les.mr_factor * MR_T1[Tissue.MUSCLE] for les in lesions_at(p, scan)])
+    img = table[paint(grid, scan.pose, anatomy_at(p, scan))]
     nz, ny, nx = img.shape
     yy, xx = np.meshgrid(np.linspace(-1, 1, ny), np.linspace(-1, 1, nx), indexing="ij")
     img *= (1.0 + 0.15 * np.cos(1.3 * xx) * np.cos(0.9 * yy)).astype(np.float32)[None]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from nethelpers.demo.anatomy import Ellipsoid, Tissue, paint_shapes
 from nethelpers.demo.cohort_sim import PETMR_BONE_BIAS, Lesion, Patient, Scan
+from nethelpers.demo.followup_sim import lesions_at
 from nethelpers.demo.grid import Grid
 from nethelpers.demo.placement import PlacementError, grid_point, point_in
 from nethelpers.demo.uptake import sphere_center_recovery
@@ -171,7 +172,7 @@ def lesions_in_view(p: Patient, scan: Scan, grid: Grid) -> set[str]:
     """
     upper = np.asarray(grid.size, dtype=float) - 0.5
     seen = set()
-    for les in p.lesions:
+    for les in lesions_at(p, scan):
         ijk = grid.world_to_index(scan.pose.to_patient(np.asarray(les.center, dtype=float)))
         if np.all(ijk >= -0.5) and np.all(ijk <= upper):
             seen.add(les.lesion_id)
@@ -192,7 +193,7 @@ def simulate_reads(p: Patient, scan: Scan, rng: np.random.Generator,
     organ = p.organ_suv[scan.tracer]
     liver, spleen = organ[int(Tissue.LIVER)], organ[int(Tissue.SPLEEN)]
     threshold = CONTRAST_THRESHOLD[scan.system]
-    for lesion in p.lesions:
+    for lesion in lesions_at(p, scan):
         apparent, background = apparent_suv(p, scan, lesion)
         contrast = apparent / max(background, 0.05)
         for reader, (shift, recognise) in READERS.items():
@@ -219,7 +220,8 @@ def simulate_reads(p: Patient, scan: Scan, rng: np.random.Generator,
     return rows
 
 
-def _liver_reference(p: Patient, rng: np.random.Generator, radius: float) -> np.ndarray:
+def _liver_reference(p: Patient, rng: np.random.Generator, radius: float,
+                     lesions: list[Lesion]) -> np.ndarray:
     """Centre of the 3 cm liver reference sphere: anterior right lobe, clear of other organs.
 
     Organs painted over the liver ellipsoid (right kidney, adrenal, pancreatic head) and
@@ -237,7 +239,7 @@ def _liver_reference(p: Patient, rng: np.random.Generator, radius: float) -> np.
               for s in p.anatomy.organ(t) if isinstance(s, Ellipsoid)]
     grown = [Ellipsoid(s.tissue, s.center, tuple(v + margin for v in s.semi)) for s in others]
     avoid = [Ellipsoid(0, tuple(les.center), (les.diameter_mm / 2.0 + 4.0,) * 3)
-             for les in p.lesions]
+             for les in lesions]
     inner = Ellipsoid(liver.tissue, liver.center, tuple(v - margin for v in liver.semi))
 
     def fits(points: np.ndarray) -> np.ndarray:     # (n, 3) -> (n,) bool
@@ -282,11 +284,12 @@ def reader_rois(p: Patient, scan: Scan, grid: Grid, rng: np.random.Generator
         One row per label: label, roi, lesion_id, method, reader, created.
     """
     spleen = p.anatomy.organ(Tissue.SPLEEN)[0]
+    present = lesions_at(p, scan)
     spheres = [
-        (ROI_LIVER, "liver", "", _liver_reference(p, rng, 15.0), 15.0),
+        (ROI_LIVER, "liver", "", _liver_reference(p, rng, 15.0, present), 15.0),
         (ROI_SPLEEN, "spleen", "", np.asarray(spleen.center), 10.0),
     ]
-    for n, les in enumerate(p.lesions, start=1):
+    for n, les in enumerate(present, start=1):
         spheres.append((LESION_ROI0 + n, "lesion", les.lesion_id, les.center,
                         les.diameter_mm / 2.0 + scan.fwhm_mm / 2.0))
     labels = paint_shapes(grid, scan.pose, [

@@ -16,7 +16,7 @@ _WHERE = {"index_test_flow": "flow", "participant_flow": "flow", "RocCurve": "st
           "bland_altman_plot": "stats", "forest_plot": "stats", "paired_plot": "stats",
           "roc_curve": "stats", "roc_plot": "stats", "stacked_bar": "stats",
           "strip_plot": "stats", "uptake_scatter": "stats", "OKABE_ITO": "style",
-          "STYLE": "style", "figure_style": "style"}
+          "STYLE": "style", "figure_style": "style", "waterfall_plot": "waterfall"}
 
 __all__ = [
     "OKABE_ITO",
@@ -33,6 +33,7 @@ __all__ = [
     "stacked_bar",
     "strip_plot",
     "uptake_scatter",
+    "waterfall_plot",
 ]
 
 

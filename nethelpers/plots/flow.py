@@ -1,4 +1,11 @@
-"""Flow diagrams (STARD 2015): the participant flow, and the flow of each index test."""
+"""Flow diagrams (STARD 2015): the participant flow, and the flow of each index test.
+
+The index tests are each patient's baseline scans. A scan at a follow-up time point is not an
+index test: both diagrams count it apart, in a note that sends the reader to notebook 06
+(treatment response); a repeat scan (a later scan of a type without a follow-up time point,
+:func:`nethelpers.readings.repeat_scans`) is counted apart in the participant flow and is a
+branch "Repeat scan (excluded)" of its index test's flow.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,8 @@ from nethelpers.cohort import Cohort
 from nethelpers.groups import NOT_RECORDED, group_label, group_order, patient_groups
 from nethelpers.inventory import scan_types
 from nethelpers.plots.style import figure_style
+from nethelpers.readings import repeat_scans
+from nethelpers.timepoints import is_follow_up
 
 __all__ = ["index_test_flow", "participant_flow"]
 
@@ -54,14 +63,34 @@ def _lines(counts: dict[str, int], title: str, total: int | None = None) -> str:
     return "\n".join([head] + [f"{k}: {v}" for k, v in counts.items()])
 
 
-def _group_texts(cohort: Cohort, patients: pd.DataFrame) -> list[str]:
-    """Texts of the boxes under one group: scans, reference standard, outcome.
+def _not_index_tests(scans: pd.DataFrame, all_scans: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Which of ``scans`` are not index tests, and the lines that count them ("" if none).
 
-    A patient without a reference standard or a final diagnosis is counted on a line
-    "Not recorded" (shown only when there is one).
+    Follow-up scans (a follow-up time point) and repeat scans (another later scan of a type,
+    :func:`nethelpers.readings.repeat_scans` of every scan ``all_scans``) are counted apart.
+    """
+    later = is_follow_up(scans)
+    repeats = scans["scan_id"].astype(str).isin(repeat_scans(all_scans)) & ~later
+    lines = []
+    if later.any():
+        lines.append(f"Follow-up scans: {int(later.sum())}\n(notebook 06)")
+    if repeats.any():
+        lines.append(f"Repeat scans: {int(repeats.sum())}\n(excluded)")
+    return later | repeats, "\n".join(lines)
+
+
+def _group_texts(cohort: Cohort, patients: pd.DataFrame) -> list[str]:
+    """Texts of the boxes under one group: index tests, reference standard, outcome.
+
+    The scans box counts the index tests (baseline scans) by tracer and modality, then the
+    follow-up and repeat scans apart when there are any. A patient without a reference
+    standard or a final diagnosis is counted on a line "Not recorded" (shown only when there
+    is one).
     """
     ids = set(patients["patient_id"].astype(str))
     scans = cohort.scans[cohort.scans["patient_id"].astype(str).isin(ids)]
+    apart, aside = _not_index_tests(scans, cohort.scans)
+    scans = scans[~apart]
     tracer, modality = scans["tracer"].astype(str), scans["modality"].astype(str)
     combos = {
         f"{t} {m}": int(((tracer == t) & (modality == m)).sum())
@@ -83,7 +112,7 @@ def _group_texts(cohort: Cohort, patients: pd.DataFrame) -> list[str]:
     if present.isna().any():
         outcome[NOT_RECORDED] = int(present.isna().sum())
     return [
-        _lines(combos, "Scans", len(scans)),
+        _lines(combos, "Scans", len(scans)) + (f"\n\n{aside}" if aside else ""),
         _lines(ref, "Reference standard"),
         _lines(outcome, "Final diagnosis"),
     ]
@@ -190,9 +219,11 @@ def participant_flow(cohort: Cohort, wrap: int = 20) -> Figure:
 
     Enrolled patients (and those excluded because of data problems) → patients per group of
     the study (``cohort.vocabulary``: its labels, its order; patients without a group in a
-    last box "Not recorded") → scans per tracer and modality → reference standard
-    (histopathology or follow-up) → final diagnosis (target condition present or absent);
-    a patient without a reference standard or a final diagnosis is counted as not recorded.
+    last box "Not recorded") → index tests: baseline scans per tracer and modality (follow-up
+    scans, analysed in notebook 06, and repeat scans counted apart below them) → reference
+    standard (histopathology or follow-up) → final diagnosis (target condition present or
+    absent); a patient without a reference standard or a final diagnosis is counted as not
+    recorded.
 
     Parameters
     ----------
@@ -261,8 +292,10 @@ def index_test_flow(flow: pd.DataFrame, tracer: str, modality: str) -> Figure:
     """Draw the STARD 2015 flow diagram of one index test (a tracer on a modality).
 
     Eligible patients (those without this scan beside them) → index test positive, negative
-    or indeterminate (with the rule that counted indeterminate results) → reference standard
-    (histopathology, follow-up, none) → target condition present or absent.
+    or indeterminate (with the rule that counted indeterminate results), not read, repeat
+    scan → reference standard (histopathology, follow-up, none) → target condition present
+    or absent. Follow-up scans of this tracer and modality (``follow_up_scans`` of the flow
+    table) are not index tests: the box beside the top counts them and names notebook 06.
 
     Parameters
     ----------
@@ -300,5 +333,9 @@ def index_test_flow(flow: pd.DataFrame, tracer: str, modality: str) -> Figure:
         columns.append([(head, _HEAD), (reference, "white"), (target, "white")])
     top = (f"Eligible patients\nn = {first.eligible}\n"
            f"Index test {tracer} {modality}: {first.patients_tested}")
-    side = f"No {tracer} {modality} scan\nn = {first.not_tested}" if first.not_tested else None
-    return _draw(top, side, columns, INDEX_TEST_ROWS)
+    sides = [f"No {tracer} {modality} scan\nn = {first.not_tested}"] if first.not_tested else []
+    follow_ups = first.get("follow_up_scans", 0)
+    if pd.notna(follow_ups) and follow_ups:
+        sides.append(f"Follow-up scans\nn = {int(follow_ups)}\n(not index tests:\n"
+                     "treatment response,\nnotebook 06)")
+    return _draw(top, "\n\n".join(sides) or None, columns, INDEX_TEST_ROWS)

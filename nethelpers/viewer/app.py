@@ -158,6 +158,7 @@ def open_review(params: Any, patient_id: str | None = None, *, scan_id: str | No
     # the same one the side-by-side view shows
     registrations = SessionRegistrations(params, session.images_of, session._warn)
     session.point_map = registrations.point_map
+    session.registrations = registrations          # and lesion matching (follow-up scans)
     if viewer is None:
         viewer = napari.Viewer(show=show, title=f"NET review · {patient_id}")
     widget = ReviewWidget(viewer, session, autosave_s=autosave_s)

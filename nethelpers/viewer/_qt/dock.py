@@ -3,8 +3,9 @@
 It assembles the parts of :mod:`nethelpers.viewer._qt`: the scan list and layer cache
 (:mod:`.scanswitch`), the lesion table (:mod:`.lesiontable`), click actions and edits
 (:mod:`.clicks`), saving (:mod:`.saving`), keys and closing (:mod:`.shortcuts`), the
-message boxes (:mod:`.dialogs`) and the reading views beside the canvas (:mod:`.reading`:
-MIP, coronal, sagittal, a registered second scan, the axis ruler). Every action calls one
+message boxes (:mod:`.dialogs`), the reading views beside the canvas (:mod:`.reading`:
+MIP, coronal, sagittal, a registered second scan, the axis ruler) and, on a follow-up scan,
+lesion matching against its baseline (:mod:`.matching`). Every action calls one
 session method and redraws; the widget keeps no state of its own beyond what is on screen,
 which click action is pending and the layers of the scans shown before.
 """
@@ -15,16 +16,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from qtpy.QtCore import QSize, QTimer
+from qtpy.QtCore import QSize, Qt, QTimer
 from qtpy.QtWidgets import (
     QApplication,
     QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +41,7 @@ from nethelpers.viewer._qt.dialogs import (
     ask_conflict_dialog,
 )
 from nethelpers.viewer._qt.lesiontable import LesionTableMixin, make_table
+from nethelpers.viewer._qt.matching import MatchingMixin
 from nethelpers.viewer._qt.reading import ReadingMixin
 from nethelpers.viewer._qt.saving import SavingMixin
 from nethelpers.viewer._qt.scanswitch import ScanSwitchMixin, narrow_combo, scan_label
@@ -46,10 +51,14 @@ from nethelpers.viewer.layers import CT_WINDOWS, ScanLayers
 __all__ = ["ReviewWidget"]
 
 _PROBLEM_STYLE = "color: #e8a33d;"
+#: lines of problems and warnings shown before they scroll
+_MESSAGE_LINES = 6
+#: rows of the lesion table always shown (a follow-up's matching panel shares the height)
+_TABLE_ROWS = 4
 
 
 class ReviewWidget(ScanSwitchMixin, LesionTableMixin, ClickMixin, SavingMixin, ShortcutsMixin,
-                   ReadingMixin, AdjudicationMixin, QWidget):
+                   ReadingMixin, AdjudicationMixin, MatchingMixin, QWidget):
     """Dock widget of a patient's review in a napari viewer.
 
     Parameters
@@ -136,8 +145,10 @@ class ReviewWidget(ScanSwitchMixin, LesionTableMixin, ClickMixin, SavingMixin, S
         # arrow keys move the selection too: the brush must follow it, not the last click
         self.table.itemSelectionChanged.connect(self._set_brush_label)
         self.table.cellChanged.connect(self._on_cell_changed)
+        self.table.setMinimumHeight(self.fontMetrics().lineSpacing() * 2 * (_TABLE_ROWS + 1))
         layout.addWidget(self.table, 1)
         layout.addWidget(self._adjudication_label())
+        layout.addWidget(self._match_box(), 1)          # follow-up scans only
         self.table.itemSelectionChanged.connect(self.refresh_adjudication)
         self.reference_label = QLabel("")
         self.reference_label.setWordWrap(True)
@@ -156,8 +167,28 @@ class ReviewWidget(ScanSwitchMixin, LesionTableMixin, ClickMixin, SavingMixin, S
         self.problem = self._wrapped_label(_PROBLEM_STYLE)
         self.warnings_label = self._wrapped_label(_PROBLEM_STYLE)
         self.status = self._wrapped_label("")
-        for label in (self.problem, self.warnings_label, self.status):
-            layout.addWidget(label)
+        self.message_area = self._message_area(self.problem, self.warnings_label)
+        layout.addWidget(self.message_area)
+        layout.addWidget(self.status)                 # the last message: always in view
+
+    def _message_area(self, *labels: QLabel) -> QScrollArea:
+        """The problem and warning lines, scrolled beyond a few lines.
+
+        Many warnings never squeeze the lesion and matching tables.
+        """
+        inner = QWidget()
+        box = QVBoxLayout(inner)
+        box.setContentsMargins(0, 0, 0, 0)
+        for label in labels:
+            box.addWidget(label)
+        area = QScrollArea()
+        area.setWidget(inner)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        area.setMaximumHeight(self.fontMetrics().lineSpacing() * _MESSAGE_LINES)
+        return area
 
     @staticmethod
     def _wrapped_label(style: str) -> QLabel:
@@ -232,11 +263,14 @@ class ReviewWidget(ScanSwitchMixin, LesionTableMixin, ClickMixin, SavingMixin, S
         if text:
             self.problems.append(text)
             self.message(text)
+        else:
+            self.refresh_warnings()
 
     def refresh_warnings(self) -> None:
         """Show the session's warnings (e.g. a companion CT or MR not found)."""
         warnings = list(getattr(self.session, "warnings", []))
         self.warnings_label.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.message_area.setVisible(bool(self.problem.text() or warnings))
 
     # -- redraw ------------------------------------------------------------------------------
     def refresh(self, select: str | None = None, *, labels: bool = True, markers: bool = True,
@@ -250,6 +284,15 @@ class ReviewWidget(ScanSwitchMixin, LesionTableMixin, ClickMixin, SavingMixin, S
         if references:
             self.refresh_references()
         self._set_brush_label()
+        if labels and self.matching_shown():       # a VOI drawn, deleted or edited
+            self.refresh_matching(self.match_panel_label())
+
+    def push_brush(self) -> None:
+        """Push brush strokes to the session; on a follow-up, propose again from them."""
+        pending = self._brush_pending
+        super().push_brush()
+        if pending and self.matching_shown():
+            self.refresh_matching(self.match_panel_label())
 
     def refresh_references(self) -> None:
         """Liver / spleen reference numbers of this scan."""

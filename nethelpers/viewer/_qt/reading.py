@@ -128,6 +128,7 @@ class ReadingMixin:
         beside = self.beside_combo.currentData() or ""
         if beside and beside == self.session.current:      # switched to the scan beside:
             beside = getattr(self, "_shown_scan", "") or ""  # the pair stays, swapped
+        beside = beside or self.default_beside()           # a follow-up: its baseline
         self._shown_scan = self.session.current
         self._fill_beside()
         self.reading.other_images = None          # shown again below, for the new pair
@@ -146,7 +147,10 @@ class ReadingMixin:
     def _on_beside_combo(self, index: int) -> None:
         if self._filling or index < 0:
             return
-        self.show_beside(self.beside_combo.itemData(index) or "")
+        scan_id = self.beside_combo.itemData(index) or ""
+        self.beside_chosen[self.session.current] = scan_id    # the reader's, for this scan
+        self.show_beside(scan_id)
+        self.refresh_matching(self.match_panel_label())     # a follow-up: compared with it
 
     def show_beside(self, scan_id: str) -> bool:
         """Show another scan of the patient beside the current one, registered onto it.
@@ -182,6 +186,10 @@ class ReadingMixin:
             return False
         self.registration = reg
         self.reading.set_other(other, reg.transform)
+        title = self.reading.other.model.canvas.overlays["text"]   # the pane, in words
+        title.position, title.font_size, title.visible = "top_left", 8, True
+        title.text = self.beside_title(scan_id)
+        self.refresh_match_header()        # its registration line is now shown above
         self.registration_label.setText(f"Registration {scan_id} → {s.current}: "
                                         f"{reg.summary}")
         self._set_beside_index(scan_id)          # its warnings reached the session's list

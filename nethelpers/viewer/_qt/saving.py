@@ -33,6 +33,7 @@ class SavingMixin:
         s = self.session
         home = s.current
         s.open_scan(scan_id)                # edited, hence loaded: cannot fail
+        log_only = s.log_only(scan_id)      # saved; only its matching decisions wait
         try:
             try:
                 version = s.save(note)
@@ -50,9 +51,16 @@ class SavingMixin:
                     return "cancelled"
         finally:
             s.open_scan(home)
+        if log_only:
+            self.message(f"{scan_id}: matching decisions recorded with v{version.version}"
+                         if version is not None else f"{scan_id}: matching decisions still "
+                         "not recorded (see the warning); they stay unsaved")
+            return "saved" if version is not None else "unchanged"
         if version is None:
             return "unchanged"
-        self.message(f"{scan_id}: saved as v{version.version}")
+        waiting = ("; its matching decisions are not recorded yet (see the warning)"
+                   if s.log_only(scan_id) else "")
+        self.message(f"{scan_id}: saved as v{version.version}{waiting}")
         return "saved"
 
     def save(self, note: str | None = None) -> bool:
@@ -69,6 +77,8 @@ class SavingMixin:
         else:
             self.refresh_table()
             self.refresh_versions()
+            if self.matching_shown():          # decisions now "saved vN"
+                self.refresh_matching(self.match_panel_label())
         if "cancelled" not in results:
             self.note_edit.clear()
         return not self.dirty_scans()
@@ -85,6 +95,8 @@ class SavingMixin:
             self.message(f"autosave skipped {scan_id}: someone saved it meanwhile — press "
                          "Save to choose")
         self.refresh_versions()
+        if saved and self.matching_shown():        # decisions now "saved vN"
+            self.refresh_matching(self.match_panel_label())
         return saved
 
     def set_autosave(self, seconds: float) -> None:

@@ -128,6 +128,7 @@ class ScanSwitchMixin:
         self._set_brush_label()
         self.refresh_warnings()
         self.refresh_reading_views()
+        self.refresh_matching()
         self.adopt_on_first_show()
 
     def select_scan(self, scan_id: str) -> bool:
