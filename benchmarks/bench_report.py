@@ -12,7 +12,7 @@ results (``nethelpers quantify -f <params>`` first): nothing under data/ is chan
 on a shared machine are noisy: compare figures of the same run, and read the CPU seconds.
 
 Usage: python benchmarks/bench_report.py [--params parameters/demo.yaml]
-       [--gallery-patients 10] [--workers N] [--skip-report]
+       [--gallery-patients 10] [--workers N] [--skip-report] [--notebooks 02_roi_review ...]
 """
 
 from __future__ import annotations
@@ -94,11 +94,11 @@ def _gallery(params_file: Path, tmp: Path, patients: int, workers: int | None) -
     return out
 
 
-def _report(params_file: Path) -> dict:
+def _report(params_file: Path, notebooks: list[str] | None = None) -> dict:
     from nethelpers.report import run_report
 
     wall, cpu = time.perf_counter(), _self_cpu() + _children_cpu()
-    out = run_report(params_file, progress=False)
+    out = run_report(params_file, notebooks=notebooks, progress=False)
     total = time.perf_counter() - wall
     record = json.loads((out / "provenance.json").read_text())
     notebooks = record["notebook_seconds"]
@@ -117,6 +117,8 @@ def main() -> int:
                         help="patients whose scans the serial/parallel gallery draws")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument("--notebooks", nargs="+", default=None,
+                        help="only these notebooks of the report (e.g. 02_roi_review)")
     args = parser.parse_args()
     print(f"# bench_report  {platform.node()}  {os.cpu_count()} cores  "
           f"Python {platform.python_version()}  load {os.getloadavg()[0]:.1f}")
@@ -133,7 +135,7 @@ def main() -> int:
         print(f"gallery speed-up {g['serial'][0] / g['parallel'][0]:.2f}x; "
               f"same PNG bytes: {g['same_bytes']}; failed scans: {g['failed']}")
         if not args.skip_report:
-            r = _report(params_file)
+            r = _report(params_file, args.notebooks)
             print(f"report ({r['status']}): {r['wall']:.1f} s wall, {r['cpu']:.1f} s CPU; "
                   f"notebooks {r['in_notebooks']:.1f} s, before/after them "
                   f"{r['wall'] - r['in_notebooks']:.1f} s")

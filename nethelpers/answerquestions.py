@@ -326,6 +326,13 @@ def false_calls(w: Writer) -> None:
     false_call_sentences(w)
 
 
+def response(w: Writer) -> None:
+    """Treatment response and recurrence (notebook 06)."""
+    from nethelpers.answerresponse import response as sentences
+
+    sentences(w)
+
+
 def readers(w: Writer) -> None:
     """Inter-reader agreement and SSTR-RADS."""
     from nethelpers.answerpaired import reader_sentences
@@ -341,6 +348,7 @@ QUESTIONS: list[Question] = [
     ("tio", "TIO: localising the tumour", tio, False),
     ("prrt", "PRRT eligibility", prrt, False),
     ("spect", "SSTR SPECT versus SSTR PET", spect, True),
+    ("response", "Treatment response and recurrence at follow-up", response, True),
     ("false_calls", "False positives and false negatives", false_calls, False),
     ("readers", "Readers", readers, False),
 ]

@@ -41,6 +41,8 @@ PRODUCERS = {
     "flip_flop_by_grade": "04", "agreement_petmr_petct": "04",
     "paired_accuracy_petmr_petct": "04", "staging_change": "04",
     "mcnemar_dotatate_vs_hynic": "04", "difference_dotatate_minus_hynic": "04",
+    "response_categories": "06", "response_pair_summary": "06",
+    "response_agreement_petmr_petct": "06", "recurrence_accuracy": "06",
     "tio_detection": "04", "tio_mcnemar": "04",
     "prrt_eligibility": "03", "patient_groups": "01",
 }

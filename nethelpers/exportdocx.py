@@ -86,6 +86,16 @@ PAPER_TABLES = (
     PaperTable("agreement_petmr_petct", "Agreement between PET/MR and PET/CT: visual calls "
                "(κ) and SUVmax (ratio limits of agreement, ICC)."),
     PaperTable("interreader_agreement", "Inter-reader agreement."),
+    PaperTable("response_categories", "Response category at follow-up per scan type "
+               "(PERCIST 1.0 for FDG; the study's SSTR rule set for DOTATATE).",
+               ("tracer", "modality", "rule_set", "category", "n", "denominator",
+                "proportion", "proportion_lower", "proportion_upper", "note"),
+               ("Proportions of the patients with a category; the last row of each scan type "
+                "counts the patients without one, with the reasons.",)),
+    PaperTable("recurrence_accuracy", "Detection of recurrence at follow-up (a new lesion "
+               "called positive against a malignant lesion first present at follow-up).",
+               ("tracer", "modality", "measure", "estimate", "lower", "upper", "method",
+                "numerator", "denominator", "note")),
 )
 """The paper's tables, in order; those a run did not write are listed as not produced."""
 

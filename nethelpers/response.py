@@ -34,7 +34,7 @@ import pandas as pd
 from nethelpers.responsecriteria import TOLERANCE, ResponseRules, RuleSet, categorise
 from nethelpers.responselesions import CHANGE_STATISTICS, ScanView, matched_scans, percist_cut
 
-__all__ = ["CHANGE_STATISTICS", "lesion_response", "patient_response"]
+__all__ = ["CHANGE_STATISTICS", "lesion_response", "patient_response", "response_tables"]
 
 
 def _text(value: Any) -> str:
@@ -115,7 +115,32 @@ def patient_response(baseline: pd.DataFrame, followup: pd.DataFrame,
         As :func:`lesion_response`; a follow-up dated before its baseline.
     """
     rules = ResponseRules() if rules is None else rules
+    return _patients(*matched_scans(baseline, followup, rules), rules, scans)
+
+
+def response_tables(baseline: pd.DataFrame, followup: pd.DataFrame,
+                    rules: ResponseRules | None = None, scans: pd.DataFrame | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`patient_response` and :func:`lesion_response` of the same tables, read once.
+
+    Parameters
+    ----------
+    baseline, followup, rules, scans
+        As :func:`patient_response`.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The patients' and the lesions' table.
+    """
+    rules = ResponseRules() if rules is None else rules
     base, follow, lesions = matched_scans(baseline, followup, rules)
+    return _patients(base, follow, lesions, rules, scans), lesions
+
+
+def _patients(base: dict[str, ScanView], follow: dict[str, ScanView], lesions: pd.DataFrame,
+              rules: ResponseRules, scans: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of :func:`patient_response` from the matched scans."""
     dates, scanners = _dates(scans), _scanners(scans)
     rows = []
     for patient in sorted(set(base) | set(follow)):

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nethelpers.response import lesion_response, patient_response
+from nethelpers.response import patient_response, response_tables
 from nethelpers.responsecriteria import TOLERANCE, ResponseRules
 from nethelpers.timepoints import BASELINE, pairs
 
@@ -188,9 +188,7 @@ def _judge(pair_rows: pd.DataFrame, meas: pd.DataFrame, rules: ResponseRules,
     """patient_response and lesion_response of the pairs of one tracer x modality."""
     base = meas.loc[meas["scan_id"].isin(pair_rows["scan_id_a"])]
     follow = meas.loc[meas["scan_id"].isin(pair_rows["scan_id_b"])]
-    patients = patient_response(base, follow, rules, scans=scans)
-    lesions = lesion_response(base, follow, rules)
-    return patients, lesions
+    return response_tables(base, follow, rules, scans=scans)
 
 
 def cohort_response(cohort: Any, measurements: pd.DataFrame, rules: ResponseRules | None = None,

@@ -20,6 +20,9 @@ __all__ = ["CHANGE_STATISTICS", "ScanView", "matched_scans", "percist_cut"]
 
 CHANGE_STATISTICS = ("suv_max", "suv_peak", "sul_peak", "mtv_ml", "tla", "tlr", "tsr")
 _REGIONS = ("liver", "spleen", "blood_pool")
+#: Numeric columns read from the measurement rows (converted once per table).
+_NUMERIC = ("suv_max", "suv_peak", "sul_peak", "sul_mean", "mtv_ml", "tla", "krenning",
+            "counts_max", "counts_mean", "counts_sd", "suv_mean", "suv_sd")
 #: Columns read from lesion / reference rows that cannot be negative (refused when they are).
 _NON_NEGATIVE = {
     ("lesion",): ("suv_max", "suv_peak", "sul_peak", "sul_mean", "mtv_ml", "tla",
@@ -79,6 +82,10 @@ def _scans(meas: pd.DataFrame, when: str) -> dict[str, ScanView]:
         table[col] = table[col].map(_text) if col in table.columns else ""
     table["roi"] = table["roi"].str.lower()
     table["tracer"] = table["tracer"].str.upper()
+    for col in _NUMERIC:          # once for the table, not per patient
+        if col in table.columns:
+            table[col] = _num(table, col)
+    _refuse_negative(table, when)
     out: dict[str, ScanView] = {}
     for patient, rows in table.groupby("patient_id", sort=True):
         scan_ids = sorted(set(rows["scan_id"]))
@@ -94,7 +101,6 @@ def _scans(meas: pd.DataFrame, when: str) -> dict[str, ScanView]:
         if dup:
             raise ValueError(f"{when} scan {scan_ids[0]}: lesion(s) {', '.join(dup)} measured "
                              "twice; keep one ROI per lesion")
-        _refuse_negative(rows, when, scan_ids[0])
         counts = (rows["quantity"] == "counts").any()
         scan = ScanView(scan_ids[0], rows["tracer"].iloc[0], rows["modality"].iloc[0],
                      "counts" if counts else "SUV", _lesion_values(lesions, counts))
@@ -108,8 +114,8 @@ def _scans(meas: pd.DataFrame, when: str) -> dict[str, ScanView]:
     return out
 
 
-def _refuse_negative(rows: pd.DataFrame, when: str, scan_id: str) -> None:
-    """Refuse a negative uptake, SD or volume on a lesion or reference ROI of one scan.
+def _refuse_negative(rows: pd.DataFrame, when: str) -> None:
+    """Refuse a negative uptake, SD or volume on a lesion or reference ROI.
 
     Raises
     ------
@@ -124,6 +130,7 @@ def _refuse_negative(rows: pd.DataFrame, when: str, scan_id: str) -> None:
             if bad.any():
                 at = bad.to_numpy().nonzero()[0][0]
                 roi, lesion = part["roi"].iloc[at], part["lesion_id"].iloc[at]
+                scan_id = part["scan_id"].iloc[at]
                 what = f"lesion {lesion}" if roi == "lesion" else f"{roi} ROI"
                 raise ValueError(
                     f"{when} scan {scan_id}, {what}: {col} = {values.iloc[at]:g} is negative, "

@@ -148,8 +148,8 @@ def category_counts(responses: pd.DataFrame, by: Sequence[str] = ("tracer", "mod
             "category": NOT_CATEGORISED, "n": len(na), "denominator": len(group),
             "n_patients": len(group), "proportion": np.nan, "proportion_lower": np.nan,
             "proportion_upper": np.nan, "method": "", "level": level,
-            "note": f"{len(na)} of {len(group)} patients not categorised"
-                    + (f": {why}" if len(na) else "")})
+            "note": f"{len(na)} of {len(group)} patients not categorised: {why}"
+                    if len(na) else ""})
     columns = [*by, *(["rule_set"] if "rule_set" in responses.columns else []), "category",
                "n", "denominator", "n_patients", "proportion", "proportion_lower",
                "proportion_upper", "method", "level", "note"]

@@ -98,7 +98,7 @@ def test_category_counts_one_category_only_and_all_not_categorised():
     assert mr.loc["SMD", "proportion"] == 1.0
     assert mr.loc["SMD", "proportion_lower"] == pytest.approx(wilson(3, 3)[0])
     assert mr.loc["SMD", "proportion_upper"] == 1.0 and mr.loc["CMR", "proportion_lower"] == 0
-    assert mr.loc[NOT_CATEGORISED, "note"] == "0 of 3 patients not categorised"
+    assert mr.loc[NOT_CATEGORISED, "note"] == ""      # every patient has a category
     fdg = table[table["tracer"] == "FDG"].set_index("category")
     assert list(fdg["n"]) == [0, 0, 0, 0, 2] and set(fdg["denominator"][:4]) == {0}
     assert fdg["proportion"][:4].isna().all()

@@ -167,4 +167,5 @@ def test_pmd_decided_by_a_new_lesion_is_hatched():
     assert [round(p.get_height()) for p in bars] == [50, 10, -40]
     assert [bool(p.get_hatch()) for p in bars] == [False, True, False]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "PMD by a new lesion (n = 1)" in labels
+    assert "  of which by a new lesion (n = 1)" in labels
+    assert "PMD (n = 2)" in labels

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,8 @@ from nethelpers.plots.style import OKABE_ITO, figure_style, suv_window
 from nethelpers.rois import RoiStoreError
 from nethelpers.roiseries import RoiSeriesError
 
-__all__ = ["failure_parts", "failure_reason", "lesion_gallery", "redact_paths", "scan_figures",
-           "scan_images", "scan_mip", "study_gallery"]
+__all__ = ["LesionPeak", "failure_parts", "failure_reason", "lesion_gallery", "lesion_peaks",
+           "redact_paths", "scan_figures", "scan_images", "scan_mip", "study_gallery"]
 
 _PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s'\"]+")
 
@@ -88,7 +88,56 @@ def _anatomy_on_pet(pet: sitk.Image, anatomy: sitk.Image | None) -> np.ndarray |
     return sitk.GetArrayFromImage(resample_like(anatomy, pet, default=-1000.0))
 
 
-def _grey_window(anatomy: np.ndarray, kind: str) -> tuple[float, float]:
+def _anatomy_box(pet: sitk.Image, anatomy: sitk.Image | None, whole: np.ndarray | None,
+                 box: tuple[slice, slice, slice]) -> np.ndarray | None:
+    """The CT or MR on the PET voxels of ``box`` (``z, y, x`` slices within the PET).
+
+    Cut from ``whole`` (the anatomy on the whole PET grid) when given, else resampled on
+    those voxels only: the same values (the same points are interpolated), a fraction of the
+    time of a whole-body resampling.
+    """
+    if anatomy is None:
+        return None
+    if whole is not None:
+        return whole[box]
+    zs, ys, xs = box
+    return sitk.GetArrayFromImage(resample_like(anatomy, pet[xs, ys, zs], default=-1000.0))
+
+
+class LesionPeak(NamedTuple):
+    """A lesion VOI's hottest voxel: ``suv_max``, ``lesion_id``, ``label``, ``index`` (z, y, x)."""
+
+    suv_max: float
+    lesion_id: str
+    label: int
+    index: tuple[int, int, int]
+
+
+def lesion_peaks(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame) -> list[LesionPeak]:
+    """The SUVmax voxel of every lesion VOI of a scan, in the order of the ROI table.
+
+    One pass over the label map finds every VOI's bounding box; each VOI is then measured
+    in its box (:func:`nethelpers.measures.voi_stats`, the same voxel as on the whole
+    volume). Lesions whose label has no voxel are left out.
+    """
+    from scipy import ndimage
+
+    suv = sitk.GetArrayViewFromImage(pet)
+    boxes = ndimage.find_objects(labels)
+    peaks = []
+    for rec in table[table["roi"] == "lesion"].itertuples():
+        label = int(rec.label)
+        box = boxes[label - 1] if 0 < label <= len(boxes) else None
+        if box is None:
+            continue
+        stats = voi_stats(suv[box], labels[box] == label, pet.GetSpacing())
+        index = tuple(s.start + i for s, i in zip(box, stats.max_index, strict=True))
+        peaks.append(LesionPeak(stats.suv_max, rec.lesion_id, label, index))
+    return peaks
+
+
+def _grey_window(anatomy: np.ndarray | None, kind: str) -> tuple[float, float]:
+    """The grey window: fixed for CT (``anatomy`` may be None), the 1-99th centile for MR."""
     if kind == "CT":
         return -160.0, 240.0                       # soft tissue: W400 / L40
     lo, hi = np.percentile(anatomy[anatomy > 0], [1, 99]) if (anatomy > 0).any() else (0, 1)
@@ -106,7 +155,9 @@ def _panel(ax, pet2d, anat2d, mask2d, extent, vmax, window, title) -> None:
     if mask2d.any():
         ax.contour(mask2d.astype(float), levels=[0.5], colors=[OKABE_ITO[2]], linewidths=0.8,
                    extent=extent, origin="upper")
-    ax.set_title(title, fontsize=6.5)
+    # y given: where matplotlib would put it over axes without ticks, and then it does not
+    # measure the axes' ticks for it twice per panel (a tenth of a gallery's drawing)
+    ax.set_title(title, fontsize=6.5, y=1.0)
     ax.set_xticks([])       # hidden anyway; without ticks matplotlib lays out none (faster)
     ax.set_yticks([])
     ax.set_axis_off()
@@ -115,7 +166,8 @@ def _panel(ax, pet2d, anat2d, mask2d, extent, vmax, window, title) -> None:
 def lesion_gallery(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *,
                    anatomy: sitk.Image | None = None, anatomy_kind: str = "CT",
                    tracer: str = "", title: str = "", half_width_mm: float = 40.0,
-                   measurements: pd.DataFrame | None = None, max_lesions: int = 12) -> Figure:
+                   measurements: pd.DataFrame | None = None, max_lesions: int = 12,
+                   peaks: Sequence[LesionPeak] | None = None, reuse: bool = False) -> Figure:
     """One row per lesion: axial and coronal PET/anatomy fusion through its SUVmax.
 
     Parameters
@@ -141,6 +193,13 @@ def lesion_gallery(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *,
         ``tb_liver``), shown under each lesion.
     max_lesions : int
         At most this many lesions (the largest SUVmax first).
+    peaks : sequence of LesionPeak, optional
+        :func:`lesion_peaks` of the scan, when already known.
+    reuse : bool
+        Draw into this process's gallery figure, emptied of the previous gallery (its axes
+        kept: building them is a third of a gallery's time). The figure returned is then
+        valid only until the next call with ``reuse``: render it at once. The picture is
+        the same as a new figure's.
 
     Returns
     -------
@@ -149,53 +208,89 @@ def lesion_gallery(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *,
     """
     suv = sitk.GetArrayViewFromImage(pet)
     sx, sy, sz = pet.GetSpacing()
-    anat = _anatomy_on_pet(pet, anatomy)
-    window = _grey_window(anat, anatomy_kind) if anat is not None else (0.0, 1.0)
+    # CT: a fixed window, the CT resampled under the panels only; MR: a window from the
+    # whole volume on the PET grid
+    whole = _anatomy_on_pet(pet, anatomy) if anatomy_kind != "CT" else None
+    window = _grey_window(whole, anatomy_kind) if anatomy is not None else (0.0, 1.0)
     vmax, unit = display_scale(pet, tracer)
-    lesions = table[table["roi"] == "lesion"]
-    peaks = []
-    for rec in lesions.itertuples():
-        mask = labels == int(rec.label)
-        if mask.any():
-            stats = voi_stats(suv, mask, pet.GetSpacing())
-            peaks.append((stats.suv_max, rec.lesion_id, int(rec.label), stats.max_index))
-    peaks.sort(key=lambda p: -p[0])
-    peaks = peaks[:max_lesions]
+    peaks = sorted(lesion_peaks(pet, labels, table) if peaks is None else peaks,
+                   key=lambda p: -p.suv_max)[:max_lesions]
     measured = (measurements.set_index("lesion_id")
                 if measurements is not None and not measurements.empty else None)
     with figure_style():
         n = max(len(peaks), 1)
-        fig = Figure(figsize=(4.2, 2.0 * n + 0.4), dpi=100)
-        if title:
-            fig.suptitle(title, fontsize=8)
-        if not peaks:
-            ax = fig.add_subplot()
-            ax.text(0.5, 0.5, "no lesion VOI on this scan", ha="center", va="center")
-            ax.axis("off")
-            return fig
-        axes = fig.subplots(n, 2, squeeze=False)
+        if peaks and title and reuse:
+            fig, axes = _reused_rows(n, title)
+        else:
+            fig = Figure(figsize=(4.2, 2.0 * n + 0.4), dpi=100)
+            if title:
+                fig.suptitle(title, fontsize=8)
+            if not peaks:
+                ax = fig.add_subplot()
+                ax.text(0.5, 0.5, "no lesion VOI on this scan", ha="center", va="center")
+                ax.axis("off")
+                return fig
+            axes = fig.subplots(n, 2, squeeze=False)
         hx, hy, hz = (int(round(half_width_mm / s)) for s in (sx, sy, sz))
+        nz, ny, nx = suv.shape
         for row, (value, lesion_id, label, (k, j, i)) in enumerate(peaks):
-            ys, xs = slice(max(j - hy, 0), j + hy + 1), slice(max(i - hx, 0), i + hx + 1)
-            zs = slice(max(k - hz, 0), k + hz + 1)
-            ext_ax = [xs.start * sx, (min(xs.stop, suv.shape[2])) * sx,
-                      (min(ys.stop, suv.shape[1])) * sy, ys.start * sy]
-            ext_co = [xs.start * sx, (min(xs.stop, suv.shape[2])) * sx,
-                      zs.start * sz, (min(zs.stop, suv.shape[0])) * sz]
-            mask = labels == label
+            ys, xs = slice(max(j - hy, 0), min(j + hy + 1, ny)), slice(max(i - hx, 0),
+                                                                        min(i + hx + 1, nx))
+            zs = slice(max(k - hz, 0), min(k + hz + 1, nz))
+            ext_ax = [xs.start * sx, xs.stop * sx, ys.stop * sy, ys.start * sy]
+            ext_co = [xs.start * sx, xs.stop * sx, zs.start * sz, zs.stop * sz]
             text = (f"{lesion_id}  SUVmax {value:.1f}" if unit == "SUV"
                     else f"{lesion_id}  max {value:.0f} counts")
             if measured is not None and lesion_id in measured.index:
                 m = measured.loc[lesion_id]
                 text += f", {float(m['volume_ml']):.1f} ml, T/B {float(m['tb_liver']):.1f}"
-            _panel(axes[row, 0], suv[k, ys, xs], None if anat is None else anat[k, ys, xs],
-                   mask[k, ys, xs], ext_ax, vmax, window, f"axial · {text}")
+            anat = _anatomy_box(pet, anatomy, whole, (slice(k, k + 1), ys, xs))
+            _panel(axes[row, 0], suv[k, ys, xs], None if anat is None else anat[0],
+                   labels[k, ys, xs] == label, ext_ax, vmax, window, f"axial · {text}")
             # coronal: head at the top (flip z so that the first row is superior)
+            anat = _anatomy_box(pet, anatomy, whole, (zs, slice(j, j + 1), xs))
             _panel(axes[row, 1], suv[zs, j, xs][::-1],
-                   None if anat is None else anat[zs, j, xs][::-1], mask[zs, j, xs][::-1],
+                   None if anat is None else anat[:, 0][::-1], (labels[zs, j, xs] == label)[::-1],
                    ext_co, vmax, window, "coronal")
         fig.subplots_adjust(hspace=0.35, wspace=0.05)
     return fig
+
+
+_REUSED: dict[str, Figure] = {}
+"""This process's gallery figure (:func:`lesion_gallery` with ``reuse``)."""
+
+
+def _reused_rows(n: int, title: str) -> tuple[Figure, np.ndarray]:
+    """The process's gallery figure with ``n`` empty rows of two panels, sized for them.
+
+    Positions as :meth:`Figure.subplots` then ``subplots_adjust`` would give; panels of
+    earlier, longer galleries are emptied and hidden; nothing of a previous gallery is left
+    (images, outlines, titles, data limits).
+    """
+    fig = _REUSED.get("gallery")
+    if fig is None:
+        fig = _REUSED["gallery"] = Figure(dpi=100)
+        fig.subplots_adjust(hspace=0.35, wspace=0.05)
+    fig.set_size_inches(4.2, 2.0 * n + 0.4)
+    fig.suptitle(title, fontsize=8)
+    grid = fig.add_gridspec(n, 2)
+    pool = fig.axes
+    for ax in pool:
+        for artist in [*ax.images, *ax.collections]:
+            artist.remove()
+        ax.set_title("")
+        ax.ignore_existing_data_limits = True        # the next image sets the data limits
+        ax.set_visible(False)
+    axes = np.empty((n, 2), dtype=object)
+    for row in range(n):
+        for col in range(2):
+            if 2 * row + col < len(pool):
+                ax = axes[row, col] = pool[2 * row + col]
+                ax.set_subplotspec(grid[row, col])
+                ax.set_visible(True)
+            else:
+                axes[row, col] = fig.add_subplot(grid[row, col])
+    return fig, axes
 
 
 def display_scale(pet: sitk.Image, tracer: str) -> tuple[float, str]:
@@ -213,7 +308,7 @@ def display_scale(pet: sitk.Image, tracer: str) -> tuple[float, str]:
 
 
 def scan_mip(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *, tracer: str = "",
-             title: str = "") -> Figure:
+             title: str = "", peaks: Sequence[LesionPeak] | None = None) -> Figure:
     """Coronal maximum-intensity projection of a scan with its lesions marked and named.
 
     Parameters
@@ -228,6 +323,8 @@ def scan_mip(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *, tracer
         Sets the SUV window.
     title : str
         Figure title (pseudonyms only).
+    peaks : sequence of LesionPeak, optional
+        :func:`lesion_peaks` of the scan, when already known.
 
     Returns
     -------
@@ -244,18 +341,15 @@ def scan_mip(pet: sitk.Image, labels: np.ndarray, table: pd.DataFrame, *, tracer
         ax = fig.add_subplot()
         ax.imshow(mip, cmap="gray_r", vmin=0, vmax=display_scale(pet, tracer)[0],
                   extent=[0, nx * sx, 0, nz * sz], interpolation="bilinear")
-        for rec in table[table["roi"] == "lesion"].itertuples():
-            mask = labels == int(rec.label)
-            if not mask.any():
-                continue
-            k, _, i = voi_stats(suv, mask, pet.GetSpacing()).max_index
+        for peak in lesion_peaks(pet, labels, table) if peaks is None else peaks:
+            k, _, i = peak.index
             ax.plot(i * sx, k * sz, marker="o", markersize=7, markerfacecolor="none",
                     markeredgecolor=OKABE_ITO[3], markeredgewidth=1.0)
-            ax.annotate(str(rec.lesion_id).split("-")[-1], (i * sx, k * sz),
+            ax.annotate(str(peak.lesion_id).split("-")[-1], (i * sx, k * sz),
                         xytext=(5, 3), textcoords="offset points", fontsize=5.5,
                         color=OKABE_ITO[3])
         ax.set_axis_off()
-        ax.set_title(title or "MIP", fontsize=7.5)
+        ax.set_title(title or "MIP", fontsize=7.5, y=1.0)   # y: as in _panel
     return fig
 
 
@@ -313,7 +407,7 @@ def scan_images(job: Any, store: Any, norm: str = "bw", reader: str | None = Non
 
 
 def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 12,
-                 reader: str | None = None) -> tuple[Figure, Figure]:
+                 reader: str | None = None, reuse: bool = False) -> tuple[Figure, Figure]:
     """The lesion gallery and the MIP of one PET scan with its newest saved ROIs.
 
     Parameters
@@ -329,6 +423,9 @@ def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 1
         Lesions in the gallery (largest SUVmax first).
     reader : str, optional
         Whose ROI set (:func:`scan_images`).
+    reuse : bool
+        The gallery drawn into this process's gallery figure (:func:`lesion_gallery`):
+        render it before the next call.
 
     Returns
     -------
@@ -342,9 +439,11 @@ def scan_figures(job: Any, store: Any, norm: str = "bw", *, max_lesions: int = 1
     """
     pet, labels, table, anatomy, kind = scan_images(job, store, norm, reader)
     title = f"{job.scan_id} ({job.tracer} {job.modality})"
+    peaks = lesion_peaks(pet, labels, table)
     gallery = lesion_gallery(pet, labels, table, anatomy=anatomy, anatomy_kind=kind,
-                             tracer=job.tracer, title=title, max_lesions=max_lesions)
-    return gallery, scan_mip(pet, labels, table, tracer=job.tracer, title=title)
+                             tracer=job.tracer, title=title, max_lesions=max_lesions,
+                             peaks=peaks, reuse=reuse)
+    return gallery, scan_mip(pet, labels, table, tracer=job.tracer, title=title, peaks=peaks)
 
 
 def study_gallery(params: Any, patient_ids: Sequence[str] | None = None, *,

@@ -197,7 +197,7 @@ def _draw(bars: pd.DataFrame, note: str, relative_change: float, max_labels: int
         if by_new.any():
             handles.append(Patch(facecolor=CATEGORY_COLOURS["PMD"], edgecolor="white",
                                  hatch=NEW_LESION_HATCH,
-                                 label=f"PMD by a new lesion (n = {int(by_new.sum())})"))
+                                 label=f"  of which by a new lesion (n = {int(by_new.sum())})"))
         handles.append(Line2D([], [], color="black", linestyle="--", linewidth=0.8,
                               label=f"±{threshold:g} %"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0))
