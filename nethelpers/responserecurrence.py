@@ -40,7 +40,7 @@ from nethelpers.timepoints import (
     BASELINE,
     SERIES,
     TIME_POINT_COLUMNS,
-    normalise_time_point,
+    time_point_or_none,
     time_points,
 )
 
@@ -87,16 +87,8 @@ class RecurrenceDetection:
     accuracy: pd.DataFrame
 
 
-def _label(value: object) -> str | None:
-    """The time point of ``value`` (None: empty or not a time point)."""
-    try:
-        return normalise_time_point(value)
-    except ValueError:
-        return None
-
-
 def _time_point(value: str, name: str) -> str:
-    label = _label(value)
+    label = time_point_or_none(value)
     if label is None:
         raise ValueError(f"{name} {value!r} is not a time point: use baseline or follow-up N")
     return label
@@ -118,7 +110,7 @@ def _truth(lesions: pd.DataFrame, followup: str) -> dict[str, tuple[object, str,
     empty = raw.isna() | raw.eq("").fillna(True)
     # empty: present at baseline (the lesions table's convention); a value that is not a
     # time point (the cohort's load reported it) leaves the lesion's time unknown
-    first = raw.map(_label).where(~empty, BASELINE)
+    first = raw.map(time_point_or_none).where(~empty, BASELINE)
     unknown = first.isna()
     malignant = _malignant(lesions)
     new = first.eq(followup).fillna(False)

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["BASELINE", "DERIVED", "NOT_DERIVED", "RECORDED", "REFUSED", "SERIES",
            "TIME_POINT_COLUMNS", "add_time_points", "is_baseline", "is_follow_up",
            "lesions_at_baseline",
-           "normalise_time_point", "unreadable_time_points",
+           "normalise_time_point", "time_point_or_none", "unreadable_time_points",
            "pairs", "time_point_label", "time_points"]
 
 BASELINE = "baseline"
@@ -101,7 +101,7 @@ def normalise_time_point(value: object) -> str | None:
     raise ValueError(f"{str(value)!r} is not a time point; allowed: {_ALLOWED}")
 
 
-def _read_or_none(value: object) -> str | None:
+def time_point_or_none(value: object) -> str | None:
     """A cell's time point; None for an empty cell or a value that is not a time point."""
     try:
         return normalise_time_point(value)
@@ -114,7 +114,7 @@ def _time_point_column(table: pd.DataFrame, column: str = "time_point") -> pd.Se
     if column not in table.columns:
         return pd.Series(None, index=table.index, dtype=object)
     # as objects: a string column's .map skips its missing cells (NA would stay NA)
-    return table[column].astype(object).map(_read_or_none).astype(object)
+    return table[column].astype(object).map(time_point_or_none).astype(object)
 
 
 def is_baseline(scans: pd.DataFrame) -> pd.Series:

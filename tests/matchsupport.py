@@ -1,9 +1,10 @@
 """Shared by the lesion-matching tests: parameters, fast sessions, the truth of each VOI.
 
-Sessions open in milliseconds: each scan's images and demo ROIs (version 1, identical in
-every test's copy of the ROI store) are loaded once per test module and handed out as fresh
-copies; a scan saved since (version 2 and later) loads from the store as usual. The
-registrations lie in one folder per module, so each scan pair is registered once.
+Its fixtures (``registrations``, ``loaded``, ``params``) are module-scoped in each module
+that binds them. Sessions open in milliseconds: each scan's images and demo ROIs (version 1,
+identical in every test's copy of the ROI store) are loaded once per test module and handed
+out as fresh copies; a scan saved since (version 2 and later) loads from the store as usual.
+The registrations lie in one folder per module, so each scan pair is registered once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import SimpleITK as sitk
 
 from nethelpers.config import params_from_dict
@@ -23,6 +25,25 @@ from nethelpers.reviewscan import LoadedScan, ScanState
 P3_BL, P3_FU = "P003-DOTATATE-PETCT", "P003-DOTATATE-PETCT-FU1"
 P3_MR, P3_MR_FU = "P003-DOTATATE-PETMR", "P003-DOTATATE-PETMR-FU1"
 P4_BL, P4_FU = "P004-DOTATATE-PETCT", "P004-DOTATATE-PETCT-FU1"
+
+
+@pytest.fixture(scope="module")
+def registrations(tmp_path_factory) -> Path:
+    """One registration store per importing test module: each pair is registered once."""
+    return tmp_path_factory.mktemp("registration")
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict:
+    """Each scan's images and demo ROIs, loaded once per importing test module."""
+    return {}
+
+
+@pytest.fixture
+def params(demo_study, tmp_path, registrations, loaded, monkeypatch):
+    """Parameters on a copy of the demo's ROI store, scans loaded from the module's cache."""
+    cache_loads(monkeypatch, loaded)
+    return study_params(demo_study, tmp_path, registrations)
 
 
 def study_params(demo_study: Path, tmp_path: Path, registrations: Path,

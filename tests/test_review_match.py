@@ -28,6 +28,7 @@ from nethelpers.reviewmatch import (
 from nethelpers.reviewmatchlog import MATCH_LOG_COLUMNS, MatchLogError, read_match_log
 from nethelpers.reviewproposals import row_checks
 from nethelpers.rois import RoiStore
+from tests import matchsupport
 from tests.matchsupport import (
     P3_BL,
     P3_FU,
@@ -43,23 +44,9 @@ from tests.matchsupport import scrambled as _scrambled
 from tests.matchsupport import session as _session
 from tests.matchsupport import voi_truth as _voi_truth
 
-
-@pytest.fixture(scope="module")
-def registrations(tmp_path_factory) -> Path:
-    """One registration store for the module: each pair is registered once."""
-    return tmp_path_factory.mktemp("registration")
-
-
-@pytest.fixture(scope="module")
-def loaded() -> dict:
-    """Each scan's images and demo ROIs, loaded once for the module."""
-    return {}
-
-
-@pytest.fixture
-def params(demo_study, tmp_path, registrations, loaded, monkeypatch):
-    cache_loads(monkeypatch, loaded)
-    return study_params(demo_study, tmp_path, registrations)
+# the module-scoped fixtures of tests.matchsupport, instantiated once per module
+registrations, loaded, params = (matchsupport.registrations, matchsupport.loaded,
+                                 matchsupport.params)
 
 
 def test_baseline_of_a_follow_up_same_series_then_other_modality():

@@ -15,33 +15,18 @@ import pytest
 
 from nethelpers.reviewmatch import MatchError
 from nethelpers.rois import RoiStore
+from tests import matchsupport
 from tests.matchsupport import (
     P3_FU,
     P4_FU,
-    cache_loads,
     label_of,
     scrambled,
     session,
-    study_params,
 )
 
-
-@pytest.fixture(scope="module")
-def registrations(tmp_path_factory) -> Path:
-    """One registration store for the module: each pair is registered once."""
-    return tmp_path_factory.mktemp("registration")
-
-
-@pytest.fixture(scope="module")
-def loaded() -> dict:
-    """Each scan's images and demo ROIs, loaded once for the module."""
-    return {}
-
-
-@pytest.fixture
-def params(demo_study, tmp_path, registrations, loaded, monkeypatch):
-    cache_loads(monkeypatch, loaded)
-    return study_params(demo_study, tmp_path, registrations)
+# the module-scoped fixtures of tests.matchsupport, instantiated once per module
+registrations, loaded, params = (matchsupport.registrations, matchsupport.loaded,
+                                 matchsupport.params)
 
 
 def _log(params, scan_id: str) -> pd.DataFrame:

@@ -18,30 +18,19 @@ import pandas as pd
 import pytest
 
 from nethelpers.viewer._qt.matchpanel import MATCH_HEADERS, POOR_BACKGROUND
+from tests import matchsupport
 from tests.matchsupport import P4_FU, cache_loads, study_params
 from tests.test_viewer import _never
+
+# the module-scoped fixtures of tests.matchsupport, instantiated once per module
+registrations, loaded, params = (matchsupport.registrations, matchsupport.loaded,
+                                 matchsupport.params)
 
 pytestmark = pytest.mark.gui
 
 BASELINE, FOLLOW_UP = "P003-DOTATATE-PETCT", "P003-DOTATATE-PETCT-FU1"
 STATUS, VOI, LESION, CONFIRMED = (MATCH_HEADERS.index(h) for h in (
     "Status", "Follow-up VOI", "Baseline lesion", "Confirmed"))
-
-
-@pytest.fixture(scope="module")
-def registrations(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("registration")
-
-
-@pytest.fixture(scope="module")
-def loaded() -> dict:
-    return {}
-
-
-@pytest.fixture
-def params(demo_study, tmp_path, registrations, loaded, monkeypatch):
-    cache_loads(monkeypatch, loaded)
-    return study_params(demo_study, tmp_path, registrations)
 
 
 @pytest.fixture
